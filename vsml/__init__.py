@@ -1,0 +1,14 @@
+"""vsml: Variable Shared Meta Learning (Kirsch & Schmidhuber, NeurIPS 2021) in PyTorch.
+
+Modules, in the order the book introduces them:
+``rnn`` (Eq. 1-6, Theorem 1), ``lstm`` (the shared sub-LSTM, Eq. 7/16),
+``network`` (stacked layers, Algorithm 2), ``data``/``tasks`` (Section 4),
+``evaluate``/``baselines`` (meta-test protocol), ``es``/``meta`` (Algorithm 1),
+``book`` (chapter runner), ``bench`` (speed).
+"""
+from .lstm import SubLSTMConfig, flatten_params, init_params, param_count, unflatten_params
+from .network import EpisodeResult, NetworkState, VSMLConfig, VSMLNetwork
+
+__all__ = ["SubLSTMConfig", "VSMLConfig", "VSMLNetwork", "NetworkState", "EpisodeResult",
+           "init_params", "param_count", "flatten_params", "unflatten_params"]
+__version__ = "0.1.0"

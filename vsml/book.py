@@ -1,0 +1,239 @@
+"""Chapter tooling: the smoke switch, provenance, and the chapter runner.
+
+Every chapter of the book is one notebook that serves three uses (DESIGN.md):
+a full run whose outputs are stored and rendered, a smoke run in CI
+(``VSML_SMOKE=1``, seconds on 2 CPU cores), and an nbval check of the cells
+marked ``# NBVAL_CHECK_OUTPUT``.
+
+Chapter sources are jupytext percent scripts in ``book/src/NN_slug.py``; the
+runner turns one into ``book/NN_slug.ipynb``, executes it with papermill into
+a temporary file and replaces the stored notebook only on success::
+
+    python -m vsml.book run 03            # one chapter, full mode, in place
+    python -m vsml.book run 01 02 --smoke  # smoke mode, written to _build/smoke/
+    python -m vsml.book run all -p seed 1  # every chapter, with a parameter
+    python -m vsml.book list
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+SRC = BOOK / "src"
+BADGE_MARK = "COLAB_BADGE"
+
+
+def is_smoke() -> bool:
+    """True when ``VSML_SMOKE`` is set to a true value (CI sets ``VSML_SMOKE=1``)."""
+    return os.environ.get("VSML_SMOKE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class ChapterRun:
+    """What a chapter runs with: the smoke flag wins over the parameters cell."""
+
+    smoke: bool
+    device: str
+    seed: int
+    started: float = field(default_factory=time.time)
+
+    def elapsed(self) -> str:
+        return f"{time.time() - self.started:.1f} s"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def chapter_setup(smoke: bool = False, device: str = "cpu", seed: int = 0,
+                  quiet: bool = False) -> ChapterRun:
+    """Apply the environment switch and print the run's provenance.
+
+    ``VSML_SMOKE=1`` always wins: it turns smoke mode on and forces the CPU,
+    also when nbval replays a stored ``injected-parameters`` cell.
+    """
+    import torch
+
+    if is_smoke():
+        smoke, device = True, "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        print(f"device {device!r} requested but CUDA is not available: using cpu")
+        device = "cpu"
+    torch.manual_seed(seed)
+    run = ChapterRun(smoke=smoke, device=device, seed=seed)
+    if not quiet:
+        dev_name = torch.cuda.get_device_name(device) if device.startswith("cuda") else platform.processor() or "cpu"
+        print(f"mode: {'SMOKE (tiny sizes, numbers are not results)' if smoke else 'full'} | "
+              f"device: {device} ({dev_name}, {torch.get_num_threads()} threads) | seed: {seed}")
+        print(f"torch {torch.__version__} | python {platform.python_version()} | commit {git_commit()} | "
+              f"{_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}")
+    return run
+
+
+# ----------------------------------------------------------------- the runner
+
+def read_config() -> dict:
+    import yaml
+
+    with open(ROOT / "_config.yml") as f:
+        return yaml.safe_load(f)
+
+
+def colab_badge(notebook: Path) -> str:
+    """Markdown Colab badge for a chapter, from ``repository`` in ``_config.yml``."""
+    repo = read_config()["repository"]
+    slug = repo["url"].rstrip("/").split("github.com/")[-1]
+    rel = notebook.resolve().relative_to(ROOT).as_posix()
+    url = f"https://colab.research.google.com/github/{slug}/blob/{repo.get('branch', 'main')}/{rel}"
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+
+
+def chapters() -> list[Path]:
+    return sorted(SRC.glob("[0-9][0-9]_*.py"))
+
+
+def find_chapters(names: list[str]) -> list[Path]:
+    allc = chapters()
+    if names == ["all"]:
+        return allc
+    found = []
+    for name in names:
+        stem = Path(name).stem
+        hits = [c for c in allc if c.stem == stem or c.stem.startswith(stem + "_") or c.stem.startswith(stem)]
+        if len(hits) != 1:
+            known = ", ".join(c.stem for c in allc)
+            raise SystemExit(f"chapter {name!r} matches {len(hits)} chapters; known: {known}")
+        found.append(hits[0])
+    return found
+
+
+def build_notebook(src: Path, dest: Path):
+    """Convert a percent script to a notebook with a python3 kernelspec and the badge."""
+    import jupytext
+
+    nb = jupytext.read(src)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.pop("jupytext", None)
+    badge = colab_badge(dest)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and BADGE_MARK in cell.source:
+            cell.source = cell.source.replace(BADGE_MARK, badge)
+    return nb
+
+
+def strip_volatile(nb) -> None:
+    """Drop metadata that changes on every run (timings, papermill bookkeeping)."""
+    nb.metadata.pop("papermill", None)
+    nb.metadata.get("widgets", None) and nb.metadata.pop("widgets")
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if "outputs" in cell:
+            for out in cell.outputs:
+                # Progress bars write carriage-return updates; keep only the final state.
+                if out.get("name") == "stderr" and "\r" in out.get("text", ""):
+                    out["text"] = "\n".join(line.split("\r")[-1] for line in out["text"].split("\n"))
+
+
+def run_chapter(src: Path, smoke: bool, params: dict, inplace: bool) -> tuple[Path, float, float]:
+    import nbformat
+    import papermill
+
+    dest = BOOK / f"{src.stem}.ipynb"
+    out = dest if (inplace or not smoke) else ROOT / "_build" / "smoke" / dest.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nb = build_notebook(src, dest)
+    env_before = os.environ.get("VSML_SMOKE")
+    if smoke:
+        os.environ["VSML_SMOKE"] = "1"
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_in, tmp_out = Path(tmp) / "in.ipynb", Path(tmp) / "out.ipynb"
+        nbformat.write(nb, tmp_in)
+        try:
+            papermill.execute_notebook(str(tmp_in), str(tmp_out), parameters=params, kernel_name="python3",
+                                       cwd=str(BOOK), progress_bar=False, request_save_on_cell_execute=False)
+        finally:
+            if env_before is None:
+                os.environ.pop("VSML_SMOKE", None)
+            else:
+                os.environ["VSML_SMOKE"] = env_before
+        result = nbformat.read(tmp_out, as_version=4)
+        strip_volatile(result)
+        nbformat.write(result, tmp_out)
+        shutil.move(str(tmp_out), out)  # only reached when papermill succeeded
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return out, time.time() - t0, peak_mb
+
+
+def _parse_value(text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m vsml.book", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    run_p = sub.add_parser("run", help="execute chapters (names like 03, 03_sparse_shared_rnn, or all)")
+    run_p.add_argument("chapters", nargs="+")
+    run_p.add_argument("--smoke", action="store_true", help="VSML_SMOKE=1; output goes to _build/smoke/")
+    run_p.add_argument("--inplace", action="store_true", help="with --smoke, overwrite the stored chapter anyway")
+    run_p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"))
+    sub.add_parser("list", help="list chapters")
+    sync_p = sub.add_parser("sync", help="rebuild notebooks from sources without executing (drops outputs)")
+    sync_p.add_argument("chapters", nargs="+")
+    args = parser.parse_args(argv)
+
+    if args.cmd == "list":
+        for c in chapters():
+            nb = BOOK / f"{c.stem}.ipynb"
+            print(f"{c.stem:40s} {'stored' if nb.exists() else 'not yet run'}")
+        return 0
+    if args.cmd == "sync":
+        import nbformat
+        for c in find_chapters(args.chapters):
+            nbformat.write(build_notebook(c, BOOK / f"{c.stem}.ipynb"), BOOK / f"{c.stem}.ipynb")
+        return 0
+
+    params = {k: _parse_value(v) for k, v in args.param}
+    failed = []
+    for src in find_chapters(args.chapters):
+        print(f"running {src.stem} ({'smoke' if args.smoke else 'full'}) ...", flush=True)
+        try:
+            out, secs, peak = run_chapter(src, args.smoke, params, args.inplace)
+        except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
+            print(f"FAILED {src.stem}: {exc}", file=sys.stderr)
+            failed.append(src.stem)
+            continue
+        print(f"ok {src.stem}: {secs:.1f} s, peak RSS {peak:.0f} MB -> {out.relative_to(ROOT)}")
+    if failed:
+        print(f"{len(failed)} chapter(s) failed: {', '.join(failed)}; stored notebooks left unchanged",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
