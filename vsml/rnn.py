@@ -99,21 +99,20 @@ def sparse_rnn_step(s: torch.Tensor, W_tilde: torch.Tensor, act: Activation = to
     return act(flat.reshape(s.shape))
 
 
-def sharing_stats(W_tilde: torch.Tensor) -> dict[str, int]:
-    """Count the entries of ``W~``: total, structurally zero, and tied to a shared value.
+def sharing_stats(size: int, state_size: int) -> dict[str, int]:
+    """Count the entries of ``W~`` for an ``A = B = size`` grid: total, structurally zero, shared.
 
-    ``|V_M| = 2 N^2`` numbers fill all non-zero entries (Figure 1a).
+    Uses the structural pattern of Eq. 14 (independent of the values of ``W``
+    and ``C``): a block ``(c, d, a, b)`` is non-zero where ``d == a``, or
+    ``d == b`` and ``c == a``. All non-zero entries are copies of the
+    ``|V_M| = 2 N^2`` numbers in ``W`` and ``C`` (Figure 1a).
     """
-    A, B, N = W_tilde.shape[3:]
-    total = W_tilde.numel()
-    # Structural pattern (independent of the values of W and C): non-zero where d == a, or d == b and c == a.
-    eye = torch.eye(A, dtype=torch.bool)
-    any_ij = torch.ones(N, N, dtype=torch.bool)
-    mask = (eye[None, :, :, None] | (eye[:, None, :, None] & eye[None, :, None, :]))  # [c, d, a, b]
-    mask = mask[:, :, None, :, :, None] & any_ij[None, None, :, None, None, :]
-    nonzero = int(mask.sum())
+    eye = torch.eye(size, dtype=torch.bool)
+    blocks = eye[None, :, :, None] | (eye[:, None, :, None] & eye[None, :, None, :])  # [c, d, a, b]
+    nonzero = int(blocks.sum()) * state_size * state_size
+    total = size ** 4 * state_size ** 2
     return {"entries": total, "structural_zeros": total - nonzero, "shared_nonzero": nonzero,
-            "distinct_parameters": 2 * N * N}
+            "distinct_parameters": 2 * state_size * state_size}
 
 
 def check_theorem1(size: int, state_size: int, num_ticks: int = 20, seed: int = 0,

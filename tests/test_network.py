@@ -1,0 +1,186 @@
+"""The shared sub-LSTM and the VSML network (vsml/lstm.py, vsml/network.py)."""
+import dataclasses
+
+import pytest
+import torch
+
+from vsml import SubLSTMConfig, VSMLConfig, VSMLNetwork, flatten_params, param_count, unflatten_params
+from vsml.lstm import DenseTick, dense_tick_reference, init_params
+
+
+def make_episode(P=3, T=6, D=12, C=4, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(P, T, D, generator=gen), torch.randint(0, C, (P, T), generator=gen)
+
+
+def test_param_count_matches_paper():
+    assert param_count(SubLSTMConfig()) == 2384  # "about 2,400" (Section 4)
+    assert param_count(SubLSTMConfig(state_size=64)) == 80 * 256 + 256 + 2 * (64 * 8 + 8)
+    assert param_count(SubLSTMConfig(layer_norm=True)) == 2384 + 32
+
+
+def test_learned_variable_count():
+    assert VSMLConfig(layer_sizes=(784, 10)).num_learned() == 784 * 10 * 32
+
+
+@pytest.mark.parametrize("members", [None, 3])
+def test_flatten_roundtrip(members):
+    cfg = SubLSTMConfig(layer_norm=True)
+    flat = torch.randn(*(() if members is None else (members,)), param_count(cfg))
+    params = unflatten_params(flat, cfg)
+    lead = () if members is None else (members,)
+    assert params["lstm_w"].shape == (*lead, 32, 64) and params["fwd_ln_scale"].shape == (*lead, 8)
+    torch.testing.assert_close(flatten_params(params, cfg), flat)
+
+
+@pytest.mark.parametrize("layer_norm", [False, True])
+@pytest.mark.parametrize("members", [None, 2])
+@pytest.mark.parametrize("clip", [None, 0.5])
+def test_fast_tick_equals_reference(layer_norm, members, clip):
+    cfg = SubLSTMConfig(layer_norm=layer_norm)
+    gen = torch.Generator().manual_seed(0)
+    P, A, B, N = 2, 5, 3, cfg.state_size
+    flat = torch.randn(*(() if members is None else (members,)), param_count(cfg), generator=gen, dtype=torch.float64)
+    params = unflatten_params(flat * 0.5, cfg)
+    h, c = torch.randn(P, A, B, N, generator=gen, dtype=torch.float64), torch.randn(P, A, B, N, generator=gen, dtype=torch.float64)
+    fwd, bwd = torch.randn(P, A, 8, generator=gen, dtype=torch.float64), torch.randn(P, B, 8, generator=gen, dtype=torch.float64)
+    fast = DenseTick(cfg, num_ticks=3, state_clip=clip)(params, h, c, fwd, bwd)
+    ref = dense_tick_reference(params, cfg, h, c, fwd, bwd, num_ticks=3, state_clip=clip)
+    for a, b in zip(fast, ref):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_gate_offsets_make_memory_persist():
+    # With zero weights: forget gate sig(5) ~ 0.993, input gate sig(-5) ~ 0.007.
+    cfg = SubLSTMConfig()
+    params = {k: torch.zeros_like(v) for k, v in init_params(cfg).items()}
+    c = torch.ones(1, 2, 2, 16)
+    _, c_new, _, _ = DenseTick(cfg, num_ticks=1)(params, torch.zeros_like(c), c, torch.zeros(1, 2, 8), torch.zeros(1, 2, 8))
+    torch.testing.assert_close(c_new, torch.full_like(c, torch.sigmoid(torch.tensor(5.0)).item()))
+
+
+@pytest.mark.parametrize("sizes", [(12, 4), (12, 7, 4), (12, 5, 6, 4)])
+def test_episode_shapes_with_batch(sizes):
+    net = VSMLNetwork(VSMLConfig(layer_sizes=sizes))
+    x, y = make_episode(P=3, T=5, D=12, C=4)
+    res = net.run_episode(net.init_params(0), x, y, generator=torch.Generator().manual_seed(0))
+    assert res.logits.shape == (3, 5, 4) and res.loss.shape == (3, 5) and res.correct.shape == (3, 5)
+    assert [tuple(h.shape) for h in res.state.h] == [(3, a, b, 16) for a, b in zip(sizes[:-1], sizes[1:])]
+    assert res.cumulative_accuracy().shape == (3, 5)
+    assert torch.isfinite(res.loss).all()
+
+
+def test_same_params_run_on_other_sizes():
+    # One V_M, any layer sizes (Section 4.3).
+    params = VSMLNetwork().init_params(0)
+    for sizes in [(784, 10), (49, 3), (20, 30, 6)]:
+        net = VSMLNetwork(VSMLConfig(layer_sizes=sizes))
+        x, y = make_episode(P=1, T=2, D=sizes[0], C=sizes[-1])
+        assert net.run_episode(params, x, y).logits.shape == (1, 2, sizes[-1])
+
+
+def test_per_member_parameters_differ_per_member():
+    cfg = VSMLConfig(layer_sizes=(12, 4))
+    net = VSMLNetwork(cfg)
+    x, y = make_episode(P=2, T=4)
+    x[1], y[1] = x[0], y[0]                   # same data for both members
+    state = net.init_state(1, torch.Generator().manual_seed(3)).repeat_interleave(2)
+    base = flatten_params(net.init_params(0), cfg.sub_lstm)
+    same = unflatten_params(torch.stack([base, base]), cfg.sub_lstm)
+    out_same = net.run_episode(same, x, y, state=state.clone())
+    torch.testing.assert_close(out_same.logits[0], out_same.logits[1])
+    # identical copies per member == shared parameters
+    out_shared = net.run_episode(unflatten_params(base, cfg.sub_lstm), x, y, state=state.clone())
+    torch.testing.assert_close(out_same.logits, out_shared.logits, rtol=1e-5, atol=1e-6)
+    other = torch.stack([base, base + 0.3 * torch.randn(base.shape, generator=torch.Generator().manual_seed(1))])
+    out_diff = net.run_episode(unflatten_params(other, cfg.sub_lstm), x, y, state=state.clone())
+    torch.testing.assert_close(out_diff.logits[0], out_same.logits[0])
+    assert (out_diff.logits[1] - out_same.logits[1]).abs().max() > 1e-4
+
+
+def test_prediction_does_not_see_its_label():
+    # Causality (Algorithm 2): the prediction for x_t is made before y_t is fed.
+    net = VSMLNetwork(VSMLConfig(layer_sizes=(12, 7, 4)))
+    params = {k: v * 3 for k, v in net.init_params(0).items()}  # larger weights: errors matter
+    x, y = make_episode(P=1, T=6)
+    y2 = y.clone()
+    y2[0, 3] = (y[0, 3] + 1) % 4
+    a = net.run_episode(params, x, y, generator=torch.Generator().manual_seed(0))
+    b = net.run_episode(params, x, y2, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(a.logits[:, :4], b.logits[:, :4])   # up to and including t=3
+    assert (a.logits[:, 4:] - b.logits[:, 4:]).abs().max() > 1e-6  # the error reaches later steps
+
+
+def test_seeded_determinism():
+    net = VSMLNetwork(VSMLConfig(layer_sizes=(12, 4)))
+    x, y = make_episode()
+    a = net.run_episode(net.init_params(0), x, y, generator=torch.Generator().manual_seed(5))
+    b = net.run_episode(net.init_params(0), x, y, generator=torch.Generator().manual_seed(5))
+    c = net.run_episode(net.init_params(0), x, y, generator=torch.Generator().manual_seed(6))
+    torch.testing.assert_close(a.logits, b.logits, rtol=0, atol=0)
+    assert (a.logits - c.logits).abs().max() > 0
+
+
+def test_permuting_inputs_permutes_states():
+    net = VSMLNetwork(VSMLConfig(layer_sizes=(12, 4)))
+    params = net.init_params(0)
+    x, y = make_episode(P=1)
+    state = net.init_state(1, torch.Generator().manual_seed(0))
+    perm = torch.randperm(12, generator=torch.Generator().manual_seed(1))
+    permuted = state.clone()
+    permuted.h[0], permuted.c[0] = state.h[0][:, perm], state.c[0][:, perm]
+    a = net.run_episode(params, x, y, state=state.clone())
+    b = net.run_episode(params, x[..., perm], y, state=permuted)
+    torch.testing.assert_close(a.logits, b.logits, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(a.state.c[0][:, perm], b.state.c[0], rtol=1e-5, atol=1e-5)
+
+
+def test_feed_label_and_state_clip_options():
+    x, y = make_episode(P=1, T=4)
+    net = VSMLNetwork(VSMLConfig(layer_sizes=(12, 4), feed_label=True, state_clip=0.1))
+    res = net.run_episode({k: v * 5 for k, v in net.init_params(0).items()}, x, y)
+    assert res.state.c[0].abs().max() <= 0.1 + 1e-7
+    assert torch.equal(res.state.bwd_in[-1][0, :, 1], torch.nn.functional.one_hot(y[0, -1], 4).float())
+
+
+def test_gradients_reach_all_meta_variables():
+    net = VSMLNetwork(VSMLConfig(layer_sizes=(12, 5, 4), sub_lstm=SubLSTMConfig(layer_norm=True)))
+    params = {k: v.requires_grad_() for k, v in net.init_params(0).items()}
+    x, y = make_episode(P=2, T=4)
+    net.run_episode(params, x, y).loss.mean().backward()
+    for name, p in params.items():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        assert p.grad.abs().sum() > 0, name
+
+
+def test_batch_average_shares_first_half():
+    net = VSMLNetwork(VSMLConfig(layer_sizes=(12, 4), batch_average=True))
+    x, y = make_episode(P=3, T=2)
+    res = net.run_episode(net.init_params(0), x, y)
+    h = res.state.h[0]
+    torch.testing.assert_close(h[0, ..., :8], h[2, ..., :8])
+    assert (h[0, ..., 8:] - h[2, ..., 8:]).abs().max() > 0
+
+
+@pytest.mark.parametrize("make", [
+    lambda net, p: net.run_episode(p, torch.zeros(2, 3, 11), torch.zeros(2, 3, dtype=torch.long)),
+    lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12), torch.zeros(2, 4, dtype=torch.long)),
+    lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12), torch.full((2, 3), 4)),
+    lambda net, p: net.run_episode(p, torch.full((2, 3, 12), float("nan")), torch.zeros(2, 3, dtype=torch.long)),
+    lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12), torch.zeros(2, 3)),
+    lambda net, p: net.run_episode({**p, "lstm_w": p["lstm_w"][:-1]}, torch.zeros(2, 3, 12), torch.zeros(2, 3, dtype=torch.long)),
+    lambda net, p: net.run_episode(unflatten_params(torch.zeros(3, 2384), SubLSTMConfig()), torch.zeros(2, 3, 12), torch.zeros(2, 3, dtype=torch.long)),
+    lambda net, p: unflatten_params(torch.zeros(100), SubLSTMConfig()),
+    lambda net, p: VSMLConfig.from_dict({"layer_sizes": (3, 2), "num_micro_tick": 2}),
+    lambda net, p: VSMLConfig(layer_sizes=(5,)),
+])
+def test_bad_input_raises_clear_error(make):
+    net = VSMLNetwork(VSMLConfig(layer_sizes=(12, 4)))
+    with pytest.raises(ValueError):
+        make(net, net.init_params(0))
+
+
+def test_config_roundtrip():
+    cfg = VSMLConfig(layer_sizes=(49, 10), sub_lstm=SubLSTMConfig(layer_norm=True), feed_label=True)
+    again = VSMLConfig.from_dict(cfg.to_dict())
+    assert again == cfg and dataclasses.is_dataclass(again.sub_lstm)
