@@ -12,6 +12,7 @@ Paper Section 4.2 and 4.4 (Figures 6, 8, 12, 13) and Appendix C.2:
   receives ``[x_t, e_{t-1}]`` with ``e = softmax(y_hat) - onehot(y)``, and a
   linear readout to the logits. Its learning algorithm lives in its
   activations; its weights are the meta variables, meta-trained by ES or BPTT.
+  (The authors' code also feeds the previous one-hot label: ``feed_label``.)
 
 Protocol (Section 4.2): at step ``t`` the learner predicts ``x_t`` first (that
 prediction is recorded and scored), and only then learns from ``(x_t, y_t)``.
@@ -33,7 +34,7 @@ PAPER_HIDDEN_SIZE = 160            # deep SGD baseline (Appendix C.2)
 PAPER_LR = {"sgd": 1e-2, "adam": 1e-3}
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 METARNN_HIDDEN_SIZE = 16           # paper text; the authors' config uses 128 (see metarnn_episode)
-FORGET_GATE_OFFSET = 1.0           # common LSTM default: start out remembering
+FORGET_GATE_OFFSET = 1.0           # as in Haiku's LSTM, which the authors' Meta RNN uses
 
 
 def _check_episode(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> None:
@@ -61,7 +62,8 @@ def _truncated_normal(shape: Sequence[int], generator: torch.Generator | None = 
     return torch.nn.init.trunc_normal_(torch.empty(shape), std=std, a=-2 * std, b=2 * std, generator=generator)
 
 
-def _init_layers(P: int, sizes: Sequence[int], seed: int, device) -> list[list[torch.Tensor]]:
+def _init_layers(P: int, sizes: Sequence[int], seed: int, device=None,
+                 dtype=torch.float32) -> list[list[torch.Tensor]]:
     """Per-run layers ``[W [P, n_in, n_out] (truncated normal), b [P, n_out] (zeros)]``.
 
     Run ``p`` draws all its weights from one generator seeded with
@@ -71,7 +73,7 @@ def _init_layers(P: int, sizes: Sequence[int], seed: int, device) -> list[list[t
     layers = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         W = torch.stack([_truncated_normal((n_in, n_out), g) for g in generators])  # init only
-        layers.append([W.to(device), torch.zeros(P, n_out, device=device)])
+        layers.append([W.to(device, dtype), torch.zeros(P, n_out, device=device, dtype=dtype)])
     return layers
 
 
@@ -105,7 +107,7 @@ def online_sgd(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, hidden_siz
 
     P, T, D = x.shape
     sizes = [D, num_classes] if hidden_size is None else [D, hidden_size, num_classes]
-    layers = _init_layers(P, sizes, seed, x.device)  # [[W [P, n_in, n_out], b [P, n_out]], ...]
+    layers = _init_layers(P, sizes, seed, x.device, x.dtype)  # [[W [P, n_in, n_out], b [P, n_out]], ...]
     params = [p for layer in layers for p in layer]
     if optimizer == "adam":
         # Adam is element-wise, so one torch Adam over the [P, ...] tensors is

@@ -1,0 +1,66 @@
+"""The meta-test protocol of Section 4.2: cumulative online accuracy and its summaries."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from vsml.evaluate import accuracy_at, cumulative_accuracy, online_metrics, plot_curves, summarize  # noqa: E402
+
+
+def test_cumulative_accuracy_by_hand():
+    correct = torch.tensor([[True, False, True, True], [False, False, False, True]])
+    expected = torch.tensor([[1.0, 1 / 2, 2 / 3, 3 / 4], [0.0, 0.0, 0.0, 1 / 4]])
+    torch.testing.assert_close(cumulative_accuracy(correct), expected)
+    torch.testing.assert_close(cumulative_accuracy(correct.float()), expected)
+
+
+def test_cumulative_accuracy_rejects_empty():
+    with pytest.raises(ValueError, match="T >= 1"):
+        cumulative_accuracy(torch.zeros(3, 0))
+
+
+def test_online_metrics_by_hand():
+    logits = torch.tensor([[[2.0, 0.0], [0.0, 1.0], [3.0, -1.0]]])  # [P=1, T=3, C=2]
+    y = torch.tensor([[0, 0, 0]])
+    out = online_metrics(logits, y)
+    assert out["correct"].tolist() == [[True, False, True]]
+    torch.testing.assert_close(out["cum_acc"], torch.tensor([[1.0, 0.5, 2 / 3]]))
+    torch.testing.assert_close(out["loss"], F.cross_entropy(logits[0], y[0], reduction="none")[None])
+
+
+def test_online_metrics_rejects_bad_input():
+    with pytest.raises(ValueError, match="logits"):
+        online_metrics(torch.zeros(2, 5, 3), torch.zeros(2, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="labels must lie"):
+        online_metrics(torch.zeros(2, 5, 3), torch.full((2, 5), 3))
+
+
+def test_summarize_and_accuracy_at():
+    curves = torch.tensor([[0.0, 0.5, 1.0], [1.0, 0.5, 0.0]])
+    mean, std = summarize(curves)
+    torch.testing.assert_close(mean, torch.tensor([0.5, 0.5, 0.5]))
+    torch.testing.assert_close(std, torch.tensor([2 ** -0.5, 0.0, 2 ** -0.5]))
+    at = accuracy_at(curves, horizons=(1, 3))  # horizons count examples, 1-based
+    assert at[1] == pytest.approx((0.5, 2 ** -0.5)) and at[3] == pytest.approx((0.5, 2 ** -0.5))
+    _, single_std = summarize(curves[:1])
+    assert torch.equal(single_std, torch.zeros(3))
+
+
+def test_accuracy_at_horizon_beyond_curves():
+    with pytest.raises(ValueError, match="horizon 2000 is outside"):
+        accuracy_at(torch.zeros(4, 100))  # the paper's default horizons are (100, 2000)
+    with pytest.raises(ValueError, match=r"\[P, T\]"):
+        summarize(torch.zeros(5))
+
+
+def test_plot_curves_draws_mean_and_band():
+    fig, ax = plt.subplots()
+    curves = {"a": torch.rand(3, 10), "b": torch.rand(2, 7)}
+    assert plot_curves(ax, curves) is ax
+    assert [line.get_label() for line in ax.lines] == ["a", "b"]
+    assert len(ax.collections) == 2  # one std band per method
+    assert ax.lines[0].get_ydata()[0] == pytest.approx(100 * float(curves["a"][:, 0].mean()))
+    plt.close(fig)
