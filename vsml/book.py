@@ -6,7 +6,8 @@ a full run whose outputs are stored and rendered, a smoke run in CI
 marked ``# NBVAL_CHECK_OUTPUT``.
 
 Chapter sources are jupytext percent scripts in ``book/src/NN_slug.py``; the
-runner turns one into ``book/NN_slug.ipynb``, executes it with papermill into
+runner turns one into ``book/NN_slug.ipynb`` (filling in ``COLAB_BADGE`` and
+``REPO_URL`` from ``repository.url`` in ``_config.yml``), executes it with papermill into
 a temporary file and replaces the stored notebook only on success::
 
     python -m vsml.book run 03            # one chapter, full mode, in place
@@ -35,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 SRC = BOOK / "src"
 BADGE_MARK = "COLAB_BADGE"
+REPO_MARK = "REPO_URL"
 
 
 def is_smoke() -> bool:
@@ -133,10 +135,12 @@ def build_notebook(src: Path, dest: Path):
     nb = jupytext.read(src)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata.pop("jupytext", None)
-    badge = colab_badge(dest)
+    badge, repo_url = colab_badge(dest), read_config()["repository"]["url"].rstrip("/")
     for cell in nb.cells:
-        if cell.cell_type == "markdown" and BADGE_MARK in cell.source:
+        if cell.cell_type == "markdown":
             cell.source = cell.source.replace(BADGE_MARK, badge)
+        else:  # the Colab install cell: pip install git+REPO_URL
+            cell.source = cell.source.replace(REPO_MARK, repo_url)
     return nb
 
 

@@ -38,7 +38,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/vsml-book/vsml-book"], check=True)
+                    "git+REPO_URL"], check=True)
 
 # %%
 import matplotlib.pyplot as plt

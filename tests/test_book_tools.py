@@ -1,0 +1,74 @@
+"""The chapter runner (vsml/book.py) and the benchmark script (vsml/bench.py)."""
+import nbformat
+import pytest
+
+from vsml import bench, book
+
+CHAPTER = '''# %% [markdown]
+# # A tiny chapter
+#
+# COLAB_BADGE
+
+# %% tags=["parameters"]
+smoke = False
+value = 1
+
+# %%
+print("repo:", "REPO_URL")
+assert value != 13, "boom"
+print("value is", value)
+'''
+
+
+@pytest.fixture
+def tiny_book(tmp_path, monkeypatch):
+    src = tmp_path / "book" / "src"
+    src.mkdir(parents=True)
+    (src / "99_tiny.py").write_text(CHAPTER)
+    monkeypatch.setattr(book, "SRC", src)
+    monkeypatch.setattr(book, "BOOK", tmp_path / "book")
+    monkeypatch.setattr(book, "ROOT", tmp_path)
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/someone/somebook\n  branch: dev\n")
+    return tmp_path
+
+
+def test_build_notebook_fills_badge_and_repo(tiny_book):
+    nb = book.build_notebook(tiny_book / "book" / "src" / "99_tiny.py", tiny_book / "book" / "99_tiny.ipynb")
+    assert "colab.research.google.com/github/someone/somebook/blob/dev/book/99_tiny.ipynb" in nb.cells[0].source
+    assert "https://github.com/someone/somebook" in nb.cells[2].source
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert "parameters" in nb.cells[1].metadata["tags"]
+
+
+def test_find_chapters(tiny_book):
+    assert [p.stem for p in book.find_chapters(["99"])] == ["99_tiny"]
+    assert [p.stem for p in book.find_chapters(["all"])] == ["99_tiny"]
+    with pytest.raises(SystemExit, match="known: 99_tiny"):
+        book.find_chapters(["42"])
+
+
+def test_run_replaces_chapter_only_on_success(tiny_book, capsys):
+    stored = tiny_book / "book" / "99_tiny.ipynb"
+    assert book.main(["run", "99", "-p", "value", "7"]) == 0
+    nb = nbformat.read(stored, as_version=4)
+    outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "value is 7" in outputs
+    assert "papermill" not in nb.metadata
+    before = stored.read_bytes()
+    assert book.main(["run", "99", "-p", "value", "13"]) == 1   # the chapter raises
+    assert stored.read_bytes() == before                        # stored notebook untouched
+    assert "failed" in capsys.readouterr().err
+
+
+def test_smoke_switch_wins(monkeypatch):
+    monkeypatch.setenv("VSML_SMOKE", "1")
+    run = book.chapter_setup(smoke=False, device="cuda:0", quiet=True)
+    assert run.smoke and run.device == "cpu"
+    monkeypatch.setenv("VSML_SMOKE", "0")
+    assert not book.chapter_setup(smoke=False, quiet=True).smoke
+
+
+def test_benchmark_rows_agree_with_reference():
+    rows = bench.benchmark(pop_size=2, A=6, B=3, repeats=1, compile=False)
+    assert [r["formulation"] for r in rows] == ["reference", "fast eager"] * 2
+    assert all(r["max_diff"] < 1e-5 and r["mticks"] > 0 for r in rows)
