@@ -33,7 +33,7 @@ if "google.colab" in sys.modules:
     import subprocess
 
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/vsml-book/vsml-book"], check=True)
+                    "git+REPO_URL"], check=True)
 
 # %%
 import matplotlib.pyplot as plt
@@ -175,7 +175,8 @@ x, y = tasks.online_episodes(base, num_episodes, episode_length, seed=seed, devi
 print(f"{base_name}/train ({'partial' if base.partial else 'full'}): x {tuple(x.shape)} {x.dtype}, "
       f"y {tuple(y.shape)} {y.dtype}")
 print(f"inputs: mean {float(x.mean()):+.3f}, std {float(x.std()):.3f}")
-print("label frequencies over all episodes:", [round(float(f), 3) for f in torch.bincount(y.flatten().cpu()) / y.numel()])
+frequencies = torch.bincount(y.flatten().cpu(), minlength=base.num_classes) / y.numel()
+print("label frequencies over all episodes:", [round(float(f), 3) for f in frequencies])
 
 # %% [markdown]
 # The same call on the always-available `digits` (deterministic, so this

