@@ -64,3 +64,21 @@ def test_plot_curves_draws_mean_and_band():
     assert len(ax.collections) == 2  # one std band per method
     assert ax.lines[0].get_ydata()[0] == pytest.approx(100 * float(curves["a"][:, 0].mean()))
     plt.close(fig)
+
+
+def test_meta_test_runs_every_method_on_the_same_episodes():
+    from vsml import VSMLNetwork
+    from vsml.baselines import metarnn_init
+    from vsml.evaluate import BASELINES, meta_test
+
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(2, 5, 9, generator=gen), torch.randint(0, 3, (2, 5), generator=gen)
+    runs = {"vsml": meta_test("vsml", x, y, 3, params=VSMLNetwork().init_params(0)),
+            "metarnn": meta_test("metarnn", x, y, 3, params=metarnn_init(9, 3, generator=gen))}
+    runs.update({name: meta_test(name, x, y, 3) for name in BASELINES})
+    for name, out in runs.items():
+        assert out["cum_acc"].shape == (2, 5) and out["loss"].shape == (2, 5), name
+    with pytest.raises(ValueError, match="unknown method"):
+        meta_test("hebbian", x, y, 3)
+    with pytest.raises(ValueError, match="needs params"):
+        meta_test("vsml", x, y, 3)

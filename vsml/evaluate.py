@@ -99,3 +99,53 @@ def plot_curves(ax, curves_by_name: Mapping[str, torch.Tensor], *, percent: bool
     if legend:
         ax.legend()
     return ax
+
+
+# ------------------------------------------------------------- meta-testing
+
+BASELINES = {  # name -> online_sgd options (Appendix C.2: tuned lr 1e-2 SGD, 1e-3 Adam; 160 tanh hidden units)
+    "SGD": dict(optimizer="sgd"),
+    "Adam": dict(optimizer="adam"),
+    "SGD, 160 hidden": dict(optimizer="sgd", hidden_size=160),
+    "Adam, 160 hidden": dict(optimizer="adam", hidden_size=160),
+}
+
+
+def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *, params=None,
+              vsml_config=None, seed: int = 0, progress: bool = False) -> dict[str, torch.Tensor]:
+    """Algorithm 2 / the baselines on episodes ``x [P, T, D]``, ``y [P, T]``: one run per episode.
+
+    ``method`` is ``"vsml"`` (``params``: V_M dict, ``vsml_config``: a ``VSMLConfig``
+    whose layer sizes are set to ``D`` and ``num_classes`` here), ``"metarnn"``
+    (``params``: Meta RNN dict), or a name in ``BASELINES``. VSML starts every
+    run from fresh random states (seeded), the baselines from fresh random
+    parameters. Returns ``correct``, ``loss``, ``cum_acc`` (``[P, T]``) and ``seconds``.
+    """
+    import dataclasses
+    import time
+
+    from .baselines import metarnn_episode, online_sgd
+    from .network import VSMLConfig, VSMLNetwork
+
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        if method == "vsml":
+            if params is None:
+                raise ValueError("meta_test('vsml', ...) needs params (V_M)")
+            cfg = dataclasses.replace(vsml_config or VSMLConfig(), layer_sizes=(x.shape[-1], num_classes))
+            res = VSMLNetwork(cfg).run_episode(params, x, y, generator=torch.Generator().manual_seed(seed),
+                                               progress=progress)
+            logits = res.logits
+        elif method == "metarnn":
+            if params is None:
+                raise ValueError("meta_test('metarnn', ...) needs the Meta RNN's params")
+            logits = metarnn_episode(params, x, y)["logits"]
+        elif method in BASELINES:
+            logits = None
+        else:
+            raise ValueError(f"unknown method {method!r}; known: vsml, metarnn, {', '.join(BASELINES)}")
+    if logits is None:  # gradient-based baselines need autograd-free but not inference-mode tensors
+        logits = online_sgd(x, y, num_classes, seed=seed, **BASELINES[method])["logits"]
+    out = online_metrics(logits, y)
+    out["seconds"] = torch.tensor(time.perf_counter() - t0)
+    return out
