@@ -1,0 +1,281 @@
+"""Meta-training, Algorithm 1 (vsml/meta.py): configs, learning, resume, processes, NaN, export."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from vsml import meta
+from vsml.data import Dataset
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def remember_the_class(num=200, seed=0):
+    """2x2 random images whose label is always 0. VSML's outputs are interchangeable
+    (one shared sub-LSTM), so V_M cannot store "class 0": it has to learn online, from
+    the fed-back errors, which output is right -- a tiny but real meta-learning task."""
+    x = torch.rand(num, 1, 2, 2, generator=torch.Generator().manual_seed(seed))
+    return Dataset("synthetic", "train", x, torch.zeros(num, dtype=torch.long), 2, "test fixture")
+
+
+def tiny(**changes):
+    values = dict(method="es", dataset="synthetic", episode_length=12, num_pairs=4, meta_batch_size=4,
+                  steps=6, checkpoint_every=2, eval_every=3, eval_episodes=2, eval_length=12, device="cpu")
+    values.update(changes)
+    return meta.MetaConfig(**values)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Tiny tensors: extra threads only add overhead, and they stall on a shared, busy machine.
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+# ------------------------------------------------------------------- configs
+
+@pytest.mark.parametrize("name", ["paper", "cpu_bptt", "cpu_es", "smoke"])
+def test_shipped_configs_load(name):
+    cfg = meta.load_config(name)
+    assert cfg.method in meta.METHODS and cfg.model in meta.MODELS
+
+
+def test_paper_config_matches_appendix_c2():
+    cfg = meta.load_config("paper")
+    assert (cfg.method, cfg.num_pairs, cfg.episode_length, cfg.steps) == ("es", 1024, 500, 10_000)
+    assert (cfg.sigma, cfg.lr, cfg.b1, cfg.b2, cfg.resize) == (0.05, 0.025, 0.9, 0.999, None)
+
+
+def test_unknown_config_keys_are_rejected(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("method: es\nnum_pair: 3\n")
+    with pytest.raises(ValueError, match="num_pair"):
+        meta.load_config(path)
+    with pytest.raises(ValueError, match="state_sise"):
+        meta.load_config("smoke", ["model_options.state_sise=3"])
+    with pytest.raises(FileNotFoundError, match="smoke"):
+        meta.load_config("no_such_config")
+
+
+def test_overrides_reach_nested_options():
+    cfg = meta.load_config("cpu_bptt", ["lr=3e-4", "model_options.sub_lstm.layer_norm=true"])
+    assert cfg.lr == 3e-4 and cfg.model_options["sub_lstm"]["layer_norm"] is True
+
+
+# ------------------------------------------------------------------- learning
+
+def test_bptt_meta_learns_a_tiny_task():
+    cfg = tiny(method="bptt", lr=0.03, episode_length=20, meta_batch_size=8, eval_episodes=8, eval_length=20)
+    trainer = meta.MetaTrainer(cfg, remember_the_class())
+    before = trainer.evaluate()["eval_loss"]
+    for s in range(20):
+        trainer.step(s)
+    after = trainer.evaluate()
+    assert before > 0.69 and after["eval_loss"] < 0.5 and after["eval_accuracy"] > 0.8
+
+
+def test_es_reduces_the_meta_loss_on_a_tiny_task():
+    cfg = tiny(lr=0.05, episode_length=20, num_pairs=8, eval_episodes=8, eval_length=20)
+    trainer = meta.MetaTrainer(cfg, remember_the_class())
+    before = trainer.evaluate()["eval_loss"]
+    for s in range(20):
+        trainer.step(s)
+    assert trainer.evaluate()["eval_loss"] < before - 0.02
+
+
+@pytest.mark.parametrize("method", ["es", "bptt"])
+def test_metarnn_baseline_trains_with_either_method(method):
+    cfg = tiny(method=method, model="metarnn", model_options={"hidden_size": 4}, lr=0.01)
+    trainer = meta.MetaTrainer(cfg, remember_the_class())
+    start = trainer.params_flat
+    records = [trainer.step(s) for s in range(2)]
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in records)
+    assert not torch.equal(start, trainer.params_flat)
+
+
+def test_pairs_share_data_and_initial_state():
+    # With sigma -> tiny, both members of a pair must see (almost) the same loss.
+    trainer = meta.MetaTrainer(tiny(sigma=1e-6), remember_the_class())
+    population, _ = meta.es.ask(trainer.es_state, trainer.hp, torch.Generator().manual_seed(0))
+    x, y, state = trainer._episodes(0, 0, trainer.hp.num_pairs)
+    with torch.inference_mode():
+        loss, _ = trainer.model.run(population, x, y, state, repeats=2)
+    per_member = loss.mean(1)
+    torch.testing.assert_close(per_member[0::2], per_member[1::2], atol=1e-4, rtol=0)
+    assert per_member[0::2].std() > 1e-3  # different pairs see different episodes
+
+
+# ------------------------------------------------------------------- runs, resume, NaN
+
+def _theta(run_dir):
+    state = meta.load_checkpoint(run_dir)["state"]
+    return state["es"]["mean"] if "es" in state else state["theta"]
+
+
+def _losses(records):
+    return [(r["step"], r["loss"], r.get("eval_loss")) for r in records]
+
+
+@pytest.mark.parametrize("method", ["es", "bptt"])
+def test_resume_is_bit_identical(tmp_path, monkeypatch, method):
+    data, cfg = remember_the_class(), tiny(method=method, lr=0.01)
+    full = meta.train(cfg, tmp_path / "full", dataset=data, progress=False)
+
+    real_step = meta.MetaTrainer.step
+
+    def dies_at_step_5(self, s):
+        if s == 4:  # after the checkpoint of step 4: steps 5.. are lost, as in a kill
+            raise KeyboardInterrupt
+        return real_step(self, s)
+
+    monkeypatch.setattr(meta.MetaTrainer, "step", dies_at_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        meta.train(cfg, tmp_path / "cut", dataset=data, progress=False)
+    assert meta.load_checkpoint(tmp_path / "cut")["step"] == 4
+    monkeypatch.setattr(meta.MetaTrainer, "step", real_step)
+    with pytest.raises(FileExistsError, match="resume"):
+        meta.train(cfg, tmp_path / "cut", dataset=data, progress=False)
+    resumed = meta.train(cfg, tmp_path / "cut", resume=True, dataset=data, progress=False)
+
+    assert torch.equal(full.params_flat, resumed.params_flat)
+    assert torch.equal(_theta(tmp_path / "full"), _theta(tmp_path / "cut"))
+    assert _losses(full.metrics) == _losses(resumed.metrics)
+    assert _losses(meta.read_metrics(tmp_path / "cut")) == _losses(full.metrics)
+    # Stopping with --steps and continuing to the config's total is the same run again.
+    meta.train(cfg, tmp_path / "short", steps=3, dataset=data, progress=False)
+    longer = meta.train(cfg, tmp_path / "short", resume=True, dataset=data, progress=False)
+    assert torch.equal(full.params_flat, longer.params_flat)
+    with pytest.raises(ValueError, match="lr"):
+        meta.train(tiny(method=method, lr=0.5), tmp_path / "short", resume=True, dataset=data, progress=False)
+
+
+def _nan_after(monkeypatch, calls_ok):
+    real_run = meta.VSMLModel.run
+    calls = {"n": 0}
+
+    def run(self, flat, x, y, state, repeats=1):
+        loss, correct = real_run(self, flat, x, y, state, repeats)
+        calls["n"] += 1
+        return (loss * float("nan") if calls["n"] > calls_ok else loss), correct
+
+    monkeypatch.setattr(meta.VSMLModel, "run", run)
+
+
+@pytest.mark.parametrize("method", ["es", "bptt"])
+def test_nan_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, method):
+    cfg = tiny(method=method, eval_every=0)
+    _nan_after(monkeypatch, calls_ok=3)  # steps 1-3 are fine (one run call per step)
+    with pytest.raises(meta.NonFiniteError, match=r"step 4: .*non-finite.*checkpoint .*\(step 2\).*untouched"):
+        meta.train(cfg, tmp_path, dataset=remember_the_class(), progress=False)
+    ckpt = meta.load_checkpoint(tmp_path)
+    assert ckpt["step"] == 2 and torch.isfinite(_theta(tmp_path)).all()
+
+
+def test_cli_nan_exits_nonzero(tmp_path, monkeypatch, capsys):
+    _nan_after(monkeypatch, calls_ok=1)
+    code = meta.main(["train", "--config", "smoke", "--out", str(tmp_path), "--no-progress"])
+    assert code != 0
+    assert "non-finite" in capsys.readouterr().err
+    assert meta.load_checkpoint(tmp_path)["step"] == 1
+
+
+def test_cli_smoke_run_export_and_load(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert meta.main(["train", "--config", "smoke", "--out", str(run), "--no-progress",
+                      "--set", "steps=2"]) == 0
+    out = capsys.readouterr().out
+    assert str(run / "checkpoint.pt") in out and str(run / "metrics.jsonl") in out
+    assert [r["step"] for r in meta.read_metrics(run)] == [1, 2]
+    # --resume takes the config from the checkpoint; --steps extends the run.
+    assert meta.main(["train", "--out", str(run), "--resume", "--steps", "3", "--no-progress"]) == 0
+    assert meta.load_checkpoint(run)["step"] == 3
+
+    assert meta.main(["export", "--run", str(run), "--name", "smoke_test", "--dest", str(tmp_path / "pre")]) == 0
+    params, provenance = meta.load_pretrained("smoke_test", directory=tmp_path / "pre")
+    flat = meta.flatten_params(params, meta.VSMLConfig.from_dict(provenance["model_config"]).sub_lstm)
+    assert torch.equal(flat, _theta(run))
+    assert provenance["steps"] == 3 and provenance["dataset"]["name"] == "digits"
+    assert provenance["config"]["resize"] == 4 and "git_commit" in provenance and "date" in provenance
+    assert "scikit-learn" in provenance["dataset"]["source"]
+    # The same V_M on a wider layer (Section 4.3).
+    net, params, _ = meta.pretrained_network("smoke_test", layer_sizes=(64, 10), directory=tmp_path / "pre")
+    x, y = torch.randn(2, 5, 64), torch.randint(0, 10, (2, 5))
+    assert torch.isfinite(net.run_episode(params, x, y).loss).all()
+
+
+def test_load_pretrained_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no pretrained"):
+        meta.load_pretrained("missing", directory=tmp_path)
+    (tmp_path / "broken.pt").write_bytes(b"not a torch file at all")
+    (tmp_path / "broken.json").write_text("{}")
+    with pytest.raises(RuntimeError, match="corrupted"):
+        meta.load_pretrained("broken", directory=tmp_path)
+    torch.save({"lstm_w": torch.zeros(2)}, tmp_path / "odd.pt")
+    (tmp_path / "odd.json").write_text("{not json")
+    with pytest.raises(RuntimeError, match="corrupted"):
+        meta.load_pretrained("odd", directory=tmp_path)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"\x00" * 10)
+    with pytest.raises(RuntimeError, match="unreadable"):
+        meta.load_checkpoint(tmp_path / "run")
+
+
+def test_plot_metrics(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    records = [{"step": s, "loss": 2.3 - 0.01 * s, "accuracy": 0.1 + 0.01 * s} for s in range(1, 6)]
+    records[-1].update(eval_loss=2.0, eval_accuracy=0.2)
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    ax = meta.plot_metrics(tmp_path, smooth=2)
+    assert len(ax.get_lines()) == 1 and ax.get_xlabel() == "meta-training step"
+
+
+# ------------------------------------------------------------------- processes
+
+WORKER = textwrap.dedent("""
+    import sys, torch
+    sys.path.insert(0, {tests!r})
+    torch.set_num_threads(1)
+    from test_meta import remember_the_class, tiny
+    from vsml import meta
+    meta.train(tiny(method={method!r}, num_pairs=4, meta_batch_size=4, num_threads=1), {out!r},
+               dataset=remember_the_class(), progress=False)
+""")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("method", ["es", "bptt"])
+def test_two_gloo_processes_match_one(tmp_path, method):
+    one = meta.train(tiny(method=method, num_threads=1), tmp_path / "one", dataset=remember_the_class(),
+                     progress=False)
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER.format(tests=str(ROOT / "tests"), method=method, out=str(tmp_path / "two")))
+    env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), WORLD_SIZE="2",
+               OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    procs = [subprocess.Popen([sys.executable, str(script)], env=dict(env, RANK=str(r), LOCAL_RANK=str(r)),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for r in range(2)]
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    assert "2 process(es)" in outputs[0]
+    two = _theta(tmp_path / "two")
+    if method == "es":  # same noise, same episodes, same losses: the very same parameters
+        assert torch.equal(one.params_flat, two)
+    else:  # the all-reduce sums in another order: the same run up to rounding
+        for a, b in zip(one.metrics, meta.read_metrics(tmp_path / "two")):
+            assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+            assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-4)
+        # (Adam turns rounding noise in near-zero gradients into +-lr steps, so compare typical entries.)
+        assert (one.params_flat - two).abs().median() < 1e-6
