@@ -770,6 +770,10 @@ def export(run_dir, name: str, dest=None) -> tuple[Path, Path]:
         "git_commit": _git_commit(), "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "torch": ckpt.get("torch", "?"), "num_params": int(flat.numel()),
         "final_metrics": records[-1] if records else None, "final_eval": evals[-1] if evals else None,
+        # the meta-training curve, thinned to <= 300 points (plus every evaluation), for the book's plots
+        "curve": [{k: r[k] for k in ("step", "loss", "accuracy") if k in r}
+                  for r in records[::max(1, len(records) // 300)] if "loss" in r],
+        "eval_curve": [{k: v for k, v in r.items() if k == "step" or k.startswith("eval_")} for r in evals],
     }
     dest = Path(dest) if dest is not None else PRETRAINED_DIR
     dest.mkdir(parents=True, exist_ok=True)
