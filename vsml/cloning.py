@@ -593,7 +593,7 @@ class CloningTrainer:
         self.buffer.append(batch["w"][j] + got["dw"][j].detach(), batch["b"][j] + got["db"][j].detach())
         self.step += 1
         return {"step": self.step, "loss": float(loss.detach()), "adam_lr": lr, "grad_norm": float(grad_norm),
-                **{f"mse_{k}": float(v) for k, v in mse.items()}}
+                **{f"mse_{k}": float(v.detach()) for k, v in mse.items()}}
 
     def evaluate(self) -> dict:
         params = {k: v.detach() for k, v in self.params.items()}

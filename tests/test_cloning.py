@@ -1,0 +1,215 @@
+"""Learning algorithm cloning (vsml/cloning.py; paper Section 3.2, Appendix B.1, C.1)."""
+import dataclasses
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vsml import cloning
+from vsml.cloning import CloningConfig
+from vsml.data import Dataset
+from vsml.lstm import init_params
+
+SHIPPED = "cloned_shallow"
+
+
+def tiny_cfg(**changes):
+    values = dict(state_size=8, batch_size=64, buffer_size=64, shadow_batch=4, shadow_reset=3, steps=4,
+                  checkpoint_every=2, log_every=1, eval_size=64)
+    values.update(changes)
+    return CloningConfig(**values)
+
+
+def tiny_dataset(num=40, side=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(num, 1, side, side, generator=g)
+    return Dataset("synthetic", "train", x, torch.randint(10, (num,), generator=g), 10, "test fixture")
+
+
+# ----------------------------------------------------------------- targets (D5)
+
+@pytest.mark.parametrize("sizes", [(5, 3), (6, 4, 3), (4, 5, 3, 2)])
+def test_shadow_step_is_scaled_gradient_descent_on_the_mean_mlp(sizes):
+    """D5: the local rule on the mean MLP is SGD with per-layer rates A_k s_k / G (checked by autograd)."""
+    torch.set_default_dtype(torch.float64)
+    try:
+        g = torch.Generator().manual_seed(1)
+        layers = [(torch.randn(a, b, generator=g, dtype=torch.float64),
+                   torch.randn(a, b, generator=g, dtype=torch.float64)) for a, b in zip(sizes[:-1], sizes[1:])]
+        x = torch.randn(7, sizes[0], generator=g, dtype=torch.float64)
+        y = torch.randint(sizes[-1], (7,), generator=g)
+        gain, lr = 3.0, 0.5
+        new, _, _ = cloning.shadow_step(layers, x, y, gain, lr)
+        leaves = [(w.clone().requires_grad_(), b.clone().requires_grad_()) for w, b in layers]
+        cloning.shadow_loss(leaves, x, y, gain).backward()
+        K = len(layers)
+        s = [1.0] * K
+        for k in reversed(range(K - 1)):
+            s[k] = s[k + 1] * sizes[k + 1] / sizes[k + 2]
+        for k, ((w, b), (w_new, b_new), (lw, lb)) in enumerate(zip(layers, new, leaves)):
+            rate = lr * sizes[k] * s[k] / gain
+            torch.testing.assert_close(w_new - w, -rate * lw.grad, rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(b_new - b, -rate * lb.grad, rtol=1e-10, atol=1e-12)
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def test_local_targets_are_the_backprop_rule():
+    x, e, w, b = (torch.tensor([0.3]), torch.tensor([-0.2]), torch.tensor([1.5]), torch.tensor([0.1]))
+    t = cloning.local_targets(x, e, w, b, lr=0.5)
+    tx = torch.tanh(x)
+    torch.testing.assert_close(t["y"], tx * w + b)
+    torch.testing.assert_close(t["dw"], -0.5 * e * tx)
+    torch.testing.assert_close(t["db"], -0.5 * e)
+    torch.testing.assert_close(t["e_prev"], e * w * (1 - tx ** 2))
+
+
+# ----------------------------------------------------------------- the cloned network
+
+@pytest.mark.parametrize("sizes", [(6, 3), (6, 4, 3)])
+@pytest.mark.parametrize("clip", [None, 4.0])
+def test_fast_layer_passes_match_the_plain_dense_tick(sizes, clip):
+    cfg = tiny_cfg(num_ticks=3)
+    params = init_params(cfg.sub_lstm, torch.Generator().manual_seed(0))
+    layers = cloning.init_layers(sizes, 3.0, torch.Generator().manual_seed(1))
+    x = torch.randn(5, sizes[0], generator=torch.Generator().manual_seed(2))
+    y = torch.randint(sizes[-1], (5,), generator=torch.Generator().manual_seed(3))
+    fast = cloning.ClonedNetwork(params, cfg, sizes, state_clip=clip, chunk=2, fast=True)
+    slow = cloning.ClonedNetwork(params, cfg, sizes, state_clip=clip, chunk=3, fast=False)
+    with torch.inference_mode():
+        (nf, lf), (ns, ls) = fast.step(layers, x, y), slow.step(layers, x, y)
+    torch.testing.assert_close(lf, ls, rtol=1e-4, atol=1e-5)
+    for (wf, bf), (ws, bs) in zip(nf, ns):
+        torch.testing.assert_close(wf, ws, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(bf, bs, rtol=1e-4, atol=1e-5)
+
+
+def test_the_network_learns_nothing_from_a_zero_error_only_if_the_rule_is_cloned():
+    """An untrained V_M changes w and b even when e = 0: the cloning loss measures exactly that."""
+    cfg = tiny_cfg()
+    params = init_params(cfg.sub_lstm, torch.Generator().manual_seed(0))
+    x = torch.randn(100)
+    out = cloning.clone_backward(params, cfg, x, torch.zeros(100), torch.ones(100), torch.zeros(100))
+    assert out["dw"].abs().max() > 0  # a real rule would give exactly 0 here
+
+
+# ----------------------------------------------------------------- training run
+
+def test_training_reduces_the_cloning_loss():
+    """The normalised loss on fixed held-out random tuples falls (the regression of Section 3.2 works)."""
+    cfg = tiny_cfg(state_size=16, steps=150, batch_size=512, eval_size=2048, adam_lr=1e-2, final_adam_lr=1e-3)
+    trainer = cloning.CloningTrainer(cfg, tiny_dataset())
+    held_out = trainer.eval_set["random"]
+
+    def loss():
+        with torch.no_grad():
+            return float(cloning.cloning_loss(trainer.params, cfg, held_out, held_out, trainer.scales)[0])
+
+    first = loss()
+    for _ in range(cfg.steps):
+        trainer.train_step()
+    assert loss() < 0.85 * first  # a detached or wrong gradient leaves it at ~1.0
+
+
+def test_resume_is_bit_identical(tmp_path):
+    ds = tiny_dataset()
+    full = cloning.train(tiny_cfg(), tmp_path / "full", dataset=ds, progress=False)
+    cloning.train(tiny_cfg(steps=2), tmp_path / "cut", dataset=ds, progress=False)
+    resumed = cloning.train(tiny_cfg(), tmp_path / "cut", dataset=ds, progress=False, resume=True)
+    for k in full:
+        assert torch.equal(full[k], resumed[k]), k
+    lines = [json.loads(x) for x in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [1, 2, 3, 4]
+
+
+def test_existing_run_needs_resume_and_same_config(tmp_path):
+    ds = tiny_dataset()
+    cloning.train(tiny_cfg(steps=2), tmp_path / "run", dataset=ds, progress=False)
+    with pytest.raises(FileExistsError, match="resume"):
+        cloning.train(tiny_cfg(), tmp_path / "run", dataset=ds, progress=False)
+    with pytest.raises(ValueError, match="config differs"):
+        cloning.train(tiny_cfg(lr=0.3), tmp_path / "run", dataset=ds, progress=False, resume=True)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    ds = tiny_dataset()
+    cloning.train(tiny_cfg(steps=2), tmp_path / "run", dataset=ds, progress=False)
+    before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    real = cloning.cloning_loss
+
+    def poisoned(*args, **kwargs):
+        loss, mse, got = real(*args, **kwargs)
+        return loss * float("nan"), mse, got
+
+    monkeypatch.setattr(cloning, "cloning_loss", poisoned)
+    with pytest.raises(FloatingPointError, match="last good checkpoint .* step 2"):
+        cloning.train(tiny_cfg(), tmp_path / "run", dataset=ds, progress=False, resume=True)
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+
+
+def test_export_and_load_round_trip_and_bad_files(tmp_path):
+    ds = tiny_dataset()
+    params = cloning.train(tiny_cfg(steps=2), tmp_path / "run", dataset=ds, progress=False)
+    pt, js = cloning.export(tmp_path / "run", "tiny", dest=tmp_path / "out")
+    loaded, cfg, prov = cloning.load_cloned(str(pt))
+    assert cfg == tiny_cfg(steps=2) and prov["steps"] == 2 and prov["model"] == "cloned"
+    for k in params:
+        assert torch.equal(loaded[k], params[k])
+    pt.write_bytes(pt.read_bytes()[:100])
+    with pytest.raises(RuntimeError, match="corrupted"):
+        cloning.load_cloned(str(pt))
+    with pytest.raises(FileNotFoundError, match="no pretrained"):
+        cloning.load_cloned("no_such_name", directory=tmp_path)
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError, match="stage"):
+        CloningConfig(stage="medium")
+    with pytest.raises(ValueError, match="unknown"):
+        CloningConfig.from_dict({"stat_size": 3})
+    with pytest.raises(ValueError, match="random_fraction"):
+        CloningConfig(random_fraction=1.5)
+
+
+def test_cli_errors_are_clear(tmp_path, capsys):
+    assert cloning.main(["train", "--out", str(tmp_path), "--set", "nonsense=1"]) == 2
+    assert "CloningConfig field" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- the shipped cloned V_M
+
+def _shipped():
+    try:
+        return cloning.load_cloned(SHIPPED)
+    except FileNotFoundError as exc:  # pragma: no cover - the package ships it
+        pytest.fail(f"the shipped cloned V_M is missing: {exc}")
+
+
+def test_shipped_sub_lstm_reproduces_the_rule_on_random_inputs():
+    """Tolerance: RMSE of each output below 25% of the target's std over the random distribution."""
+    params, cfg, _ = _shipped()
+    t = cloning.random_tuples(20_000, cfg, torch.Generator().manual_seed(2024))
+    errs = cloning.cloning_errors(params, cfg, t["x"], t["e"], t["w"], t["b"])
+    scales = cloning.target_scales(cfg)
+    for k in cloning.TARGETS:
+        assert errs[f"rmse_{k}"] < 0.25 * scales[k], (k, errs[f"rmse_{k}"], scales[k])
+
+
+def test_shipped_cloned_vm_reduces_the_loss_of_a_shallow_network_on_real_digits():
+    from sklearn.datasets import load_digits
+
+    params, cfg, _ = _shipped()
+    digits = load_digits()
+    x = torch.tensor(digits.data[:256], dtype=torch.float32) / 16.0
+    x = (x - x.mean()) / x.std()
+    y = torch.tensor(digits.target[:256])
+    net = cloning.ClonedNetwork(params, cfg, (64, 10))
+    layers = cloning.init_layers((64, 10), cloning.W_INIT, torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        before = float(F.cross_entropy(net.predict(layers, x), y))
+        for i in range(30):
+            idx = torch.arange(i * 8, i * 8 + 64) % 256
+            layers, _ = net.step(layers, x[idx], y[idx])
+        after = float(F.cross_entropy(net.predict(layers, x), y))
+    assert after < 0.8 * before, (before, after)
