@@ -115,7 +115,17 @@ def test_training_reduces_the_cloning_loss():
 def test_resume_is_bit_identical(tmp_path):
     ds = tiny_dataset()
     full = cloning.train(tiny_cfg(), tmp_path / "full", dataset=ds, progress=False)
-    cloning.train(tiny_cfg(steps=2), tmp_path / "cut", dataset=ds, progress=False)
+    real = cloning.CloningTrainer.train_step
+
+    def killed_after_step_3(self):  # a run killed after its step-2 checkpoint
+        if self.step == 3:
+            raise KeyboardInterrupt
+        return real(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cloning.CloningTrainer, "train_step", killed_after_step_3)
+        with pytest.raises(KeyboardInterrupt):
+            cloning.train(tiny_cfg(), tmp_path / "cut", dataset=ds, progress=False)
     resumed = cloning.train(tiny_cfg(), tmp_path / "cut", dataset=ds, progress=False, resume=True)
     for k in full:
         assert torch.equal(full[k], resumed[k]), k
@@ -143,7 +153,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_checkpoint(tmp_path, monkeypat
         return loss * float("nan"), mse, got
 
     monkeypatch.setattr(cloning, "cloning_loss", poisoned)
-    with pytest.raises(FloatingPointError, match="last good checkpoint .* step 2"):
+    with pytest.raises(FloatingPointError, match=r"last good checkpoint .*\(step 2\)"):
         cloning.train(tiny_cfg(), tmp_path / "run", dataset=ds, progress=False, resume=True)
     assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
 
