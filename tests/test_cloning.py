@@ -223,3 +223,32 @@ def test_shipped_cloned_vm_reduces_the_loss_of_a_shallow_network_on_real_digits(
             layers, _ = net.step(layers, x[idx], y[idx])
         after = float(F.cross_entropy(net.predict(layers, x), y))
     assert after < 0.8 * before, (before, after)
+
+
+def test_metatest_shapes_and_save_load_round_trip(tmp_path):
+    cfg = tiny_cfg()
+    params = init_params(cfg.sub_lstm, torch.Generator().manual_seed(0))
+    ds = tiny_dataset(num=60)
+    res = cloning.metatest(params, cfg, ds, ds, hidden=4, steps=4, seeds=range(2), batch_size=5, eval_every=2,
+                           test_size=10)
+    assert res["eval_steps"] == [0, 2, 4] and res["sizes"] == [9, 4, 10]
+    for kind in ("vsml", "sgd"):
+        assert res[kind]["loss"].shape == res[kind]["accuracy"].shape == (2, 4)
+        assert res[kind]["test_accuracy"].shape == (2, 3)
+    cloning.save_metatest(res, tmp_path / "mt.json", name="tiny", train_set=ds, test_set=ds)
+    back = cloning.load_metatest(tmp_path / "mt.json")
+    torch.testing.assert_close(back["sgd"]["loss"], res["sgd"]["loss"], atol=1e-5, rtol=0)
+    assert back["sizes"] == [9, 4, 10] and "synthetic" in back["test_data"]
+
+
+def test_metatest_sgd_side_is_exact_sgd_and_learns():
+    """The reference learner of Figures 5/11 is shadow_step: on a separable toy problem it learns."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 1, 2, 2, generator=g)
+    y = (x.flatten(1)[:, 0] > 0).long()
+    ds = Dataset("synthetic", "train", x, y, 2, "test fixture")
+    cfg = tiny_cfg()
+    params = init_params(cfg.sub_lstm, torch.Generator().manual_seed(0))
+    res = cloning.metatest(params, cfg, ds, ds, steps=30, seeds=range(1), batch_size=16, eval_every=30,
+                           test_size=200)
+    assert res["sgd"]["test_accuracy"][0, -1] > 0.9

@@ -88,6 +88,7 @@ torch.set_num_threads(max(1, torch.get_num_threads()))
 # The shipped configs:
 
 # %%
+# NBVAL_CHECK_OUTPUT
 for name in meta.config_names():
     cfg = meta.load_config(name)
     size = "members" if cfg.method == "es" else "episodes"
