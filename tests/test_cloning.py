@@ -252,3 +252,12 @@ def test_metatest_sgd_side_is_exact_sgd_and_learns():
     res = cloning.metatest(params, cfg, ds, ds, steps=30, seeds=range(1), batch_size=16, eval_every=30,
                            test_size=200)
     assert res["sgd"]["test_accuracy"][0, -1] > 0.9
+
+
+def test_deep_stage_trains_on_a_hidden_layer_network():
+    """D9: the deep stage adds a 784-32-10-shaped shadow stream (here 9-32-10) and the VSML's own tuples."""
+    trainer = cloning.CloningTrainer(tiny_cfg(stage="deep", deep_own_fraction=0.5), tiny_dataset())
+    assert set(trainer.streams) == {"shallow", "deep"}
+    assert trainer.streams["deep"].sizes == (9, 32, 10)
+    rec = trainer.train_step()
+    assert torch.isfinite(torch.tensor(rec["loss"]))

@@ -567,7 +567,7 @@ class CloningTrainer:
                             state_clip=4.0)
         with torch.no_grad():
             own_zs = net.forward(layers, zs[0][:few])
-            top = top_error(own_zs[-1], torch.zeros(few, dtype=torch.long), 0.0) * 0 + errors[-1][:few]
+            top = errors[-1][:few]  # the shadow network's top error (B.1: ground truth at the output)
             # The hidden layer's error is the VSML's own backward message from the top layer.
             _, _, _, bwd_out = net._run(*layers[-1], own_zs[-2], top)
             own_errors = [bwd_out[..., EPREV_SLOT], top]
