@@ -279,3 +279,26 @@ def test_two_gloo_processes_match_one(tmp_path, method):
             assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-4)
         # (Adam turns rounding noise in near-zero gradients into +-lr steps, so compare typical entries.)
         assert (one.params_flat - two).abs().median() < 1e-6
+
+
+@pytest.mark.parametrize("name,model,num_params", [("mnist_bptt", "vsml", 2416), ("mnist_metarnn_bptt", "metarnn", 5034)])
+def test_shipped_meta_learned_parameters_load_with_provenance(name, model, num_params):
+    """The book's shipped learners (chapter 'Meta learning from scratch') load with weights_only and say how they were made."""
+    params, prov = meta.load_pretrained(name)
+    assert prov["model"] == model and prov["num_params"] == num_params
+    assert sum(v.numel() for v in params.values()) == num_params
+    for key in ("config", "dataset", "steps", "device", "wall_time_s", "git_commit", "date", "curve", "eval_curve"):
+        assert key in prov, key
+    assert prov["dataset"]["name"] == "mnist" and prov["config"]["resize"] == 7
+    assert all(torch.isfinite(v).all() for v in params.values())
+
+
+def test_shipped_vsml_runs_on_any_input_size_deterministically():
+    """Section 4.3: the V_M meta-trained on 49 inputs drives a 784 x 10 layer; same seed, same predictions."""
+    x, y = torch.randn(2, 6, 784, generator=torch.Generator().manual_seed(0)), torch.randint(0, 10, (2, 6))
+    outs = []
+    for _ in range(2):
+        net, params, _ = meta.pretrained_network("mnist_bptt", layer_sizes=(784, 10))
+        with torch.inference_mode():
+            outs.append(net.run_episode(params, x, y, generator=torch.Generator().manual_seed(3)).logits)
+    assert outs[0].shape == (2, 6, 10) and torch.equal(outs[0], outs[1])
