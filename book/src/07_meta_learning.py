@@ -222,13 +222,20 @@ for label, ds in (("MNIST", mnist_test), ("Fashion-MNIST", fashion_test)):
 # %%
 colors = {"VSML": "C3", "Meta RNN": "C4", "SGD": "C0", "Adam": "C1", "SGD, 160 hidden": "C2",
           "Adam, 160 hidden": "C5"}
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
-for ax, label in zip(axes, ("MNIST", "Fashion-MNIST")):
-    plot_curves(ax, results[label, 7], colors=colors, legend=label == "MNIST")
-    ax.set_xscale("log")
-    ax.axhline(10, color="grey", ls=":", lw=1)
-    ax.set_title(f"{label} test split, 7x7 inputs ({num_runs} runs, mean +- std)")
-fig.tight_layout()
+
+
+def plot_both(px):
+    """Figure 6 analogue: cumulative accuracy, mean +- std over runs, MNIST and Fashion-MNIST side by side."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for ax, label in zip(axes, ("MNIST", "Fashion-MNIST")):
+        plot_curves(ax, results[label, px], colors=colors, legend=label == "MNIST")
+        ax.set_xscale("log")
+        ax.axhline(10, color="grey", ls=":", lw=1)
+        ax.set_title(f"{label} test split, {px}x{px} inputs ({num_runs} runs, mean +- std)", fontsize=10)
+    fig.tight_layout()
+
+
+plot_both(7)
 
 # %% [markdown]
 # ## The same $V_M$ at 28x28
@@ -242,14 +249,7 @@ methods_28 = ["VSML", *BASELINES]
 for label, ds in (("MNIST", mnist_test), ("Fashion-MNIST", fashion_test)):
     print(f"{label} 28x28: {num_runs} runs x {horizon_28} examples")
     results[label, 28] = compare(ds, None, horizon_28, methods_28)
-
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
-for ax, label in zip(axes, ("MNIST", "Fashion-MNIST")):
-    plot_curves(ax, results[label, 28], colors=colors, legend=label == "MNIST")
-    ax.set_xscale("log")
-    ax.axhline(10, color="grey", ls=":", lw=1)
-    ax.set_title(f"{label} test split, 28x28 inputs ({num_runs} runs)")
-fig.tight_layout()
+plot_both(28)
 
 # %% [markdown]
 # ## The numbers, beside the paper's claim
