@@ -61,7 +61,7 @@ num_runs = 16 if not run.smoke else 2            # meta-test runs (episodes) per
 horizon = 2000 if not run.smoke else 30          # examples per meta-test episode (Figure 8 reads 2,000)
 short = 100 if not run.smoke else 10             # the short horizon (Figure 13 reads 100)
 horizon_28 = 500 if not run.smoke else 10        # 28x28 meta-test (784 x 10 sub-LSTMs per example)
-live_steps = 60 if not run.smoke else 3          # the live meta-training demo
+live_steps = {"bptt": 60, "es": 10} if not run.smoke else {"bptt": 3, "es": 3}  # the live meta-training demo
 torch.set_num_threads(max(1, torch.get_num_threads()))
 
 # %% [markdown]
@@ -116,21 +116,21 @@ live = {}
 with tempfile.TemporaryDirectory() as tmp:
     for method in ("bptt", "es"):
         name = "cpu_bptt" if method == "bptt" else "cpu_es"
-        cfg = dataclasses.replace(meta.load_config(name), steps=live_steps, eval_every=0,
-                                  checkpoint_every=live_steps, device=run.device,
+        cfg = dataclasses.replace(meta.load_config(name), steps=live_steps[method], eval_every=0,
+                                  checkpoint_every=live_steps[method], device=run.device,
                                   model_options={**meta.load_config(name).model_options, "compile": False})
         if run.smoke:
             cfg = dataclasses.replace(cfg, episode_length=10, meta_batch_size=2, num_pairs=2)
         t0 = time.perf_counter()
         res = meta.train(cfg, f"{tmp}/{method}", dataset=mnist_train, eval_dataset=mnist_test, progress=False)
         live[method] = res.metrics
-        print(f"{method}: {live_steps} steps in {time.perf_counter() - t0:.1f} s, "
+        print(f"{method}: {live_steps[method]} steps in {time.perf_counter() - t0:.1f} s, "
               f"last meta-loss {res.metrics[-1]['loss']:.3f}")
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
 for ax, (method, records) in zip(axes, live.items()):
     meta.plot_metrics(records, ax=ax)
-    ax.set_title(f"live {method.upper()} meta-training ({live_steps} steps)")
+    ax.set_title(f"live {method.upper()} meta-training ({live_steps[method]} steps)")
 fig.tight_layout()
 
 # %% [markdown]

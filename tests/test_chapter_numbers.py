@@ -1,0 +1,36 @@
+"""The shipped parameters reproduce the numbers stored in the book (chapter 'Meta learning from scratch')."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from vsml import data, meta
+from vsml.evaluate import accuracy_at, meta_test
+from vsml.tasks import online_episodes
+
+CHAPTER = Path(__file__).resolve().parent.parent / "book" / "07_meta_learning.ipynb"
+
+
+def _stored_text() -> str:
+    nb = json.loads(CHAPTER.read_text())
+    return "".join(o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"])
+                   for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []))
+
+
+def test_vsml_mnist_accuracy_at_100_matches_the_book():
+    text = _stored_text()
+    if "mode: full" not in text:
+        pytest.skip("the stored chapter is not from a full run")
+    ok, where = data.available("mnist")
+    if not ok:
+        pytest.skip(f"MNIST not available here: {where}")
+    num_runs = int(re.search(r"MNIST 7x7: (\d+) runs", text).group(1))
+    stored = re.search(r"^MNIST\s+7x7\s+VSML\s+([\d.]+)\+-\s*([\d.]+)", text, re.M)
+    params, prov = meta.load_pretrained("mnist_bptt")
+    x, y = online_episodes(data.load("mnist", "test"), num_runs, 100, seed=1000, image_size=7)
+    res = meta_test("vsml", x, y, 10, params=params, vsml_config=meta.VSMLConfig.from_dict(prov["model_config"]),
+                    seed=0)
+    mean, std = accuracy_at(res["cum_acc"], [100])[100]
+    assert (round(100 * mean, 1), round(100 * std, 1)) == (float(stored.group(1)), float(stored.group(2)))
