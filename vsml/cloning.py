@@ -583,7 +583,7 @@ class CloningTrainer:
         # The same tuples serve the forward regression (e ignored) and the backward one.
         loss, mse, got = cloning_loss(self.params, cfg, batch, batch, self.scales)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"cloning loss is {float(loss)} at step {self.step}")
+            raise FloatingPointError(f"cloning loss is {float(loss.detach())} at step {self.step}")
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params.values(), cfg.grad_clip)
