@@ -107,8 +107,6 @@ import json
 import math
 import os
 import platform
-import re
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -829,10 +827,9 @@ def load_run(path) -> dict:
 
 def export(run_dir, name: str, dest=None) -> tuple[Path, Path]:
     """Write a cloning run's V_M as ``vsml/pretrained/NAME.pt`` with ``NAME.json`` (config, provenance, curve)."""
-    from .meta import _atomic_save, _atomic_write_text, _git_commit
+    from .meta import _git_commit, check_export_name, write_export
 
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-        raise ValueError(f"name must be letters, digits, '_', '-', '.', got {name!r}")
+    check_export_name(name)
     ckpt = load_run(run_dir)
     params = {k: v.detach().clone().contiguous() for k, v in ckpt["state"]["params"].items()}
     records = ckpt["metrics"]
@@ -847,12 +844,7 @@ def export(run_dir, name: str, dest=None) -> tuple[Path, Path]:
         "final_metrics": records[-1] if records else None,
         "curve": records[::max(1, len(records) // 200)],
     }
-    dest = Path(dest) if dest is not None else PRETRAINED_DIR
-    dest.mkdir(parents=True, exist_ok=True)
-    pt, js = dest / f"{name}.pt", dest / f"{name}.json"
-    _atomic_save(params, pt)
-    _atomic_write_text(json.dumps(provenance, indent=2) + "\n", js)
-    return pt, js
+    return write_export(params, provenance, name, dest)
 
 
 def load_cloned(name: str, directory=None) -> tuple[dict, CloningConfig, dict]:

@@ -746,8 +746,7 @@ def export(run_dir, name: str, dest=None) -> tuple[Path, Path]:
 
     ``dest`` defaults to the package's ``vsml/pretrained/``. Returns both paths.
     """
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-        raise ValueError(f"name must be letters, digits, '_', '-', '.', got {name!r}")
+    check_export_name(name)
     ckpt = load_checkpoint(run_dir)
     config = MetaConfig.from_dict(ckpt["config"])
     state = ckpt["state"]
@@ -775,6 +774,17 @@ def export(run_dir, name: str, dest=None) -> tuple[Path, Path]:
                   for r in records[::max(1, len(records) // 300)] if "loss" in r],
         "eval_curve": [{k: v for k, v in r.items() if k == "step" or k.startswith("eval_")} for r in evals],
     }
+    return write_export(params, provenance, name, dest)
+
+
+def check_export_name(name: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        raise ValueError(f"name must be letters, digits, '_', '-', '.', got {name!r}")
+
+
+def write_export(params: dict, provenance: dict, name: str, dest=None) -> tuple[Path, Path]:
+    """Atomically write ``dest/NAME.pt`` (a dict of tensors) and ``dest/NAME.json`` (its provenance)."""
+    check_export_name(name)
     dest = Path(dest) if dest is not None else PRETRAINED_DIR
     dest.mkdir(parents=True, exist_ok=True)
     pt, js = dest / f"{name}.pt", dest / f"{name}.json"
