@@ -261,3 +261,25 @@ def test_deep_stage_trains_on_a_hidden_layer_network():
     assert trainer.streams["deep"].sizes == (9, 32, 10)
     rec = trainer.train_step()
     assert torch.isfinite(torch.tensor(rec["loss"]))
+
+
+def test_init_from_accepts_a_run_folder_or_an_export(tmp_path):
+    ds = tiny_dataset()
+    first = cloning.train(tiny_cfg(steps=2), tmp_path / "shallow", dataset=ds, progress=False)
+    pt, _ = cloning.export(tmp_path / "shallow", "tiny", dest=tmp_path / "out")
+    for i, source in enumerate((tmp_path / "shallow", str(pt))):
+        real = cloning.CloningTrainer.__init__
+        seen = {}
+
+        def spy(self, cfg, dataset=None, params=None):
+            seen["params"] = params
+            real(self, cfg, dataset, params)
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(cloning.CloningTrainer, "__init__", spy)
+            cloning.train(tiny_cfg(stage="deep", steps=1), tmp_path / f"deep{i}", dataset=ds, progress=False,
+                          init_from=source)
+        for k in first:
+            assert torch.equal(seen["params"][k], first[k]), (source, k)
+    with pytest.raises(RuntimeError, match="not a vsml.cloning checkpoint|unreadable"):
+        cloning.load_run(tmp_path / "out" / "tiny.pt")

@@ -757,7 +757,8 @@ def train(cfg: CloningConfig | None, out_dir, *, resume: bool = False, init_from
         torch.set_num_threads(num_threads)
     params = None
     if init_from is not None and saved is None:
-        params = load_cloned(init_from)[0] if not Path(init_from).exists() else load_run(init_from)["state"]["params"]
+        is_run = Path(init_from).is_dir() or Path(init_from).name == CHECKPOINT  # else an exported name or .pt
+        params = load_run(init_from)["state"]["params"] if is_run else load_cloned(init_from)[0]
     trainer = CloningTrainer(cfg, dataset, params)
     records, wall_before, parent = [], 0.0, str(init_from) if init_from else None
     if saved is not None:
@@ -809,15 +810,10 @@ def train(cfg: CloningConfig | None, out_dir, *, resume: bool = False, init_from
 
 
 def load_run(path) -> dict:
-    """A cloning checkpoint (run folder or file); a clear error when missing or unreadable."""
-    path = Path(path)
-    path = path / CHECKPOINT if path.is_dir() else path
-    if not path.is_file():
-        raise FileNotFoundError(f"no cloning checkpoint at {path}")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise RuntimeError(f"cloning checkpoint {path} is unreadable ({type(exc).__name__})") from None
+    """A cloning checkpoint (run folder or file); a clear error when missing, unreadable or not from cloning."""
+    from .meta import load_checkpoint
+
+    ckpt = load_checkpoint(path)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise RuntimeError(f"{path} is not a vsml.cloning checkpoint")
     return ckpt
