@@ -27,6 +27,7 @@ import time
 
 import torch
 
+from .device import describe, resolve_device
 from .lstm import DenseTick, SubLSTMConfig, dense_tick_reference, param_count, unflatten_params
 
 
@@ -92,7 +93,9 @@ def main(argv=None) -> int:
     parser.add_argument("--outputs", type=int, default=10, help="B: layer outputs")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--json", default=None, help="also write the rows, with the device, to this JSON file")
     args = parser.parse_args(argv)
+    args.device = str(resolve_device(args.device))
     dev = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else platform.processor() or "cpu"
     print(f"device: {args.device} ({dev}), torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"layer {args.inputs}x{args.outputs}, N=16, 2 micro-ticks per example")
@@ -107,6 +110,13 @@ def main(argv=None) -> int:
     best = rows[-1]
     print(f"speed-up of the project's layer ({best['formulation']}) over the straightforward formulation "
           f"for {best['case']}: {ref[best['case']] / best['secs']:.2f}x")
+    if args.json:
+        import json
+        for r in rows:
+            r["speedup_vs_reference"] = ref[r["case"]] / r["secs"]
+        with open(args.json, "w") as f:
+            json.dump({"device": describe(args.device), "pop_size": args.pop_size, "inputs": args.inputs,
+                       "outputs": args.outputs, "rows": rows}, f, indent=1)
     return 0
 
 

@@ -24,6 +24,7 @@ import time
 import torch
 
 from .data import Dataset
+from .device import describe, peak_memory_mb, resolve_device, synchronize
 from .meta import MetaConfig, MetaTrainer, load_config
 
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "kmnist": (1, 28, 28),
@@ -67,10 +68,14 @@ def benchmark(config: MetaConfig, steps: int = 3, warmup: int = 1, num_pairs: in
     t0 = time.perf_counter()
     for s in range(warmup):
         trainer.step(s)
+    synchronize(trainer.device)
     warmup_s = time.perf_counter() - t0
+    if trainer.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(trainer.device)
     t0 = time.perf_counter()
     for s in range(warmup, warmup + steps):
         trainer.step(s)
+    synchronize(trainer.device)
     sec = (time.perf_counter() - t0) / steps
     scale = 1.0
     if config.method == "es":
@@ -81,13 +86,13 @@ def benchmark(config: MetaConfig, steps: int = 3, warmup: int = 1, num_pairs: in
     ticks = micro_ticks_per_step(trainer) if full.model == "vsml" else None
     return {"method": config.method, "device": str(trainer.device), "sec_per_step": sec, "warmup_s": warmup_s,
             "steps_per_s": 1 / sec, "micro_ticks_per_s": ticks / sec if ticks else None,
-            "extrapolated": scale != 1.0, "sec_per_step_full": sec * scale, "steps_per_s_full": 1 / (sec * scale),
+            "peak_memory_mb": peak_memory_mb(trainer.device), "extrapolated": scale != 1.0, "sec_per_step_full": sec * scale, "steps_per_s_full": 1 / (sec * scale),
             "measured": {"num_pairs": config.num_pairs, "meta_batch_size": config.meta_batch_size,
                          "episode_length": config.episode_length}}
 
 
 def device_name(device: str) -> str:
-    if device.startswith("cuda"):
+    if str(device).startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
     return f"CPU ({platform.processor() or platform.machine()}), {torch.get_num_threads()} torch threads"
 
@@ -105,14 +110,15 @@ def main(argv=None) -> int:
     parser.add_argument("--reduced-pairs", type=int, default=4,
                         help="pairs measured for a config too slow here (paper on CPU)")
     parser.add_argument("--reduced-length", type=int, default=50, help="episode length measured in that case")
+    parser.add_argument("--json", default=None, help="also write every result, with the device, to this JSON file")
     args = parser.parse_args(argv)
+    results = []
     if args.threads:
         torch.set_num_threads(args.threads)
 
     for name in args.configs:
         config = dataclasses.replace(load_config(name), num_threads=None)  # keep this process's threads
-        device = args.device or ("cuda" if config.device == "auto" and torch.cuda.is_available() else
-                                 "cpu" if config.device == "auto" else config.device)
+        device = str(resolve_device(args.device or config.device))
         reduce = name == "paper" and device == "cpu"
         variants = [None]
         if config.model == "vsml" and args.compile != "config":
@@ -130,6 +136,10 @@ def main(argv=None) -> int:
                     f"{r['steps_per_s']:.3g} {unit}/s ({r['sec_per_step']:.3g} s each, warm-up {r['warmup_s']:.1f} s)")
             if r["micro_ticks_per_s"]:
                 line += f", {r['micro_ticks_per_s'] / 1e6:.2f} M sub-LSTM micro-ticks/s"
+            if r["peak_memory_mb"] is not None:
+                line += f", peak GPU memory {r['peak_memory_mb']:.0f} MiB"
+            results.append({"config": name, "compile": bool(comp), "device_description": describe(r["device"]),
+                            **r})
             print(line, flush=True)
             if r["extrapolated"]:
                 m = r["measured"]
@@ -137,6 +147,10 @@ def main(argv=None) -> int:
                       f"extrapolation to {cfg.num_pairs} pairs x {cfg.episode_length}: "
                       f"{r['sec_per_step_full']:.3g} s per {unit[:-1]} ({r['steps_per_s_full']:.2g} {unit}/s)",
                       flush=True)
+    if args.json:
+        import json
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
     return 0
 
 

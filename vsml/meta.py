@@ -59,6 +59,7 @@ import torch
 import yaml
 
 from . import es
+from .device import resolve_device
 from .lstm import flatten_params, param_shapes, unflatten_params
 from .network import NetworkState, VSMLConfig, VSMLNetwork
 
@@ -371,11 +372,10 @@ def _setup_distributed(device_kind: str) -> Distributed:
 
 
 def _resolve_device(name: str, dist_info: Distributed) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and dist_info.world_size > 1:
+    dev = resolve_device(name)
+    if dev.type == "cuda" and dev.index is None and dist_info.world_size > 1:
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", dist_info.rank)) % torch.cuda.device_count())
-    return torch.device(name)
+    return dev
 
 
 def _all_gather(t: torch.Tensor, dist_info: Distributed) -> torch.Tensor:
@@ -408,7 +408,7 @@ class MetaTrainer:
                  dist_info: Distributed | None = None):
         self.config = config
         self.dist = dist_info or Distributed()
-        self.device = torch.device(device) if device is not None else _resolve_device(config.device, self.dist)
+        self.device = resolve_device(device) if device is not None else _resolve_device(config.device, self.dist)
         self.data = dataset if dataset is not None else load_dataset(config, config.split)
         if eval_dataset is None:
             eval_dataset = dataset if dataset is not None else load_dataset(config, config.eval_split)
@@ -595,7 +595,7 @@ def train(config: MetaConfig | str | None, out_dir, *, steps: int | None = None,
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
 
-    kind = "cuda" if (config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())) else "cpu"
+    kind = resolve_device(device if device is not None else config.device).type
     dist_info = _setup_distributed(kind)
     try:
         return _train(config, out, ckpt_path, metrics_path, saved, dataset, eval_dataset, progress, device, dist_info)
