@@ -92,7 +92,10 @@ class MetaConfig:
     eval_split: str = "test"           # meta-test split for the periodic evaluation
     resize: int | None = None          # input side length (7 -> 7x7 = 49 inputs); None keeps the size
     random_projection: bool = False    # per-episode Glorot-uniform D x D projection (Section 4.3)
-    episode_length: int = 500          # T, examples per episode
+    episode_length: int = 500          # T, examples per episode (the shortest, with episode_length_max)
+    segment_length: int | None = None  # BPTT window: episodes cut into segments, state carried (None: T)
+    episode_length_max: int | None = None  # pool mode: each episode's length log-uniform in [T, this]
+    init_from: str | None = None       # start V_M from a pretrained name, run folder or .pt (None: fresh init)
     num_pairs: int = 1024              # ES antithetic pairs (population 2 * num_pairs)
     meta_batch_size: int = 128         # BPTT episodes per step
     lr: float = 0.025                  # Adam learning rate
@@ -129,6 +132,15 @@ class MetaConfig:
                      "eval_episodes", "eval_length"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.segment_length is not None and int(self.segment_length) < 1:
+            raise ValueError(f"segment_length must be >= 1 or null, got {self.segment_length}")
+        if self.episode_length_max is not None and int(self.episode_length_max) < self.episode_length:
+            raise ValueError(f"episode_length_max ({self.episode_length_max}) must be >= episode_length "
+                             f"({self.episode_length})")
+        if self.long_horizon and self.method != "bptt":
+            raise ValueError("segment_length / episode_length_max (long-horizon training) need method: bptt")
+        if self.long_horizon and self.model != "vsml":
+            raise ValueError("long-horizon training carries VSML states; it is not implemented for the Meta RNN")
         if self.steps < 0 or self.eval_every < 0:
             raise ValueError(f"steps and eval_every must be >= 0, got {self.steps}, {self.eval_every}")
         if self.sigma <= 0 or self.lr < 0:
@@ -149,6 +161,12 @@ class MetaConfig:
             if kind.startswith("int") and number != float(value):
                 raise ValueError(f"{f.name} must be an integer, got {value!r}")
             setattr(self, f.name, number)
+
+    @property
+    def long_horizon(self) -> bool:
+        """Segments with carried state or a pool of variable-length episodes (:mod:`vsml.episode_pool`)."""
+        return ((self.segment_length is not None and self.segment_length != self.episode_length)
+                or self.episode_length_max is not None)
 
     @classmethod
     def from_dict(cls, values: dict) -> "MetaConfig":
@@ -248,10 +266,11 @@ class VSMLModel:
         return NetworkState(cat([s.h for s in states]), cat([s.c for s in states]),
                             cat([s.bwd_in for s in states]))
 
-    def run(self, flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, state, repeats: int = 1):
+    def run(self, flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, state, repeats: int = 1,
+            return_state: bool = False):
         """Online predictions (Algorithm 2); each episode (and state) serves ``repeats`` consecutive members.
 
-        Returns per-step ``loss`` and ``correct`` ``[P * repeats, T]``.
+        Returns per-step ``loss`` and ``correct`` ``[P * repeats, T]`` (and the final state with ``return_state``).
         """
         params = self.unflatten(flat)
         self.net.check_inputs(x, y)
@@ -265,6 +284,8 @@ class VSMLModel:
             logits, loss, state = self.net.online_step(params, state, x_t, y_t)
             losses.append(loss)
             correct.append(logits.argmax(-1) == y_t)
+        if return_state:
+            return torch.stack(losses, 1), torch.stack(correct, 1), state
         return torch.stack(losses, 1), torch.stack(correct, 1)
 
     def model_config(self) -> dict:
@@ -344,6 +365,16 @@ def make_episodes(config: MetaConfig, dataset, seeds: list[int], length: int, de
         xs.append(x)
         ys.append(y)
     return torch.cat(xs).to(device), torch.cat(ys).to(device)
+
+
+def make_episode_segment(config: MetaConfig, dataset, seed: int, length: int, start: int, stop: int, device=None):
+    """Examples ``start:stop`` of ``make_episodes(config, dataset, [seed], length)`` (same data, same projection)."""
+    from . import tasks
+    x, y = tasks.online_episode_segment(dataset, length, start, stop, seed=derive_seed(seed, "data"),
+                                        image_size=config.resize)
+    if config.random_projection:
+        x = tasks.random_projection(x, seed=derive_seed(seed, "projection"))
+    return x.to(device), y.to(device)
 
 
 # --------------------------------------------------------------------------- distributed
@@ -428,8 +459,16 @@ class MetaTrainer:
 
     # ---- state
     def reset(self) -> None:
-        """Fresh V_M from ``config.seed`` (truncated normal weights, zero biases)."""
-        theta = self.model.init_flat(self.config.seed).to(self.device)
+        """Fresh V_M from ``config.seed`` (truncated normal weights, zero biases), or ``config.init_from``."""
+        theta = (self.model.init_flat(self.config.seed) if self.config.init_from is None
+                 else initial_params(self.config, self.model)).to(self.device)
+        self.pool = None
+        if self.config.long_horizon:
+            from .episode_pool import EpisodePool
+            n_local = self.config.meta_batch_size // self.dist.world_size
+            lo = self.dist.rank * n_local
+            self.pool = EpisodePool(self.config, self.model, self.data, range(lo, lo + n_local), self.device,
+                                    derive_seed=derive_seed, make_segment=make_episode_segment)
         if self.config.method == "es":
             self.es_state = es.init(theta)
         else:
@@ -445,7 +484,10 @@ class MetaTrainer:
     def state_dict(self) -> dict:
         if self.config.method == "es":
             return {"es": {k: (v.cpu() if torch.is_tensor(v) else v) for k, v in self.es_state.to_dict().items()}}
-        return {"theta": self.theta.detach().cpu(), "adam": self.optimizer.state_dict()}
+        out = {"theta": self.theta.detach().cpu(), "adam": self.optimizer.state_dict()}
+        if self.pool is not None:
+            out["pool"] = self.pool.state_dict()  # per process: the run loop saves rank 0's (one process)
+        return out
 
     def load_state_dict(self, state: dict) -> None:
         if self.config.method == "es":
@@ -454,6 +496,11 @@ class MetaTrainer:
             with torch.no_grad():
                 self.theta.copy_(state["theta"].to(self.device))
             self.optimizer.load_state_dict(state["adam"])
+            if self.pool is not None:
+                if "pool" not in state:
+                    raise ValueError("the checkpoint has no episode pool, but the config asks for long-horizon "
+                                     "training; start a new run (use init_from to continue from its V_M)")
+                self.pool.load_state_dict(state["pool"])
 
     # ---- one step of Algorithm 1
     def _episodes(self, step: int, start: int, stop: int):
@@ -489,9 +536,17 @@ class MetaTrainer:
     def _bptt_step(self, step: int) -> dict:
         c, n_local = self.config, self.config.meta_batch_size // self.dist.world_size
         lo = self.dist.rank * n_local
-        x, y, state = self._episodes(step, lo, lo + n_local)
+        if self.pool is not None:  # the next segment of each slot's episode in progress
+            x, y, state = self.pool.next_segment()
+        else:
+            x, y, state = self._episodes(step, lo, lo + n_local)
         self.optimizer.zero_grad(set_to_none=False)
-        loss, correct = self.model.run(self.theta, x, y, state)
+        if self.pool is not None:
+            loss, correct, final = self.model.run(self.theta, x, y, state, return_state=True)
+            pool_stats = self.pool.stats()
+            self.pool.advance(final)
+        else:
+            loss, correct = self.model.run(self.theta, x, y, state)
         meta_loss = loss.mean()
         meta_loss.backward()
         stats = torch.stack([meta_loss.detach(), correct.float().mean()])
@@ -505,7 +560,10 @@ class MetaTrainer:
         if c.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_([self.theta], c.grad_clip)
         self.optimizer.step()
-        return {"loss": float(stats[0]), "accuracy": float(stats[1]), "grad_norm": grad_norm}
+        out = {"loss": float(stats[0]), "accuracy": float(stats[1]), "grad_norm": grad_norm}
+        if self.pool is not None:
+            out.update(pool_stats)
+        return out
 
     @torch.inference_mode()
     def evaluate(self, params_flat: torch.Tensor | None = None) -> dict:
@@ -516,6 +574,31 @@ class MetaTrainer:
         x, y = make_episodes(c, self.eval_data, seeds, c.eval_length, self.device)
         loss, correct = self.model.run(flat, x, y, self.model.initial_state(seeds, self.device))
         return {"eval_loss": float(loss.mean()), "eval_accuracy": float(correct.float().mean())}
+
+
+def initial_params(config: MetaConfig, model) -> torch.Tensor:
+    """V_M from ``config.init_from``: a pretrained name, a run folder or an exported ``.pt`` file."""
+    src = config.init_from
+    path = Path(src)
+    if path.is_dir() or (path.is_file() and path.name == CHECKPOINT):
+        ckpt = load_checkpoint(path)
+        state = ckpt["state"]
+        flat = state["theta"] if "theta" in state else state["es"]["mean"]
+    else:
+        params, _ = load_pretrained(src)  # a shipped name or an exported .pt path
+        try:
+            flat = flatten_params(params, model.config.sub_lstm) if model.name == "vsml" else \
+                model.baselines.flatten(params, model.shapes)
+        except ValueError as exc:
+            raise ValueError(f"init_from {src!r} does not fit this model's parameters "
+                             f"(different sub-LSTM options?): {exc}") from None
+    flat = flat.detach().to(torch.float32).cpu()
+    if flat.shape != model.init_flat(0).shape:
+        raise ValueError(f"init_from {src!r} holds {flat.numel()} parameters, this model needs "
+                         f"{model.init_flat(0).numel()} (different sub-LSTM options?)")
+    if not torch.isfinite(flat).all():
+        raise ValueError(f"init_from {src!r} holds NaN or infinite parameters")
+    return flat.clone()
 
 
 # --------------------------------------------------------------------------- checkpoints

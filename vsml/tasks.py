@@ -77,6 +77,24 @@ def online_episodes(dataset: Dataset, num_episodes: int, length: int, seed=0, *,
     return x.to(device), y.to(device)
 
 
+def online_episode_segment(dataset: Dataset, length: int, start: int, stop: int, seed=0, *,
+                           standardize: bool = True, image_size=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Examples ``start:stop`` of the single episode ``online_episodes(dataset, 1, length, seed)``.
+
+    The same draw, without materialising the whole episode: long-horizon
+    meta-training (:mod:`vsml.episode_pool`) reads episodes of thousands of
+    examples one segment at a time. Returns ``x [1, stop - start, D]``, ``y [1, stop - start]``.
+    """
+    _positive(length=length)
+    if not 0 <= start < stop <= length:
+        raise ValueError(f"need 0 <= start < stop <= length, got start={start}, stop={stop}, length={length}")
+    if length > len(dataset):
+        raise ValueError(f"length {length} exceeds the {len(dataset):,} examples of "
+                         f"{dataset.name}/{dataset.split} (episodes draw without replacement)")
+    index = torch.randperm(len(dataset), generator=generator(seed))[:length][start:stop].unsqueeze(0)
+    return _inputs(dataset, index, standardize, image_size), dataset.y[index]
+
+
 def random_task(num_episodes: int, length: int, seed=0, *, num_examples: int = 20, num_classes: int = 10,
                 image_shape=(1, 28, 28), device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """The "Random" dataset (Section 4.4): per task, ``num_examples`` (20) inputs from
