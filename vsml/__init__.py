@@ -6,8 +6,12 @@ Modules, in the order the book introduces them:
 ``evaluate``/``baselines`` (meta-test protocol), ``es``/``meta`` (Algorithm 1),
 ``book`` (chapter runner), ``bench`` (speed).
 """
-from .lstm import SubLSTMConfig, flatten_params, init_params, param_count, unflatten_params
-from .network import EpisodeResult, NetworkState, VSMLConfig, VSMLNetwork
+from .memory import apply_allocator_settings
+
+apply_allocator_settings()  # peak memory independent of the episode length (see vsml.memory)
+
+from .lstm import SubLSTMConfig, flatten_params, init_params, param_count, unflatten_params  # noqa: E402
+from .network import EpisodeResult, NetworkState, VSMLConfig, VSMLNetwork  # noqa: E402
 
 __all__ = ["SubLSTMConfig", "VSMLConfig", "VSMLNetwork", "NetworkState", "EpisodeResult",
            "init_params", "param_count", "flatten_params", "unflatten_params"]
