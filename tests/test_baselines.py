@@ -3,9 +3,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vsml.baselines import (_init_layers, flatten, metarnn_episode, metarnn_init, metarnn_param_shapes,
-                            num_params, online_sgd, tune_lr, unflatten)
+from vsml.baselines import _init_layers, online_sgd, tune_lr
 from vsml.evaluate import cumulative_accuracy
+from vsml.flat_params import flatten, num_params, unflatten
+from vsml.metarnn import metarnn_episode, metarnn_init, metarnn_param_shapes
 
 C, D = 3, 8
 

@@ -66,19 +66,38 @@ def test_plot_curves_draws_mean_and_band():
     plt.close(fig)
 
 
-def test_meta_test_runs_every_method_on_the_same_episodes():
+def test_meta_test_runs_every_method_on_the_given_episodes():
+    """Each registered learner is run on exactly the episodes passed in: its results equal the learner
+    called directly on those episodes, and change when the labels change."""
     from vsml import VSMLNetwork
-    from vsml.baselines import metarnn_init
+    from vsml.baselines import online_sgd
     from vsml.evaluate import BASELINES, meta_test
+    from vsml.metarnn import metarnn_episode, metarnn_init
 
     gen = torch.Generator().manual_seed(0)
     x, y = torch.randn(2, 5, 9, generator=gen), torch.randint(0, 3, (2, 5), generator=gen)
-    runs = {"vsml": meta_test("vsml", x, y, 3, params=VSMLNetwork().init_params(0)),
-            "metarnn": meta_test("metarnn", x, y, 3, params=metarnn_init(9, 3, generator=gen))}
-    runs.update({name: meta_test(name, x, y, 3) for name in BASELINES})
+    net = VSMLNetwork(layer_sizes=(9, 3))
+    vm, rnn = net.init_params(0), metarnn_init(9, 3, generator=gen)
+    direct = {
+        "vsml": net.run_episode(vm, x, y, generator=torch.Generator().manual_seed(4)).logits,
+        "metarnn": metarnn_episode(rnn, x, y)["logits"],
+        **{name: online_sgd(x, y, 3, seed=4, **BASELINES[name])["logits"] for name in BASELINES},
+    }
+    runs = {"vsml": meta_test("vsml", x, y, 3, params=vm, seed=4),
+            "metarnn": meta_test("metarnn", x, y, 3, params=rnn)}
+    runs.update({name: meta_test(name, x, y, 3, seed=4) for name in BASELINES})
+    assert set(runs) == set(direct) and len(runs) == 2 + len(BASELINES)
     for name, out in runs.items():
-        assert out["cum_acc"].shape == (2, 5) and out["loss"].shape == (2, 5), name
-    with pytest.raises(ValueError, match="unknown method"):
+        expected = online_metrics(direct[name], y)
+        assert torch.equal(out["correct"], expected["correct"]), name
+        torch.testing.assert_close(out["loss"], expected["loss"], rtol=1e-6, atol=1e-6, msg=name)
+        torch.testing.assert_close(out["cum_acc"], cumulative_accuracy(out["correct"]), msg=name)
+    other_y = (y + 1) % 3  # other labels: a learner that ignored y would not notice
+    for name in ("vsml", "metarnn", "SGD"):
+        kwargs = {"params": vm} if name == "vsml" else {"params": rnn} if name == "metarnn" else {}
+        changed = meta_test(name, x, other_y, 3, seed=4, **kwargs)
+        assert not torch.equal(changed["loss"], runs[name]["loss"]), name
+    with pytest.raises(ValueError, match="unknown method 'hebbian'; known: vsml, metarnn, SGD"):
         meta_test("hebbian", x, y, 3)
     with pytest.raises(ValueError, match="needs params"):
         meta_test("vsml", x, y, 3)

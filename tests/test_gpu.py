@@ -14,7 +14,7 @@ from vsml import es, meta
 from vsml.lstm import DenseTick, SubLSTMConfig, init_params
 from vsml.network import VSMLConfig, VSMLNetwork
 
-from test_meta import remember_the_class
+from tiny_tasks import remember_the_class
 
 HAS_CUDA = torch.cuda.is_available()
 gpu = pytest.mark.skipif(not HAS_CUDA, reason="needs CUDA")
@@ -101,7 +101,8 @@ def test_es_generation_on_cuda_equals_cpu():
     assert cu.params_flat.device.type == "cuda"
     assert s_cu["loss"] == pytest.approx(s_cpu["loss"], abs=1e-5)
     # The Adam state's first moment is (1 - b1) * the ES gradient: compare the gradients themselves.
-    g_cpu, g_cu = cpu.es_state.m / (1 - cpu.hp.b1), cu.es_state.m.cpu() / (1 - cu.hp.b1)
+    es_cpu, es_cu = cpu.estimator, cu.estimator
+    g_cpu, g_cu = es_cpu.state.m / (1 - es_cpu.hp.b1), es_cu.state.m.cpu() / (1 - es_cu.hp.b1)
     torch.testing.assert_close(g_cu, g_cpu, atol=1e-4 * float(g_cpu.abs().max()), rtol=0)
 
 

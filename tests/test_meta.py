@@ -1,4 +1,4 @@
-"""Meta-training, Algorithm 1 (vsml/meta.py): configs, learning, resume, processes, NaN, export."""
+"""Meta-training, Algorithm 1 (vsml/meta/): configs, learning, resume, processes, NaN, export."""
 import json
 import os
 import socket
@@ -9,26 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
+from tiny_tasks import remember_the_class, tiny
 from vsml import meta
-from vsml.data import Dataset
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def remember_the_class(num=200, seed=0):
-    """2x2 random images whose label is always 0. VSML's outputs are interchangeable
-    (one shared sub-LSTM), so V_M cannot store "class 0": it has to learn online, from
-    the fed-back errors, which output is right -- a tiny but real meta-learning task."""
-    x = torch.rand(num, 1, 2, 2, generator=torch.Generator().manual_seed(seed))
-    return Dataset("synthetic", "train", x, torch.zeros(num, dtype=torch.long), 2, "test fixture")
-
-
-def tiny(**changes):
-    values = dict(method="es", dataset="synthetic", episode_length=12, num_pairs=4, meta_batch_size=4,
-                  steps=6, checkpoint_every=2, eval_every=3, eval_episodes=2, eval_length=12, device="cpu")
-    values.update(changes)
-    return meta.MetaConfig(**values)
 
 
 @pytest.fixture(autouse=True)
@@ -42,10 +28,16 @@ def _one_thread():
 
 # ------------------------------------------------------------------- configs
 
-@pytest.mark.parametrize("name", ["paper", "cpu_bptt", "cpu_es", "smoke"])
-def test_shipped_configs_load(name):
+@pytest.mark.parametrize("name", meta.config_names())
+def test_every_shipped_config_loads_as_written_and_builds_its_model(name):
+    """Each YAML value reaches the config (converted to the field's type) and the model builds at its size."""
+    written = yaml.safe_load(meta.config_path(name).read_text())
     cfg = meta.load_config(name)
-    assert cfg.method in meta.METHODS and cfg.model in meta.MODELS
+    for key, value in written.items():
+        assert getattr(cfg, key) == value, key
+    side = cfg.resize or 28
+    model = meta.build_model(cfg, side * side, 10)
+    assert model.init_flat(cfg.seed).shape == (sum(torch.Size(s).numel() for s in model.shapes.values()),)
 
 
 def test_paper_config_matches_appendix_c2():
@@ -104,8 +96,9 @@ def test_metarnn_baseline_trains_with_either_method(method):
 def test_pairs_share_data_and_initial_state():
     # With sigma -> tiny, both members of a pair must see (almost) the same loss.
     trainer = meta.MetaTrainer(tiny(sigma=1e-6), remember_the_class())
-    population, _ = meta.es.ask(trainer.es_state, trainer.hp, torch.Generator().manual_seed(0))
-    x, y, state = trainer._episodes(0, 0, trainer.hp.num_pairs)
+    estimator = trainer.estimator
+    population, _ = meta.es.ask(estimator.state, estimator.hp, torch.Generator().manual_seed(0))
+    x, y, state = trainer.episodes(0, 0, estimator.hp.num_pairs)
     with torch.inference_mode():
         loss, _ = trainer.model.run(population, x, y, state, repeats=2)
     per_member = loss.mean(1)
@@ -244,7 +237,7 @@ WORKER = textwrap.dedent("""
     import sys, torch
     sys.path.insert(0, {tests!r})
     torch.set_num_threads(1)
-    from test_meta import remember_the_class, tiny
+    from tiny_tasks import remember_the_class, tiny
     from vsml import meta
     meta.train(tiny(method={method!r}, num_pairs=4, meta_batch_size=4, num_threads=1), {out!r},
                dataset=remember_the_class(), progress=False)

@@ -162,22 +162,49 @@ def test_batch_average_shares_first_half():
     assert (h[0, ..., 8:] - h[2, ..., 8:]).abs().max() > 0
 
 
-@pytest.mark.parametrize("make", [
-    lambda net, p: net.run_episode(p, torch.zeros(2, 3, 11), torch.zeros(2, 3, dtype=torch.long)),
-    lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12), torch.zeros(2, 4, dtype=torch.long)),
-    lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12), torch.full((2, 3), 4)),
-    lambda net, p: net.run_episode(p, torch.full((2, 3, 12), float("nan")), torch.zeros(2, 3, dtype=torch.long)),
-    lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12), torch.zeros(2, 3)),
-    lambda net, p: net.run_episode({**p, "lstm_w": p["lstm_w"][:-1]}, torch.zeros(2, 3, 12), torch.zeros(2, 3, dtype=torch.long)),
-    lambda net, p: net.run_episode(unflatten_params(torch.zeros(3, 2384), SubLSTMConfig()), torch.zeros(2, 3, 12), torch.zeros(2, 3, dtype=torch.long)),
-    lambda net, p: unflatten_params(torch.zeros(100), SubLSTMConfig()),
-    lambda net, p: VSMLConfig.from_dict({"layer_sizes": (3, 2), "num_micro_tick": 2}),
-    lambda net, p: VSMLConfig(layer_sizes=(5,)),
+LONG = torch.zeros(2, 3, dtype=torch.long)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda net, p: net.run_episode(p, torch.zeros(2, 3, 11), LONG), r"x must be \[P, T, 12\]"),
+    (lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12), torch.zeros(2, 4, dtype=torch.long)),
+     r"y must be \[P, T\] = \(2, 3\)"),
+    (lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12), torch.full((2, 3), 4)), r"labels must be in \[0, 4\)"),
+    (lambda net, p: net.run_episode(p, torch.full((2, 3, 12), float("nan")), LONG), "NaN or infinite"),
+    (lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12), torch.zeros(2, 3)), "integer class labels"),
+    (lambda net, p: net.run_episode({**p, "lstm_w": p["lstm_w"][:-1]}, torch.zeros(2, 3, 12), LONG),
+     r"lstm_w has shape \(31, 64\), expected \(32, 64\)"),
+    (lambda net, p: net.run_episode(unflatten_params(torch.zeros(3, 2384), SubLSTMConfig()), torch.zeros(2, 3, 12),
+                                    LONG), "for 3 members but the batch has 2"),
+    (lambda net, p: unflatten_params(torch.zeros(100), SubLSTMConfig()), "flat parameter vector"),
+    (lambda net, p: VSMLConfig.from_dict({"layer_sizes": (3, 2), "num_micro_tick": 2}),
+     r"unknown VSMLConfig option\(s\) \['num_micro_tick'\]"),
+    (lambda net, p: VSMLConfig(layer_sizes=(5,)), "at least an input and an output size"),
+    # issue 10: dtype and empty episodes are one-line errors, not deep tracebacks
+    (lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12, dtype=torch.float64), LONG),
+     "x has dtype torch.float64 but the parameters have torch.float32"),
+    (lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12, dtype=torch.long), LONG), "floating-point tensor"),
+    (lambda net, p: net.run_episode(p, torch.zeros(2, 0, 12), torch.zeros(2, 0, dtype=torch.long)),
+     "the episode is empty"),
+    (lambda net, p: net.run_episode(p, torch.zeros(0, 3, 12), torch.zeros(0, 3, dtype=torch.long)),
+     "the episode is empty"),
+    (lambda net, p: VSMLConfig.from_dict({"layer_sizes": (3, 2), "output_bound": "a lot"}),
+     "output_bound must be a number, got 'a lot'"),
 ])
-def test_bad_input_raises_clear_error(make):
+def test_bad_input_raises_clear_error(make, match):
     net = VSMLNetwork(VSMLConfig(layer_sizes=(12, 4)))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=match) as info:
         make(net, net.init_params(0))
+    assert "\n" not in str(info.value)  # one line
+
+
+def test_yaml_strings_are_converted_to_the_fields_types():
+    """YAML 1.1 reads 1e2 as a string; the config mechanism converts it (it reached output_bound as a str)."""
+    cfg = VSMLConfig.from_dict({"layer_sizes": [3, 2], "output_bound": "1e2", "state_clip": "4",
+                                "sub_lstm": {"state_size": "8", "layer_norm": "true"}})
+    assert cfg.output_bound == 100.0 and isinstance(cfg.output_bound, float)
+    assert cfg.layer_sizes == (3, 2) and cfg.state_clip == 4.0
+    assert cfg.sub_lstm == SubLSTMConfig(state_size=8, layer_norm=True)
 
 
 def test_config_roundtrip():

@@ -1,50 +1,37 @@
-"""The meta-test protocol: cumulative online accuracy (paper Section 4.2, 4.4).
+"""The meta-test protocol and the registry of learners it compares (paper Sections 4.2, 4.4).
 
-A learner sees one example at a time. At step ``t`` it predicts ``x_t`` before
-it has seen ``y_t``; ``c_t`` is 1 where that prediction was right. The paper
-plots the cumulative accuracy after ``T'`` examples,
+A learner sees one example at a time and predicts it before its label
+arrives (scored by :mod:`vsml.online`: ``c_t`` = 1 where the prediction was
+right). The paper plots the cumulative accuracy after ``T'`` examples,
 
     acc(T') = (1 / T') * sum_{t <= T'} c_t,
 
 averaged over many meta-test runs (seeds) with a standard-deviation band
 (Figures 6-8; Figure 8 reads it off at 2,000 examples, Figure 13 at 100).
 
-Every function here takes curves shaped ``[P, T]``: ``P`` independent runs,
-``T`` online steps.
+:func:`meta_test` runs any registered learner on the same episodes: VSML
+(Algorithm 2, :mod:`vsml.network`), the Meta RNN (:mod:`vsml.metarnn`) and
+the gradient-descent baselines of :data:`BASELINES` (:mod:`vsml.baselines`).
+Every summary takes curves shaped ``[P, T]``: ``P`` independent runs, ``T``
+online steps. Plots of these curves are :mod:`vsml.plots`.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+import dataclasses
+import time
+from typing import Sequence
 
 import torch
-import torch.nn.functional as F
+
+from .baselines import online_sgd
+from .metarnn import metarnn_episode
+from .network import VSMLConfig, VSMLNetwork
+from .online import cumulative_accuracy, online_metrics
+
+__all__ = ["PAPER_HORIZONS", "BASELINES", "cumulative_accuracy", "online_metrics", "summarize", "accuracy_at",
+           "meta_test", "plot_curves"]
 
 PAPER_HORIZONS = (100, 2000)  # Figure 13 and Figure 8
-
-
-def cumulative_accuracy(correct: torch.Tensor) -> torch.Tensor:
-    """``(1/T') sum_{t <= T'} c_t`` along the last (time) axis; ``[P, T]`` -> float ``[P, T]``."""
-    if correct.dim() < 1 or correct.shape[-1] == 0:
-        raise ValueError(f"correct must be [..., T] with T >= 1, got shape {tuple(correct.shape)}")
-    steps = torch.arange(1, correct.shape[-1] + 1, device=correct.device, dtype=torch.float32)
-    return correct.float().cumsum(-1) / steps
-
-
-def online_metrics(logits: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-step cross-entropy, correctness and cumulative accuracy of online predictions.
-
-    ``logits`` ``[P, T, C]`` must be the predictions made *before* each label
-    was seen; ``y`` is int64 ``[P, T]``. Returns ``correct`` (bool), ``loss``
-    and ``cum_acc``, each ``[P, T]``.
-    """
-    if logits.dim() != 3 or y.shape != logits.shape[:2]:
-        raise ValueError(f"need logits [P, T, C] and y [P, T], got {tuple(logits.shape)} and {tuple(y.shape)}")
-    C = logits.shape[-1]
-    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= C):
-        raise ValueError(f"labels must lie in [0, {C}), got range [{int(y.min())}, {int(y.max())}]")
-    loss = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
-    correct = logits.argmax(-1) == y
-    return {"correct": correct, "loss": loss, "cum_acc": cumulative_accuracy(correct)}
 
 
 def _check_curves(curves: torch.Tensor) -> torch.Tensor:
@@ -78,29 +65,6 @@ def accuracy_at(curves: torch.Tensor,
     return out
 
 
-def plot_curves(ax, curves_by_name: Mapping[str, torch.Tensor], *, percent: bool = True,
-                colors: Mapping[str, str] | None = None, band_alpha: float = 0.2,
-                xlabel: str = "examples seen", ylabel: str | None = None, legend: bool = True):
-    """Mean learning curve with a +-1 std band per method, on a matplotlib ``ax``.
-
-    ``curves_by_name`` maps a method's label to its ``[P, T]`` cumulative
-    accuracies; curves of different lengths may share one axis. Returns ``ax``.
-    """
-    scale = 100.0 if percent else 1.0
-    for name, curves in curves_by_name.items():
-        mean, std = summarize(torch.as_tensor(curves).detach().cpu())
-        steps = torch.arange(1, mean.shape[0] + 1).numpy()
-        mean, std = (scale * mean).numpy(), (scale * std).numpy()
-        color = None if colors is None else colors.get(name)
-        (line,) = ax.plot(steps, mean, label=name, color=color)
-        ax.fill_between(steps, mean - std, mean + std, color=line.get_color(), alpha=band_alpha, linewidth=0)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel or ("cumulative accuracy (%)" if percent else "cumulative accuracy"))
-    if legend:
-        ax.legend()
-    return ax
-
-
 # ------------------------------------------------------------- meta-testing
 
 BASELINES = {  # name -> online_sgd options (Appendix C.2: tuned lr 1e-2 SGD, 1e-3 Adam; 160 tanh hidden units)
@@ -121,12 +85,6 @@ def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *
     run from fresh random states (seeded), the baselines from fresh random
     parameters. Returns ``correct``, ``loss``, ``cum_acc`` (``[P, T]``) and ``seconds``.
     """
-    import dataclasses
-    import time
-
-    from .baselines import metarnn_episode, online_sgd
-    from .network import VSMLConfig, VSMLNetwork
-
     t0 = time.perf_counter()
     with torch.inference_mode():
         if method == "vsml":
@@ -149,3 +107,11 @@ def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *
     out = online_metrics(logits, y)
     out["seconds"] = torch.tensor(time.perf_counter() - t0)
     return out
+
+
+def __getattr__(name):
+    # The plotting helper moved to vsml.plots (which imports this module); the old import path still works.
+    if name == "plot_curves":
+        from .plots import plot_curves
+        return plot_curves
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,19 +23,23 @@ or an ES population with per-member parameters (see ``vsml.lstm``).
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
+from .config import ConfigMixin, coerce_fields
 from .lstm import (DenseTick, SubLSTMConfig, check_params, init_params, param_count)
 
 
 @dataclass(frozen=True)
-class VSMLConfig:
-    """A VSML RNN: layer sizes and run-time options, with the authors' defaults (Appendix C.2)."""
+class VSMLConfig(ConfigMixin):
+    """A VSML RNN: layer sizes and run-time options, with the authors' defaults (Appendix C.2).
+
+    ``from_dict`` (plain values, e.g. YAML) rejects unknown options and converts
+    values to the fields' types (:mod:`vsml.config`).
+    """
 
     layer_sizes: tuple[int, ...] = (784, 10)   # A_1, B_1 = A_2, ..., B_K
     sub_lstm: SubLSTMConfig = field(default_factory=SubLSTMConfig)
@@ -49,10 +53,8 @@ class VSMLConfig:
     compile: bool = False          # fuse the tick with torch.compile (inference only)
 
     def __post_init__(self):
-        sizes = tuple(int(s) for s in self.layer_sizes)
-        object.__setattr__(self, "layer_sizes", sizes)
-        if isinstance(self.sub_lstm, dict):
-            object.__setattr__(self, "sub_lstm", SubLSTMConfig(**self.sub_lstm))
+        coerce_fields(self)  # lists -> tuples, a dict -> SubLSTMConfig, "1e2" -> 100.0
+        sizes = self.layer_sizes
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"layer_sizes needs at least an input and an output size >= 1, got {sizes}")
         if self.num_micro_ticks < 1:
@@ -63,18 +65,6 @@ class VSMLConfig:
             raise ValueError("feed_label needs bwd_size >= 2")
         if not 0.0 <= self.init_rand_proportion <= 1.0:
             raise ValueError(f"init_rand_proportion must be in [0, 1], got {self.init_rand_proportion}")
-
-    @classmethod
-    def from_dict(cls, options: dict) -> "VSMLConfig":
-        """Build from plain values (e.g. YAML); unknown options are an error, not ignored."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(options) - known
-        if unknown:
-            raise ValueError(f"unknown VSMLConfig option(s) {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**options)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
     @property
     def num_layers(self) -> int:
@@ -217,7 +207,7 @@ class VSMLNetwork:
     def run_episode(self, params, x: torch.Tensor, y: torch.Tensor, state: NetworkState | None = None,
                     generator: torch.Generator | None = None, progress: bool = False) -> EpisodeResult:
         """Meta-test (Algorithm 2) or the inner loop of meta-training (Algorithm 1) over ``x [P, T, A_1]``."""
-        self.check_inputs(x, y)
+        self.check_inputs(x, y, dtype=params["lstm_w"].dtype if "lstm_w" in params else None)
         y = y.long()
         P, T = y.shape
         check_params(params, self.config.sub_lstm, P)
@@ -237,11 +227,22 @@ class VSMLNetwork:
         logits = torch.stack(logits, dim=1)
         return EpisodeResult(logits, torch.stack(losses, dim=1), logits.argmax(-1) == y, state)
 
-    def check_inputs(self, x: torch.Tensor, y: torch.Tensor) -> None:
+    def check_inputs(self, x: torch.Tensor, y: torch.Tensor, dtype: torch.dtype | None = None) -> None:
+        """One-line ``ValueError`` for episodes the network cannot run (``dtype``: the parameters' dtype)."""
         cfg = self.config
+        if not torch.is_tensor(x) or not torch.is_tensor(y):
+            raise ValueError(f"x and y must be tensors, got {type(x).__name__} and {type(y).__name__}")
         if x.dim() != 3 or x.shape[-1] != cfg.layer_sizes[0]:
             raise ValueError(f"x must be [P, T, {cfg.layer_sizes[0]}] (batch, time, input size), "
                              f"got {tuple(x.shape)}")
+        if not torch.is_floating_point(x):
+            raise ValueError(f"x must be a floating-point tensor, got dtype {x.dtype} (convert with x.float())")
+        if dtype is not None and x.dtype != dtype:
+            raise ValueError(f"x has dtype {x.dtype} but the parameters have {dtype}; "
+                             f"convert one of them (e.g. x.to({dtype}))")
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"the episode is empty: x has shape {tuple(x.shape)}, need P >= 1 runs "
+                             f"of T >= 1 examples")
         if y.shape != x.shape[:2]:
             raise ValueError(f"y must be [P, T] = {tuple(x.shape[:2])} to match x, got {tuple(y.shape)}")
         if y.dtype not in (torch.int64, torch.int32):

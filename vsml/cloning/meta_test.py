@@ -1,0 +1,107 @@
+"""Meta-testing a cloned learning algorithm beside exact SGD (decision D10; Figures 5 and 11).
+
+Paper: Section 4.1 ("Learning algorithm cloning": a VSML network trained
+purely by running the cloned V_M forward, compared with backpropagation on
+the same network) and Appendix B.1 (Figure 11: deeper networks).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .. import runio
+from .config import W_INIT, CloningConfig
+from .network import ClonedNetwork
+from .rule import init_layers, shadow_forward, shadow_step
+
+def metatest(params, cfg: CloningConfig, train_set, test_set, *, hidden: int | None = None, steps: int = 100,
+             seeds=range(6), batch_size: int = 64, eval_every: int = 25, test_size: int = 1000,
+             progress: bool = False, state_clip: float | None = 4.0, compile: bool = False) -> dict:
+    """Train a network purely by running the cloned V_M forward, beside exact SGD on the same network.
+
+    For every seed both learners start from the same weights (``U(-3, 3)``, b = 0)
+    and see the same batches of ``batch_size`` training examples. Returns, per
+    learner (``"vsml"``, ``"sgd"``), ``loss`` and ``accuracy`` ``[S, steps]`` on
+    each batch *before* its update, and ``test_accuracy`` ``[S, E]`` on the
+    first ``test_size`` test images at the steps in ``eval_steps``.
+    """
+    sizes = [train_set.num_features] + ([hidden] if hidden else []) + [train_set.num_classes]
+    x_all, y_all = train_set.x.flatten(1), train_set.y
+    x_test, y_test = test_set.x.flatten(1)[:test_size], test_set.y[:test_size]
+    net = ClonedNetwork(params, cfg, sizes, state_clip=state_clip, compile=compile)
+    eval_steps = sorted({0, *range(eval_every, steps + 1, eval_every), steps})
+    out = {k: {"loss": [], "accuracy": [], "test_accuracy": []} for k in ("vsml", "sgd")}
+    seeds = list(seeds)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(seeds) * steps, desc=f"meta-test {'-'.join(map(str, sizes))}", dynamic_ncols=True)
+    t0 = time.perf_counter()
+    with torch.inference_mode():
+        for seed in seeds:
+            g = torch.Generator().manual_seed(seed)
+            start = init_layers(sizes, W_INIT, g)
+            layers = {"vsml": start, "sgd": start}
+            rows = {k: {"loss": [], "accuracy": [], "test_accuracy": []} for k in layers}
+
+            def test(kind):
+                logits = (net.predict(layers[kind], x_test) if kind == "vsml"
+                          else cfg.logit_gain * shadow_forward(layers[kind], x_test)[-1])
+                rows[kind]["test_accuracy"].append(float((logits.argmax(-1) == y_test).float().mean()))
+
+            for step in range(steps + 1):
+                if step in eval_steps:
+                    test("vsml"), test("sgd")
+                if step == steps:
+                    break
+                idx = torch.randint(len(y_all), (batch_size,), generator=g)
+                x, y = x_all[idx], y_all[idx]
+                layers["vsml"], logits = net.step(layers["vsml"], x, y)
+                new, zs, _ = shadow_step(layers["sgd"], x, y, cfg.logit_gain, cfg.lr)
+                layers["sgd"] = new
+                for kind, lg in (("vsml", logits), ("sgd", cfg.logit_gain * zs[-1])):
+                    rows[kind]["loss"].append(float(F.cross_entropy(lg, y)))
+                    rows[kind]["accuracy"].append(float((lg.argmax(-1) == y).float().mean()))
+                if bar is not None:
+                    bar.update(1)
+            for kind in out:
+                for key in rows[kind]:
+                    out[kind][key].append(rows[kind][key])
+    if bar is not None:
+        bar.close()
+    result = {k: {m: torch.tensor(v) for m, v in d.items()} for k, d in out.items()}
+    result.update(eval_steps=eval_steps, sizes=sizes, seconds=time.perf_counter() - t0)
+    return result
+
+
+def save_metatest(result: dict, path, *, name: str, train_set, test_set, force: bool = False) -> None:
+    """Write :func:`metatest` curves with their provenance (data, device, runtime, commit) as JSON.
+
+    A file shipped in ``vsml/pretrained/`` is only replaced with ``force``
+    (and then ``MANIFEST.json`` is updated).
+    """
+    path = Path(path)
+    shipped = path.parent.resolve() == runio.SHIPPED_DIR.resolve()
+    if shipped and path.exists() and not force:
+        raise FileExistsError(f"{path} is a shipped file; not replaced (pass --force to replace it deliberately)")
+    doc = {"cloned": name, "sizes": result["sizes"], "eval_steps": result["eval_steps"],
+           "seconds": round(result["seconds"], 1), "train_data": train_set.describe(), "test_data": test_set.describe(),
+           **runio.provenance("cpu")}
+    for kind in ("vsml", "sgd"):
+        doc[kind] = {k: [[round(float(v), 5) for v in row] for row in t.tolist()] for k, t in result[kind].items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    runio.atomic_write_text(json.dumps(runio.portable(doc)) + "\n", path)
+    if shipped:
+        runio.update_manifest()
+
+
+def load_metatest(path) -> dict:
+    """The inverse of :func:`save_metatest`: curves back as tensors ``[S, steps]``."""
+    doc = json.loads(Path(path).read_text())
+    for kind in ("vsml", "sgd"):
+        doc[kind] = {k: torch.tensor(v) for k, v in doc[kind].items()}
+    return doc

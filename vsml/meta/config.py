@@ -1,0 +1,139 @@
+"""A meta-training run's configuration (Algorithm 1; the paper's values in ``vsml/configs/paper.yaml``).
+
+Paper: Section 3.1 / Algorithm 1 and Appendix C.2 (ES: 1,024 antithetic
+pairs, sigma 0.05, Adam 0.025, 10k generations, 500-example episodes; BPTT:
+meta-batch 128, Adam 1e-3, global-norm clipping), Section 4.3 (random
+projections) and Appendix D (long-horizon training, :mod:`vsml.episode_pool`).
+Configs are YAML files read through :mod:`vsml.config`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import config as configs
+from .. import es
+from ..config import ConfigMixin, coerce_fields
+from ..metarnn import MetaRNNConfig
+from ..network import VSMLConfig
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+METHODS = ("es", "bptt")
+MODELS = ("vsml", "metarnn")
+METARNN_OPTIONS = tuple(configs.field_names(MetaRNNConfig))
+# Settings that may change when a run is resumed: none of them touches the parameters.
+RESUMABLE_CHANGES = ("steps", "log_every", "checkpoint_every", "eval_every", "num_threads", "device")
+
+
+@dataclass
+class MetaConfig(ConfigMixin):
+    """One meta-training run (loaded from ``vsml/configs/NAME.yaml``).
+
+    ``from_dict`` rejects unknown keys and converts values to the fields'
+    types (:mod:`vsml.config`); ``model_options`` are checked against the
+    model's own config (:class:`vsml.network.VSMLConfig` or
+    :class:`vsml.metarnn.MetaRNNConfig`).
+    """
+
+    method: str = "es"                 # es | bptt
+    model: str = "vsml"                # vsml | metarnn
+    model_options: dict = field(default_factory=dict)  # VSMLConfig fields, or METARNN_OPTIONS
+    dataset: str = "mnist"             # a vsml.data name
+    split: str = "train"               # meta-training split
+    eval_split: str = "test"           # meta-test split for the periodic evaluation
+    resize: int | None = None          # input side length (7 -> 7x7 = 49 inputs); None keeps the size
+    random_projection: bool = False    # per-episode Glorot-uniform D x D projection (Section 4.3)
+    episode_length: int = 500          # T, examples per episode (the shortest, with episode_length_max)
+    segment_length: int | None = None  # BPTT window: episodes cut into segments, state carried (None: T)
+    episode_length_max: int | None = None  # pool mode: each episode's length log-uniform in [T, this]
+    init_from: str | None = None       # start V_M from a pretrained name, run folder or .pt (None: fresh init)
+    num_pairs: int = 1024              # ES antithetic pairs (population 2 * num_pairs)
+    meta_batch_size: int = 128         # BPTT episodes per step
+    lr: float = 0.025                  # Adam learning rate
+    b1: float = 0.9
+    b2: float = 0.999
+    adam_eps: float = 1e-8
+    sigma: float = 0.05                # ES noise std
+    centered_rank: bool = False        # ES fitness shaping
+    grad_clip: float | None = 25.0     # BPTT global-norm clipping
+    steps: int = 10_000                # generations (ES) or updates (BPTT), in total
+    seed: int = 0
+    log_every: int = 1                 # metrics line every n steps
+    checkpoint_every: int = 50
+    eval_every: int = 100              # meta-test the current V_M every n steps (0: never)
+    eval_episodes: int = 16
+    eval_length: int = 500
+    device: str = "auto"               # auto | cpu | cuda
+    num_threads: int | None = None     # torch CPU threads (None: torch's default)
+
+    def __post_init__(self):
+        coerce_fields(self)
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
+        try:  # the options must make a valid model config (values are converted when the model is built)
+            (MetaRNNConfig if self.model == "metarnn" else VSMLConfig).from_dict(self.model_options)
+        except ValueError as exc:
+            raise ValueError(f"model_options for model {self.model!r}: {exc}") from None
+        for name in ("episode_length", "num_pairs", "meta_batch_size", "log_every", "checkpoint_every",
+                     "eval_episodes", "eval_length"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.segment_length is not None and int(self.segment_length) < 1:
+            raise ValueError(f"segment_length must be >= 1 or null, got {self.segment_length}")
+        if self.episode_length_max is not None and int(self.episode_length_max) < self.episode_length:
+            raise ValueError(f"episode_length_max ({self.episode_length_max}) must be >= episode_length "
+                             f"({self.episode_length})")
+        if self.long_horizon and self.method != "bptt":
+            raise ValueError("segment_length / episode_length_max (long-horizon training) need method: bptt")
+        if self.long_horizon and self.model != "vsml":
+            raise ValueError("long-horizon training carries VSML states; it is not implemented for the Meta RNN")
+        if self.steps < 0 or self.eval_every < 0:
+            raise ValueError(f"steps and eval_every must be >= 0, got {self.steps}, {self.eval_every}")
+        if self.sigma <= 0 or self.lr < 0:
+            raise ValueError(f"need sigma > 0 and lr >= 0, got sigma={self.sigma}, lr={self.lr}")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ValueError(f"grad_clip must be > 0 or null, got {self.grad_clip}")
+
+    @property
+    def long_horizon(self) -> bool:
+        """Segments with carried state or a pool of variable-length episodes (:mod:`vsml.episode_pool`)."""
+        return ((self.segment_length is not None and self.segment_length != self.episode_length)
+                or self.episode_length_max is not None)
+
+    def es_hyperparams(self, num_pairs: int | None = None) -> es.ESHyperParams:
+        return es.ESHyperParams(num_pairs=num_pairs or self.num_pairs, sigma=self.sigma, lr=self.lr,
+                                b1=self.b1, b2=self.b2, eps=self.adam_eps, centered_rank=self.centered_rank)
+
+
+def config_names() -> list[str]:
+    """Names of the shipped configs (``vsml/configs/*.yaml``)."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def config_path(name_or_path) -> Path:
+    """A YAML file path, or the shipped config of that name."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    path = CONFIG_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no config file {name_or_path!r} and no shipped config of that name; "
+                                f"shipped: {', '.join(config_names())}")
+    return path
+
+
+def load_config(name_or_path, overrides=None) -> MetaConfig:
+    """A shipped config by name (``paper``, ``cpu_bptt``, ...) or a YAML file path.
+
+    ``overrides`` is a dict or a list of ``"key=value"`` strings (values parsed as
+    YAML; dotted keys reach into ``model_options``, e.g. ``model_options.sub_lstm.layer_norm=true``).
+    Malformed YAML, unknown keys and bad values are one-line ``ValueError`` s.
+    """
+    path = config_path(name_or_path)
+    values = configs.apply_overrides(configs.load_yaml(path), overrides)
+    try:
+        return MetaConfig.from_dict(values)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {exc}") from None

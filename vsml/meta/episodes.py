@@ -1,0 +1,62 @@
+"""Meta-training episodes and their seeds (Algorithm 1's task distribution, Section 4.2).
+
+Paper: Section 4.2 (online episodes: one example at a time, batch size 1),
+Section 4.3 (random projections as augmentation) and Appendix D (segments of
+long episodes). Each episode depends only on its own seed, so any split of
+the episodes over processes, and any resume, sees the same data.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING
+
+import torch
+
+if TYPE_CHECKING:
+    from .config import MetaConfig
+
+
+def derive_seed(*keys) -> int:
+    """A 63-bit seed from ``(seed, step, purpose, index, ...)``: independent streams, no shared state."""
+    digest = hashlib.sha256(repr(keys).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2 ** 63 - 1)
+
+
+def load_dataset(config: MetaConfig, split: str):
+    """``config.dataset``'s split, by name (:func:`vsml.data.load`)."""
+    from .. import data
+    return data.load(config.dataset, split)
+
+
+def dataset_info(dataset) -> dict:
+    """What a run actually used (never relabel one dataset as another)."""
+    return {"name": getattr(dataset, "name", "?"), "split": getattr(dataset, "split", "?"),
+            "source": getattr(dataset, "source", "?"), "partial": bool(getattr(dataset, "partial", False)),
+            "note": getattr(dataset, "note", ""), "num_examples": int(len(dataset.y))}
+
+
+def make_episodes(config: MetaConfig, dataset, seeds: list[int], length: int, device=None):
+    """One online episode per seed (Section 4.2), standardised, resized and optionally projected.
+
+    Each episode depends only on its seed, so any split of the episodes over
+    processes sees the same data. Returns ``x [n, T, D]``, ``y [n, T]``.
+    """
+    from .. import tasks
+    xs, ys = [], []
+    for s in seeds:
+        x, y = tasks.online_episodes(dataset, 1, length, seed=derive_seed(s, "data"), image_size=config.resize)
+        if config.random_projection:
+            x = tasks.random_projection(x, seed=derive_seed(s, "projection"))
+        xs.append(x)
+        ys.append(y)
+    return torch.cat(xs).to(device), torch.cat(ys).to(device)
+
+
+def make_episode_segment(config: MetaConfig, dataset, seed: int, length: int, start: int, stop: int, device=None):
+    """Examples ``start:stop`` of ``make_episodes(config, dataset, [seed], length)`` (same data, same projection)."""
+    from .. import tasks
+    x, y = tasks.online_episode_segment(dataset, length, start, stop, seed=derive_seed(seed, "data"),
+                                        image_size=config.resize)
+    if config.random_projection:
+        x = tasks.random_projection(x, seed=derive_seed(seed, "projection"))
+    return x.to(device), y.to(device)

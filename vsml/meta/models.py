@@ -1,0 +1,133 @@
+"""The models meta-training can learn, as functions of one flat parameter vector (Algorithm 1).
+
+Paper: Section 3 (the VSML RNN, run online as in Algorithm 2) and Appendix
+C.2 (the Meta RNN baseline). Both adapters take ``[D]`` (shared parameters,
+BPTT) or ``[P, D]`` (one row per ES population member) and return per-step
+loss and correctness of the online predictions, so the estimators of
+:mod:`vsml.meta.estimators` never look inside a model.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..flat_params import flatten, unflatten
+from ..lstm import flatten_params, param_shapes, unflatten_params
+from ..metarnn import MetaRNNConfig, metarnn_episode, metarnn_init, metarnn_param_shapes
+from ..network import NetworkState, VSMLConfig, VSMLNetwork
+from .episodes import derive_seed
+
+if TYPE_CHECKING:
+    from .config import MetaConfig
+
+
+class VSMLModel:
+    """The VSML RNN as a function of a flat parameter vector ``[D]`` (shared) or ``[P, D]`` (population)."""
+
+    name = "vsml"
+
+    def __init__(self, options: dict, input_size: int, num_classes: int):
+        options = dict(options)
+        sizes = tuple(options.pop("layer_sizes", (input_size, num_classes)))
+        if sizes[0] != input_size or sizes[-1] != num_classes:
+            raise ValueError(f"model_options.layer_sizes {sizes} must start with the data's {input_size} "
+                             f"inputs and end with its {num_classes} classes")
+        self.config = VSMLConfig.from_dict({**options, "layer_sizes": sizes})
+        self.net = VSMLNetwork(self.config)
+        self.shapes = param_shapes(self.config.sub_lstm)
+
+    def init_flat(self, seed: int) -> torch.Tensor:
+        return flatten_params(self.net.init_params(seed), self.config.sub_lstm)
+
+    def unflatten(self, flat: torch.Tensor) -> dict:
+        return unflatten_params(flat, self.config.sub_lstm)
+
+    def flatten(self, params: dict) -> torch.Tensor:
+        return flatten_params(params, self.config.sub_lstm)
+
+    def initial_state(self, seeds: list[int], device) -> NetworkState:
+        """Fresh random V_L per episode, each from its own seed."""
+        states = [self.net.init_state(1, torch.Generator().manual_seed(derive_seed(s, "state"))) for s in seeds]
+        cat = lambda ts: [torch.cat(t).to(device) for t in zip(*ts)]  # noqa: E731
+        return NetworkState(cat([s.h for s in states]), cat([s.c for s in states]),
+                            cat([s.bwd_in for s in states]))
+
+    def run(self, flat: torch.Tensor, x: torch.Tensor, y: torch.Tensor, state, repeats: int = 1,
+            return_state: bool = False):
+        """Online predictions (Algorithm 2); each episode (and state) serves ``repeats`` consecutive members.
+
+        Returns per-step ``loss`` and ``correct`` ``[P * repeats, T]`` (and the final state with ``return_state``).
+        """
+        params = self.unflatten(flat)
+        self.net.check_inputs(x, y)
+        if repeats > 1:
+            state = state.repeat_interleave(repeats)
+        losses, correct = [], []
+        for t in range(x.shape[1]):
+            x_t, y_t = x[:, t], y[:, t]
+            if repeats > 1:  # per step, so the population never holds repeated copies of the episode
+                x_t, y_t = x_t.repeat_interleave(repeats, 0), y_t.repeat_interleave(repeats, 0)
+            logits, loss, state = self.net.online_step(params, state, x_t, y_t)
+            losses.append(loss)
+            correct.append(logits.argmax(-1) == y_t)
+        if return_state:
+            return torch.stack(losses, 1), torch.stack(correct, 1), state
+        return torch.stack(losses, 1), torch.stack(correct, 1)
+
+    def model_config(self) -> dict:
+        return self.config.to_dict()
+
+
+class MetaRNNModel:
+    """The Meta RNN baseline (:mod:`vsml.metarnn`, Appendix C.2) as a function of a flat vector."""
+
+    name = "metarnn"
+
+    def __init__(self, options: dict, input_size: int, num_classes: int):
+        self.config = MetaRNNConfig.from_dict(options)
+        self.hidden_size, self.feed_label = self.config.hidden_size, self.config.feed_label
+        self.num_micro_ticks, self.output_bound = self.config.num_micro_ticks, self.config.output_bound
+        self.input_size, self.num_classes = input_size, num_classes
+        self.shapes = metarnn_param_shapes(input_size, num_classes, self.hidden_size, self.feed_label)
+
+    def init_flat(self, seed: int) -> torch.Tensor:
+        params = metarnn_init(self.input_size, self.num_classes, self.hidden_size,
+                              torch.Generator().manual_seed(seed), self.feed_label)
+        return flatten(params, self.shapes)
+
+    def unflatten(self, flat: torch.Tensor) -> dict:
+        return unflatten(flat, self.shapes)
+
+    def flatten(self, params: dict) -> torch.Tensor:
+        return flatten(params, self.shapes)
+
+    def initial_state(self, seeds, device):
+        return None  # the Meta RNN starts from zeros
+
+    def run(self, flat, x, y, state, repeats: int = 1):
+        if repeats > 1:
+            x, y = x.repeat_interleave(repeats, 0), y.repeat_interleave(repeats, 0)
+        out = metarnn_episode(self.unflatten(flat), x, y, num_micro_ticks=self.num_micro_ticks,
+                              output_bound=self.output_bound)
+        return out["loss"], out["correct"]
+
+    def model_config(self) -> dict:
+        return {"input_size": self.input_size, "num_classes": self.num_classes, "hidden_size": self.hidden_size,
+                "feed_label": self.feed_label, "num_micro_ticks": self.num_micro_ticks,
+                "output_bound": self.output_bound}
+
+
+MODEL_CLASSES = {"vsml": VSMLModel, "metarnn": MetaRNNModel}
+
+
+def build_model(config: MetaConfig, input_size: int, num_classes: int):
+    return MODEL_CLASSES[config.model](config.model_options, input_size, num_classes)
+
+
+def model_shapes(model_name: str, model_config: dict) -> dict:
+    """Parameter shapes of an exported model from its ``model_config`` (as :meth:`model_config` wrote it)."""
+    if model_name == "vsml":
+        return param_shapes(VSMLConfig.from_dict(model_config).sub_lstm)
+    mc = model_config
+    return metarnn_param_shapes(mc["input_size"], mc["num_classes"], mc["hidden_size"], mc["feed_label"])
