@@ -47,6 +47,14 @@ def test_find_chapters(tiny_book):
         book.find_chapters(["42"])
 
 
+def test_unknown_parameter_is_a_one_line_error(tiny_book, capsys):
+    assert book.parameter_names(tiny_book / "book" / "src" / "99_tiny.py") == ["smoke", "value"]
+    assert book.main(["run", "99", "-p", "valeu", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: chapter 99_tiny has no parameter 'valeu'; its parameters: smoke, value\n"
+    assert not (tiny_book / "book" / "99_tiny.ipynb").exists()  # nothing ran
+
+
 def test_run_replaces_chapter_only_on_success(tiny_book, capsys):
     stored = tiny_book / "book" / "99_tiny.ipynb"
     assert book.main(["run", "99", "-p", "value", "7"]) == 0

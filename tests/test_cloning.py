@@ -1,11 +1,11 @@
 """Learning algorithm cloning (vsml/cloning/; paper Section 3.2, Appendix B.1, C.1)."""
-import dataclasses
 import json
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from tiny_tasks import tiny_cfg, tiny_dataset
 from vsml import cloning
 from vsml.cloning import CloningConfig
 from vsml.data import Dataset
@@ -13,19 +13,6 @@ from vsml.lstm import init_params
 from vsml.runloop import NonFiniteError
 
 SHIPPED = "cloned_shallow"
-
-
-def tiny_cfg(**changes):
-    values = dict(state_size=8, batch_size=64, buffer_size=64, shadow_batch=4, shadow_reset=3, steps=4,
-                  checkpoint_every=2, log_every=1, eval_size=64)
-    values.update(changes)
-    return CloningConfig(**values)
-
-
-def tiny_dataset(num=40, side=3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    x = torch.rand(num, 1, side, side, generator=g)
-    return Dataset("synthetic", "train", x, torch.randint(10, (num,), generator=g), 10, "test fixture")
 
 
 # ----------------------------------------------------------------- targets (D5)

@@ -1,6 +1,6 @@
 """Chapter tooling: the smoke switch, provenance, and the chapter runner.
 
-Every chapter of the book is one notebook that serves three uses (DESIGN.md):
+Every chapter of the book is one notebook that serves three uses (appendix 'Design notes'):
 a full run whose outputs are stored and rendered, a smoke run in CI
 (``VSML_SMOKE=1``, seconds on 2 CPU cores), and an nbval check of the cells
 marked ``# NBVAL_CHECK_OUTPUT``.
@@ -22,7 +22,7 @@ import datetime as _dt
 import json
 import os
 import platform
-import re
+import ast
 import resource
 import shutil
 import subprocess
@@ -189,6 +189,28 @@ def run_chapter(src: Path, smoke: bool, params: dict, inplace: bool) -> tuple[Pa
     return out, time.time() - t0, peak_mb
 
 
+def parameter_names(src: Path) -> list[str]:
+    """Names assigned in a chapter's ``parameters`` cell (what ``-p NAME VALUE`` may set)."""
+    import jupytext
+
+    for cell in jupytext.read(src).cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            tree = ast.parse(cell.source)
+            return [t.id for node in tree.body if isinstance(node, ast.Assign)
+                    for t in node.targets if isinstance(t, ast.Name)]
+    return []
+
+
+def check_parameters(srcs: list[Path], params: dict) -> None:
+    """A one-line ``ValueError`` for a ``-p`` name that some chapter's parameters cell does not define."""
+    for src in srcs:
+        known = parameter_names(src)
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ValueError(f"chapter {src.stem} has no parameter {', '.join(map(repr, unknown))}; "
+                             f"its parameters: {', '.join(known) or 'none'}")
+
+
 def _parse_value(text: str):
     try:
         return json.loads(text)
@@ -222,8 +244,14 @@ def main(argv=None) -> int:
         return 0
 
     params = {k: _parse_value(v) for k, v in args.param}
+    srcs = find_chapters(args.chapters)
+    try:
+        check_parameters(srcs, params)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     failed = []
-    for src in find_chapters(args.chapters):
+    for src in srcs:
         print(f"running {src.stem} ({'smoke' if args.smoke else 'full'}) ...", flush=True)
         try:
             out, secs, peak = run_chapter(src, args.smoke, params, args.inplace)
