@@ -3,8 +3,13 @@
 Modules, in the order the book introduces them:
 ``rnn`` (Eq. 1-6, Theorem 1), ``lstm`` (the shared sub-LSTM, Eq. 7/16),
 ``network`` (stacked layers, Algorithm 2), ``data``/``tasks`` (Section 4),
-``evaluate``/``baselines`` (meta-test protocol), ``es``/``meta`` (Algorithm 1),
-``book`` (chapter runner), ``bench`` (speed).
+``online``/``evaluate`` (the meta-test protocol and its registry of learners),
+``baselines``/``metarnn`` (online SGD/Adam, the Meta RNN), ``es``/``meta``
+(Algorithm 1; ``episode_pool``: Appendix D), ``cloning`` (Section 3.2),
+``plots``, ``book`` (chapter runner), ``bench`` (speed). Shared machinery:
+``config`` (one config mechanism), ``runloop`` (the run loop of meta-training
+and cloning), ``runio`` (checkpoints, exports, provenance, shipped manifest),
+``device``, ``memory``. The book's appendix "Design notes" has the full map.
 """
 from .memory import apply_allocator_settings
 

@@ -9,8 +9,8 @@
 * Omniglot 5-way 1-shot (Appendix B.2): 5 random classes, one labelled example each,
   then one query from one of them; only the query's prediction counts.
 * Augmentations (Section 4.3): 3, 4, 6 or 7-class subsets, inputs resized to 14x14,
-  28x28 or 32x32, a random linear projection fixed within a task (Glorot-uniform,
-  DESIGN.md), and permutations of pixels and labels (VSML is invariant to both).
+  28x28 or 32x32, a random linear projection fixed within a task
+  (Glorot-uniform), and permutations of pixels and labels (VSML is invariant to both).
 
 Conventions: a batch of ``P`` independent episodes (tasks) of ``T`` steps is
 ``x`` float32 ``[P, T, D]`` (flattened inputs) and ``y`` int64 ``[P, T]``. Every

@@ -286,7 +286,7 @@ print("loss mask:", few.loss_mask[0].int().tolist())
 # relabelling classes changes nothing for it (but everything for a Meta
 # RNN). Every augmentation draws one transformation per episode from its
 # seed. Below, one image under each of them; 7x7 is the size we meta-train
-# on CPUs (DESIGN.md).
+# on CPUs (see [Design notes](appendix_design.md)).
 
 # %%
 aug_name = base_name

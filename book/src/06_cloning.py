@@ -24,7 +24,7 @@
 # forward: no autograd, no explicit gradient anywhere at meta-test time.
 #
 # The authors published no code for this part. Every choice we had to make is
-# listed with its reason in the docstring of `vsml/cloning.py` (decisions
+# listed with its reason in the docstring of the `vsml.cloning` package (decisions
 # D1-D10); the main ones are summarised below.
 
 # %% tags=["parameters"]

@@ -101,7 +101,7 @@ for name in meta.config_names():
 #
 # Both gradient sources for a few steps on the `cpu_bptt` task (7x7 MNIST), so
 # you can watch the loop run. This demo starts from scratch and is far too
-# short to leave chance level: the DESIGN notes (and our shipped run below)
+# short to leave chance level: the [design notes](appendix_design.md) (and our shipped run below)
 # show BPTT sits near chance for hundreds of steps before it learns.
 
 # %%
