@@ -25,8 +25,11 @@ messages projected per sub-LSTM, then averaged). ``DenseTick`` is the fast one:
 the message part of the gates splits into a per-``a`` and a per-``b`` term that
 are projected once and broadcast, the projection is reused across
 micro-ticks, messages are averaged before they are projected (they are linear
-in ``h``), and the element-wise LSTM update is fused by ``torch.compile`` when
-available. Both give the same numbers (tested).
+in ``h``). Without autograd (ES, meta-testing) it runs a fused kernel that
+keeps every sub-LSTM's state in registers across the micro-ticks and never
+writes the gate pre-activations (``vsml.kernels``: C++ on the CPU, Triton on
+CUDA); under autograd (BPTT) it runs PyTorch ops, optionally fused by
+``torch.compile``. All give the same numbers within float32 rounding (tested).
 """
 from __future__ import annotations
 
@@ -231,36 +234,133 @@ def _project(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, members: 
     return out.reshape(x.shape[0], *lead, w.shape[-1])
 
 
+BACKENDS = ("auto", "torch", "kernel")
+
+
 class DenseTick:
     """Fast dense-layer update: ``num_ticks`` micro-ticks on fixed messages, then the outgoing messages.
 
-    ``compile=True`` fuses the element-wise work with ``torch.compile`` (about
-    2x on CPU; see ``python -m vsml.bench``). Compilation is skipped while
-    autograd records (BPTT), where the eager path is used.
+    ``backend="auto"`` (default) uses the fused kernel of ``vsml.kernels``
+    wherever it applies: no autograd recording (``torch.no_grad`` /
+    ``inference_mode``, or no tensor requiring grad), float32, on the CPU
+    (C++, when a compiler is present) or CUDA (Triton, when importable); else
+    the PyTorch path. ``"torch"`` always takes the PyTorch path, ``"kernel"``
+    requires the kernel (an error where none applies). ``compile=True`` fuses
+    the PyTorch path with ``torch.compile`` where autograd does not record.
+    ``precision`` is the Triton kernel's ``h @ W_h`` precision: ``"ieee"``
+    (float32, default); ``"tf32x3"`` or ``"tf32"`` (tensor cores) only when
+    asked for. See ``python -m vsml.bench`` for the speeds.
     """
 
     def __init__(self, cfg: SubLSTMConfig, num_ticks: int = 2, state_clip: float | None = None,
-                 compile: bool = False):
+                 compile: bool = False, *, backend: str = "auto", precision: str = "ieee"):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        if precision not in ("ieee", "tf32x3", "tf32"):
+            raise ValueError(f"precision must be 'ieee', 'tf32x3' or 'tf32', got {precision!r}")
         self.cfg, self.num_ticks, self.state_clip, self.compile = cfg, num_ticks, state_clip, compile
+        self.backend, self.precision = backend, precision
 
     def __call__(self, params, h, c, fwd_in, bwd_in):
         """``h, c``: ``[P, A, B, N]``; ``fwd_in``: ``[P, A, N']``; ``bwd_in``: ``[P, B, N'']``."""
         cfg, members = self.cfg, num_members(params)
         Fw, Bw = cfg.fwd_size, cfg.bwd_size
         w = params["lstm_w"]
-        w_fwd, w_bwd, w_h = w[..., :Fw, :], w[..., Fw:Fw + Bw, :], w[..., Fw + Bw:, :]
         bias = params["lstm_b"] + _gate_offsets(cfg, params["lstm_b"])
+        recording = torch.is_grad_enabled() and any(
+            t.requires_grad for t in (h, c, fwd_in, bwd_in, *params.values()))
+        if self.backend != "torch" and not recording:
+            out = self._kernel(params, bias, h, c, fwd_in, bwd_in)
+            if out is not None:
+                return out
+        if self.backend == "kernel":
+            raise RuntimeError("backend='kernel': no fused kernel applies here (autograd records, or not "
+                               f"float32 on the CPU / CUDA with a compiler / triton; device {h.device})")
+        w_fwd, w_bwd, w_h = w[..., :Fw, :], w[..., Fw:Fw + Bw, :], w[..., Fw + Bw:, :]
         # The message part of the gates, once per a and once per b, reused by every micro-tick.
         x_a = _project(fwd_in, w_fwd, None, members)  # [P, A, 4N]
         x_b = _project(bwd_in, w_bwd, bias, members)                     # [P, B, 4N]
         if members is not None:
             w_h = w_h.contiguous()
         fn = _fused_ticks
-        if self.compile and not (torch.is_grad_enabled() and w.requires_grad):
+        if self.compile and not recording:
             fn = _compiled_ticks()
         h, c = fn(h, c, x_a, x_b, w_h, self.num_ticks, self.state_clip)
         fwd_out, bwd_out = dense_messages(params, cfg, h)
         return h, c, fwd_out, bwd_out
+
+    def _kernel(self, params, bias, h, c, fwd_in, bwd_in):
+        """The fused kernel's result, or None where none applies."""
+        tensors = (h, c, fwd_in, bwd_in, *params.values())
+        if any(t.dtype != torch.float32 or t.device != h.device for t in tensors):
+            return None
+        if h.device.type == "cpu":
+            from .kernels import cpu_tick
+            if not cpu_tick.supports(self.cfg, *tensors):
+                return None
+            return cpu_tick.dense_tick(params, self.cfg, h, c, fwd_in, bwd_in, self.num_ticks, self.state_clip, bias)
+        if h.device.type == "cuda":
+            return _triton_tick(self, params, bias, h, c, fwd_in, bwd_in)
+        return None
+
+
+_TRITON_STATUS: dict = {}  # (device, precision) -> True (checked) or why the kernel is off there
+
+
+def _triton_tick(tick: DenseTick, params, bias, h, c, fwd_in, bwd_in):
+    """``DenseTick`` with the Triton micro-ticks; None (after one warning) where Triton is absent or fails."""
+    try:
+        from .kernels import triton_tick
+    except Exception:  # noqa: BLE001 -- a broken triton install: stay on PyTorch
+        return None
+    if not triton_tick.supports(tick.cfg.state_size, h.shape[0]):
+        return None
+    key = (str(h.device), tick.precision)
+    try:
+        if key not in _TRITON_STATUS:
+            _TRITON_STATUS[key] = _check_triton(tick, params, bias, h, c, fwd_in, bwd_in)
+        if _TRITON_STATUS[key] is not True:
+            return None
+        return _triton_run(tick, params, bias, h, c, fwd_in, bwd_in)
+    except Exception as exc:  # noqa: BLE001 -- e.g. the kernel does not compile for this GPU
+        _TRITON_STATUS[key] = f"{type(exc).__name__}: {exc}"
+        warnings.warn(f"Triton tick kernel failed on {h.device} ({_TRITON_STATUS[key]}); "
+                      f"using the PyTorch path (torch.compile={tick.compile})")
+        return None
+
+
+def _triton_run(tick: DenseTick, params, bias, h, c, fwd_in, bwd_in):
+    from .kernels import triton_tick
+    cfg, members = tick.cfg, num_members(params)
+    Fw, Bw = cfg.fwd_size, cfg.bwd_size
+    w = params["lstm_w"]
+    x_a = _project(fwd_in, w[..., :Fw, :], None, members)
+    x_b = _project(bwd_in, w[..., Fw:Fw + Bw, :], bias, members)
+    reduce = not cfg.layer_norm  # with LayerNorm, messages are projected per sub-LSTM before the mean
+    h, c, sum_b, sum_a = triton_tick.fused_ticks(h, c, x_a, x_b, w[..., Fw + Bw:, :], tick.num_ticks,
+                                                 tick.state_clip, reduce=reduce, precision=tick.precision)
+    if not reduce:
+        fwd_out, bwd_out = dense_messages(params, cfg, h)
+        return h, c, fwd_out, bwd_out
+    A, B = h.shape[1], h.shape[2]
+    fwd_out = _project(sum_a / A, params["fwd_w"], params["fwd_b"], members)
+    bwd_out = _project(sum_b / B, params["bwd_w"], params["bwd_b"], members)
+    return h, c, fwd_out, bwd_out
+
+
+def _check_triton(tick: DenseTick, params, bias, h, c, fwd_in, bwd_in):
+    """Once per device and precision: the kernel on a slice of this call equals the PyTorch path."""
+    P, A = min(h.shape[0], 2), min(h.shape[1], 33)
+    shapes = param_shapes(tick.cfg)
+    part = {k: v[:P] if v.dim() > len(shapes[k]) else v for k, v in params.items()}
+    args = (h[:P, :A], c[:P, :A], fwd_in[:P, :A], bwd_in[:P])
+    got = _triton_run(tick, part, bias[:P] if bias.dim() == 2 else bias, *args)
+    want = DenseTick(tick.cfg, tick.num_ticks, tick.state_clip, backend="torch")(part, *args)
+    tol = 1e-2 if tick.precision == "tf32" else 1e-4
+    err = max((a - b).abs().max().item() for a, b in zip(got, want))
+    if not err <= tol:  # also catches NaN
+        raise RuntimeError(f"self-check failed: max |kernel - PyTorch| = {err:.3g} > {tol}")
+    return True
 
 
 def dense_tick_reference(params, cfg: SubLSTMConfig, h, c, fwd_in, bwd_in, num_ticks: int = 2,

@@ -1,0 +1,225 @@
+"""The fused tick kernels equal the straightforward dense tick (Section 3, Eq. 7; Appendix C).
+
+``vsml.kernels.cpu_tick`` (C++) runs here whenever a C++ compiler is present.
+``vsml.kernels.triton_tick`` runs on CUDA where there is a GPU, else under the
+Triton interpreter (``TRITON_INTERPRET=1``, numpy on the CPU); those tests skip
+where triton is not installed. Sizes are tiny: B = 10 (not a power of two), a
+few inputs A, so that tiles are partly masked.
+"""
+import importlib
+import itertools
+import os
+import sys
+import warnings
+
+import pytest
+import torch
+
+from vsml import lstm
+from vsml.kernels import cpu_tick
+from vsml.lstm import DenseTick, SubLSTMConfig, dense_tick_reference, init_params
+
+HAS_CUDA = torch.cuda.is_available()
+TOL = dict(atol=2e-6, rtol=1e-5)  # float32 rounding of sums over at most 10 terms of size <= 1
+
+
+def _inputs(members, cfg, P=2, A=7, B=10, seed=0, device="cpu"):
+    g = torch.Generator().manual_seed(seed)
+    params = init_params(cfg, g)
+    if members:
+        params = {k: v.expand(members, *v.shape) + 0.1 * torch.randn(members, *v.shape, generator=g)
+                  for k, v in params.items()}
+    N = cfg.state_size
+    h = torch.randn(P, A, B, N, generator=g).tanh()
+    c = 2 * torch.randn(P, A, B, N, generator=g)
+    fwd = torch.randn(P, A, cfg.fwd_size, generator=g)
+    bwd = torch.randn(P, B, cfg.bwd_size, generator=g)
+    to = lambda t: t.to(device)  # noqa: E731
+    return {k: to(v) for k, v in params.items()}, [to(t) for t in (h, c, fwd, bwd)]
+
+
+def _assert_equal(out, ref):
+    names = ("h", "c", "fwd_out", "bwd_out")
+    for name, a, b in zip(names, out, ref):
+        assert a.shape == b.shape, name
+        torch.testing.assert_close(a.cpu(), b.cpu(), **TOL, msg=lambda m: f"{name}: {m}")
+
+
+# ------------------------------------------------------------------ CPU (C++)
+
+def _cpu_kernel_or_skip(state_size=16):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if cpu_tick.library(state_size) is None:
+            pytest.skip("no C++ compiler could build the CPU tick kernel")
+
+
+@pytest.mark.parametrize("members,layer_norm,clip,ticks,N", [
+    (None, False, None, 2, 16), (3, False, None, 2, 16), (None, False, 0.5, 1, 16), (3, True, 0.5, 3, 16),
+    (None, True, None, 2, 16), (2, False, 4.0, 2, 32), (None, True, None, 1, 32)])
+def test_cpu_kernel_equals_reference(members, layer_norm, clip, ticks, N):
+    _cpu_kernel_or_skip(N)
+    cfg = SubLSTMConfig(state_size=N, layer_norm=layer_norm)
+    params, (h, c, fwd, bwd) = _inputs(members, cfg, P=members or 3, A=37)  # 37: chunks of 16 plus a rest
+    ref = dense_tick_reference(params, cfg, h, c, fwd, bwd, ticks, clip)
+    with torch.no_grad():
+        out = DenseTick(cfg, ticks, clip, backend="kernel")(params, h, c, fwd, bwd)
+    _assert_equal(out, ref)
+    if clip is not None:
+        assert out[1].abs().max() <= clip
+
+
+def test_cpu_kernel_does_not_depend_on_threads_and_keeps_inputs():
+    _cpu_kernel_or_skip()
+    cfg = SubLSTMConfig()
+    params, (h, c, fwd, bwd) = _inputs(4, cfg, P=4, A=40)
+    before = [t.clone() for t in (h, c, fwd, bwd)]
+    bias = params["lstm_b"] + lstm._gate_offsets(cfg, params["lstm_b"])
+    one = cpu_tick.dense_tick(params, cfg, h, c, fwd, bwd, 2, None, bias, threads=1)
+    two = cpu_tick.dense_tick(params, cfg, h, c, fwd, bwd, 2, None, bias, threads=2)
+    for a, b in zip(one, two):
+        assert torch.equal(a, b)
+    for a, b in zip(before, (h, c, fwd, bwd)):
+        assert torch.equal(a, b)
+
+
+def test_auto_backend_uses_torch_under_autograd_and_agrees():
+    cfg = SubLSTMConfig()
+    params, (h, c, fwd, bwd) = _inputs(None, cfg)
+    params = {k: v.requires_grad_() for k, v in params.items()}
+    tick = DenseTick(cfg, 2)
+    out = tick(params, h, c, fwd, bwd)  # autograd records: PyTorch path
+    out[2].sum().backward()
+    assert params["lstm_w"].grad is not None and params["lstm_w"].grad.abs().sum() > 0
+    with torch.no_grad():
+        fast = tick(params, h, c, fwd, bwd)  # kernel where it builds, else PyTorch: same numbers
+    _assert_equal(fast, [t.detach() for t in out])
+    with pytest.raises(RuntimeError, match="no fused kernel applies"):
+        DenseTick(cfg, 2, backend="kernel")(params, h, c, fwd, bwd)
+
+
+def test_kernel_falls_back_for_other_dtypes_and_bad_options():
+    cfg = SubLSTMConfig()
+    params, tensors = _inputs(None, cfg)
+    params64 = {k: v.double() for k, v in params.items()}
+    with torch.no_grad():
+        out = DenseTick(cfg, 2)(params64, *[t.double() for t in tensors])
+    assert out[0].dtype == torch.float64
+    with pytest.raises(ValueError, match="backend must be one of"):
+        DenseTick(cfg, backend="fast")
+    with pytest.raises(ValueError, match="precision must be"):
+        DenseTick(cfg, precision="bf16")
+
+
+# ------------------------------------------------------------------ Triton
+
+@pytest.fixture(scope="module")
+def triton_tick():
+    """The Triton module: real kernels on CUDA, the interpreter elsewhere (set before its functions are made)."""
+    pytest.importorskip("triton")
+    device = "cuda" if HAS_CUDA else "cpu"
+    old = os.environ.get("TRITON_INTERPRET")
+    if not HAS_CUDA:
+        os.environ["TRITON_INTERPRET"] = "1"
+    try:
+        module = importlib.import_module("vsml.kernels.triton_tick")
+        if not HAS_CUDA and type(module._dense_ticks_kernel).__name__ != "InterpretedFunction":
+            module = importlib.reload(module)  # was imported without the interpreter
+        yield module, device
+    finally:
+        if old is None:
+            os.environ.pop("TRITON_INTERPRET", None)
+        else:
+            os.environ["TRITON_INTERPRET"] = old
+
+
+@pytest.mark.parametrize("members,clip,ticks,block_m,B", [
+    (None, None, 2, 64, 10), (2, 0.5, 2, 64, 10), (2, None, 1, 16, 10), (None, 0.5, 3, 32, 40), (2, None, 2, 16, 3)])
+def test_triton_ticks_equal_torch(triton_tick, members, clip, ticks, block_m, B):
+    tt, device = triton_tick
+    cfg = SubLSTMConfig()
+    params, (h, c, fwd, bwd) = _inputs(members, cfg, A=13, B=B, device=device)
+    m = lstm.num_members(params)
+    bias = params["lstm_b"] + lstm._gate_offsets(cfg, params["lstm_b"])
+    x_a = lstm._project(fwd, params["lstm_w"][..., :8, :], None, m)
+    x_b = lstm._project(bwd, params["lstm_w"][..., 8:16, :], bias, m)
+    w_h = params["lstm_w"][..., 16:, :]
+    want_h, want_c = lstm._fused_ticks(h, c, x_a, x_b, w_h.contiguous(), ticks, clip)
+    got_h, got_c, sum_b, sum_a = tt.fused_ticks(h, c, x_a, x_b, w_h, ticks, clip, block_m=block_m, num_warps=1)
+    for got, want in ((got_h, want_h), (got_c, want_c), (sum_b, want_h.sum(2)), (sum_a, want_h.sum(1))):
+        torch.testing.assert_close(got.cpu(), want.cpu(), atol=5e-6, rtol=1e-5)
+    got = tt.fused_ticks(h, c, x_a, x_b, w_h, ticks, clip, reduce=False, block_m=block_m, num_warps=1)
+    assert got[2] is None and torch.equal(got[0], got_h)
+
+
+@pytest.mark.parametrize("members,layer_norm,clip", [(None, False, None), (2, False, 4.0), (2, True, None),
+                                                     (None, True, 0.5)])
+def test_triton_dense_tick_equals_reference(triton_tick, members, layer_norm, clip):
+    tt, device = triton_tick
+    cfg = SubLSTMConfig(layer_norm=layer_norm)
+    params, tensors = _inputs(members, cfg, A=9, device=device)
+    ref = dense_tick_reference(params, cfg, *tensors, 2, clip)
+    tick = DenseTick(cfg, 2, clip)
+    bias = params["lstm_b"] + lstm._gate_offsets(cfg, params["lstm_b"])
+    with torch.no_grad():
+        assert lstm._check_triton(tick, params, bias, *tensors) is True
+        out = lstm._triton_run(tick, params, bias, *tensors)
+    _assert_equal(out, ref)
+
+
+def test_triton_failure_warns_and_falls_back(triton_tick, monkeypatch):
+    tt, device = triton_tick
+    cfg = SubLSTMConfig()
+    params, tensors = _inputs(None, cfg, device=device)
+    bias = params["lstm_b"] + lstm._gate_offsets(cfg, params["lstm_b"])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("PassManager::run failed")
+
+    monkeypatch.setattr(tt, "fused_ticks", broken)
+    monkeypatch.setattr(lstm, "_TRITON_STATUS", {})
+    with pytest.warns(UserWarning, match="Triton tick kernel failed.*PassManager"):
+        assert lstm._triton_tick(DenseTick(cfg, 2), params, bias, *tensors) is None
+    assert "PassManager" in lstm._TRITON_STATUS[(str(tensors[0].device), "ieee")]
+
+
+def test_triton_tile_shapes(triton_tick):
+    tt, _ = triton_tick
+    assert tt.tile_shape(784, 10, 64) == (6, 10, 64)
+    assert tt.tile_shape(784, 10, 128) == (12, 10, 128)
+    assert tt.tile_shape(10, 784, 64) == (1, 64, 64)
+    assert tt.tile_shape(3, 2, 64) == (3, 2, 16)
+    with pytest.raises(ValueError, match="power of two"):
+        tt.tile_shape(784, 10, 48)
+    assert not tt.supports(24, 4) and not tt.supports(16, 70000) and tt.supports(16, 2048)
+
+
+# ------------------------------------------------------------------ CUDA
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs CUDA")
+@pytest.mark.parametrize("members,layer_norm,clip", list(itertools.product((None, 3), (False, True), (None, 4.0))))
+def test_dense_tick_on_cuda_takes_the_kernel_and_equals_cpu(members, layer_norm, clip):
+    pytest.importorskip("triton")
+    cfg = SubLSTMConfig(layer_norm=layer_norm)
+    params, tensors = _inputs(members, cfg, P=members or 2, A=50)
+    ref = dense_tick_reference(params, cfg, *tensors, 2, clip)
+    with torch.inference_mode():
+        out = DenseTick(cfg, 2, clip, backend="kernel")({k: v.cuda() for k, v in params.items()},
+                                                        *[t.cuda() for t in tensors])
+    assert lstm._TRITON_STATUS.get(("cuda:0", "ieee")) is True, lstm._TRITON_STATUS
+    _assert_equal(out, ref)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs CUDA")
+@pytest.mark.parametrize("precision,tol", [("tf32x3", 1e-5), ("tf32", 5e-3)])
+def test_tensor_core_precisions_on_cuda(precision, tol):
+    pytest.importorskip("triton")
+    cfg = SubLSTMConfig()
+    params, tensors = _inputs(4, cfg, P=4, A=50)
+    ref = dense_tick_reference(params, cfg, *tensors, 2)
+    with torch.inference_mode():
+        out = DenseTick(cfg, 2, backend="kernel", precision=precision)(
+            {k: v.cuda() for k, v in params.items()}, *[t.cuda() for t in tensors])
+    err = max((a.cpu() - b).abs().max().item() for a, b in zip(out, ref))
+    print(f"{precision}: max |diff| to float32 reference = {err:.2e}", file=sys.stderr)
+    assert err <= tol

@@ -1,0 +1,14 @@
+"""Fused kernels for the dense VSML tick (Section 3, Eq. 7; Appendix C "LSTM implementation").
+
+Both do a whole ``DenseTick`` call without materialising the gate
+pre-activations ``[P, A*B, 4N]``: every sub-LSTM's ``h, c`` stay in registers
+for all micro-ticks and are written once, and the outgoing messages are
+reduced in the same pass.
+
+* ``cpu_tick``: C++ with vector extensions and OpenMP, compiled on first use
+  with the system's C++ compiler and called through ``ctypes``;
+* ``triton_tick``: a Triton kernel for CUDA (also runs under ``TRITON_INTERPRET=1``).
+
+``vsml.lstm.DenseTick`` picks them for inference (no autograd) and falls back
+to its PyTorch path where they do not apply.
+"""

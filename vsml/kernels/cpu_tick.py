@@ -1,0 +1,357 @@
+"""A fused CPU kernel for one dense VSML layer update (Section 3, Eq. 7; Appendix C).
+
+One call does all of ``vsml.lstm.DenseTick``: the message part of the gates
+(one ``fwd_in[a] @ W_fwd`` per input ``a``, one ``bwd_in[b] @ W_bwd + bias`` per
+output ``b``), ``num_ticks`` LSTM updates of every sub-LSTM with ``h, c`` in
+registers, one write of ``h, c``, and the outgoing messages (Appendix C:
+averaged; without LayerNorm averaged first and projected after, with LayerNorm
+projected and normalised per sub-LSTM, then averaged).
+
+The source below is C++ with GCC vector extensions (16 floats per vector: one
+AVX-512 register, two AVX2 ones) and OpenMP. It is compiled on first use with
+the system's C++ compiler (the one ``torch.compile`` also needs), cached per
+state size, source and CPU, and called through ``ctypes`` (which releases the
+GIL). ``exp`` is a branch-free polynomial (about 1 ulp), so the results equal
+PyTorch's within float32 rounding; they do not depend on the number of
+threads (every sum has a fixed order). Where no compiler works, ``available``
+is False and ``vsml.lstm`` keeps its PyTorch path.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+import torch
+
+MAX_MESSAGE = 64  # largest N, N', N'' the kernel's stack buffers hold
+
+SOURCE = r"""
+#include <cstdint>
+#include <cstring>
+#include <cmath>
+
+#define VW 16                      /* floats per vector */
+#define NV (NS / VW)               /* vectors per gate */
+#define G (4 * NS)                 /* gate pre-activations per sub-LSTM */
+#define CHUNK 16                   /* inputs a per work item */
+#define ROWS (G <= 64 ? 4 : (G <= 128 ? 2 : 1))  /* sub-LSTMs updated together: independent FMA chains */
+#define MAXM 64
+
+typedef float vf __attribute__((vector_size(64)));
+typedef int32_t vi __attribute__((vector_size(64)));
+
+struct TickArgs {
+    const float *h, *c, *fwd_in, *bwd_in, *lstm_w, *bias, *fwd_w, *fwd_b, *bwd_w, *bwd_b;
+    const float *fwd_ln_scale, *fwd_ln_bias, *bwd_ln_scale, *bwd_ln_bias;
+    float *h_out, *c_out, *fwd_out, *bwd_out, *xb, *fwd_part;
+    int64_t P, A, B, FW, BW, per_member, ticks, layer_norm, has_clip, threads;
+    float clip, ln_eps;
+};
+
+static inline vf vload(const float *p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
+static inline void vstore(float *p, vf v) { std::memcpy(p, &v, sizeof v); }
+
+/* exp(x) = 2^n e^r with |r| <= ln2/2 and a degree-7 Taylor polynomial (about 1 ulp), x clamped to
+   [-87, 87]. The integer n + 127 sits in the low mantissa bits of t; shifted, it is 2^n's exponent. */
+static inline vf vexp(vf x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 87.0f ? 87.0f : x;
+    const float shift = 12582912.0f + 127.0f;  /* 1.5 * 2^23 rounds to an integer; 127: exponent bias */
+    vf t = x * 1.44269504088896341f + shift;
+    vf n = t - shift;
+    vf r = x - n * 0.693145751953125f;         /* ln 2, high part (exact product) */
+    r = r - n * 1.428606765330187045e-06f;     /* ln 2, low part */
+    vf p = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    vi bits = (vi)t << 23;
+    return p * (vf)bits;
+}
+static inline vf vsigmoid(vf x) { return 1.0f / (1.0f + vexp(-x)); }
+/* sigmoid(s) * tanh(x) with one division: (1 - e) / ((1 + exp(-s)) (1 + e)), e = exp(-2|x|). */
+static inline vf sig_tanh(vf s, vf x) {
+    vf ax = x < 0.0f ? -x : x;
+    vf e = vexp(-2.0f * ax);
+    vf t = (1.0f - e) / ((1.0f + vexp(-s)) * (1.0f + e));
+    return x < 0.0f ? -t : t;
+}
+
+/* y[j] = b[j] + sum_k x[k] w[k, j] for j < m, optionally LayerNorm'ed (biased variance, as F.layer_norm). */
+static inline void project(const float *x, int64_t n, const float *w, const float *b, int64_t m, float *y,
+                           const float *ln_scale, const float *ln_bias, float eps) {
+    for (int64_t j = 0; j < m; j++) y[j] = b[j];
+    for (int64_t k = 0; k < n; k++)
+        for (int64_t j = 0; j < m; j++) y[j] += x[k] * w[k * m + j];
+    if (!ln_scale) return;
+    float mean = 0.0f, var = 0.0f;
+    for (int64_t j = 0; j < m; j++) mean += y[j];
+    mean /= (float)m;
+    for (int64_t j = 0; j < m; j++) var += (y[j] - mean) * (y[j] - mean);
+    float inv = 1.0f / std::sqrt(var / (float)m + eps);
+    for (int64_t j = 0; j < m; j++) y[j] = (y[j] - mean) * inv * ln_scale[j] + ln_bias[j];
+}
+
+struct Member {  /* one member's parameters (the same pointers for shared ones) */
+    const float *w_fwd, *w_bwd, *w_h, *bias, *fwd_w, *fwd_b, *bwd_w, *bwd_b, *fls, *flb, *bls, *blb;
+};
+
+static Member member(const TickArgs &g, int64_t p) {
+    const int64_t m = g.per_member ? p : 0, rows = g.FW + g.BW + NS;
+    const float *w = g.lstm_w + m * rows * G;
+    Member q = {w, w + g.FW * G, w + (g.FW + g.BW) * G, g.bias + m * G,
+                g.fwd_w + m * NS * g.FW, g.fwd_b + m * g.FW, g.bwd_w + m * NS * g.BW, g.bwd_b + m * g.BW,
+                nullptr, nullptr, nullptr, nullptr};
+    if (g.layer_norm) {
+        q.fls = g.fwd_ln_scale + m * g.FW; q.flb = g.fwd_ln_bias + m * g.FW;
+        q.bls = g.bwd_ln_scale + m * g.BW; q.blb = g.bwd_ln_bias + m * g.BW;
+    }
+    return q;
+}
+
+/* R sub-LSTMs (rows r0.. of work item (p, a0)): all micro-ticks, write h and c, add to the message sums. */
+template <int R>
+static inline void update_rows(const TickArgs &g, const Member &q, const float *xa, const float *xb,
+                               int64_t p, int64_t a0, int64_t r0, float *bsum, float *fsum) {
+    const int64_t B = g.B;
+    vf msg[R][4 * NV], pre[R][4 * NV], hh[R][NV], cc[R][NV];
+    int64_t al[R], bl[R], off[R];
+    for (int i = 0; i < R; i++) {
+        al[i] = (r0 + i) / B; bl[i] = (r0 + i) % B;
+        off[i] = ((p * g.A + a0 + al[i]) * B + bl[i]) * NS;
+        for (int v = 0; v < 4 * NV; v++) msg[i][v] = vload(xa + al[i] * G + v * VW) + vload(xb + bl[i] * G + v * VW);
+        for (int v = 0; v < NV; v++) { hh[i][v] = vload(g.h + off[i] + v * VW); cc[i][v] = vload(g.c + off[i] + v * VW); }
+    }
+    for (int64_t t = 0; t < g.ticks; t++) {
+        for (int i = 0; i < R; i++)
+            for (int v = 0; v < 4 * NV; v++) pre[i][v] = msg[i][v];
+        for (int k = 0; k < NS; k++)
+            for (int v = 0; v < 4 * NV; v++) {
+                vf w = vload(q.w_h + k * G + v * VW);
+                for (int i = 0; i < R; i++) pre[i][v] += hh[i][k / VW][k % VW] * w;
+            }
+        for (int i = 0; i < R; i++)
+            for (int v = 0; v < NV; v++) {  /* gates i, g, f, o */
+                vf cn = vsigmoid(pre[i][2 * NV + v]) * cc[i][v] + sig_tanh(pre[i][v], pre[i][NV + v]);
+                if (g.has_clip) { cn = cn < -g.clip ? -g.clip : cn; cn = cn > g.clip ? g.clip : cn; }
+                cc[i][v] = cn;
+                hh[i][v] = sig_tanh(pre[i][3 * NV + v], cn);
+            }
+    }
+    for (int i = 0; i < R; i++) {
+        for (int v = 0; v < NV; v++) { vstore(g.h_out + off[i] + v * VW, hh[i][v]); vstore(g.c_out + off[i] + v * VW, cc[i][v]); }
+        if (!g.layer_norm) {  /* sums of h; projected once the means are known */
+            for (int v = 0; v < NV; v++) {
+                float *bs = bsum + al[i] * MAXM + v * VW, *fs = fsum + bl[i] * NS + v * VW;
+                vstore(bs, vload(bs) + hh[i][v]);
+                vstore(fs, vload(fs) + hh[i][v]);
+            }
+        } else {  /* LayerNorm: project and normalise each sub-LSTM's messages, then sum */
+            float hrow[NS], y[MAXM];
+            for (int v = 0; v < NV; v++) vstore(hrow + v * VW, hh[i][v]);
+            project(hrow, NS, q.fwd_w, q.fwd_b, g.FW, y, q.fls, q.flb, g.ln_eps);
+            for (int64_t j = 0; j < g.FW; j++) fsum[bl[i] * g.FW + j] += y[j];
+            project(hrow, NS, q.bwd_w, q.bwd_b, g.BW, y, q.bls, q.blb, g.ln_eps);
+            for (int64_t j = 0; j < g.BW; j++) bsum[al[i] * MAXM + j] += y[j];
+        }
+    }
+}
+
+extern "C" int vsml_dense_tick(const TickArgs *args) {
+    const TickArgs &g = *args;
+    const int64_t P = g.P, A = g.A, B = g.B, nch = (A + CHUNK - 1) / CHUNK;
+    const int64_t fwidth = g.layer_norm ? g.FW : NS;  /* what fwd_part sums */
+#pragma omp parallel num_threads((int)g.threads)
+    {
+        /* 1. per output b: the backward-message part of the gates, with the bias (and gate offsets) */
+#pragma omp for schedule(dynamic, 16)
+        for (int64_t pb = 0; pb < P * B; pb++) {
+            const int64_t p = pb / B, b = pb % B;
+            const Member q = member(g, p);
+            float *x = g.xb + pb * G;
+            const float *m = g.bwd_in + pb * g.BW;
+            for (int v = 0; v < 4 * NV; v++) {
+                vf s = vload(q.bias + v * VW);
+                for (int64_t k = 0; k < g.BW; k++) s += m[k] * vload(q.w_bwd + k * G + v * VW);
+                vstore(x + v * VW, s);
+            }
+        }
+        /* 2. work items (member p, CHUNK inputs a): ticks, states, message sums */
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t item = 0; item < P * nch; item++) {
+            const int64_t p = item / nch, ch = item % nch, a0 = ch * CHUNK;
+            const int64_t na = A - a0 < CHUNK ? A - a0 : CHUNK;
+            const Member q = member(g, p);
+            float xa[CHUNK * G], bsum[CHUNK * MAXM];
+            std::memset(bsum, 0, sizeof bsum);
+            float *fsum = g.fwd_part + (p * nch + ch) * B * fwidth;
+            std::memset(fsum, 0, sizeof(float) * B * fwidth);
+            for (int64_t a = 0; a < na; a++) {  /* the forward-message part of the gates */
+                const float *m = g.fwd_in + (p * A + a0 + a) * g.FW;
+                for (int v = 0; v < 4 * NV; v++) {
+                    vf s = vload(q.w_fwd + v * VW) * m[0];
+                    for (int64_t k = 1; k < g.FW; k++) s += m[k] * vload(q.w_fwd + k * G + v * VW);
+                    vstore(xa + a * G + v * VW, s);
+                }
+            }
+            const float *xb = g.xb + p * B * G;
+            const int64_t rows = na * B;
+            int64_t r = 0;
+            for (; r + ROWS <= rows; r += ROWS) update_rows<ROWS>(g, q, xa, xb, p, a0, r, bsum, fsum);
+            for (; r < rows; r++) update_rows<1>(g, q, xa, xb, p, a0, r, bsum, fsum);
+            for (int64_t a = 0; a < na; a++) {  /* backward message: mean over b */
+                float *out = g.bwd_out + (p * A + a0 + a) * g.BW, mean[MAXM];
+                if (g.layer_norm) {
+                    for (int64_t j = 0; j < g.BW; j++) out[j] = bsum[a * MAXM + j] / (float)B;
+                } else {
+                    for (int64_t j = 0; j < NS; j++) mean[j] = bsum[a * MAXM + j] / (float)B;
+                    project(mean, NS, q.bwd_w, q.bwd_b, g.BW, out, nullptr, nullptr, 0.0f);
+                }
+            }
+        }
+        /* 3. forward message: mean over a, from the work items' partial sums in a fixed order */
+#pragma omp for schedule(dynamic, 16)
+        for (int64_t pb = 0; pb < P * B; pb++) {
+            const int64_t p = pb / B, b = pb % B;
+            const Member q = member(g, p);
+            float mean[MAXM], *out = g.fwd_out + pb * g.FW;
+            for (int64_t j = 0; j < fwidth; j++) {
+                float s = 0.0f;
+                for (int64_t ch = 0; ch < nch; ch++) s += g.fwd_part[((p * nch + ch) * B + b) * fwidth + j];
+                mean[j] = s / (float)A;
+            }
+            if (g.layer_norm) {
+                for (int64_t j = 0; j < g.FW; j++) out[j] = mean[j];
+            } else {
+                project(mean, NS, q.fwd_w, q.fwd_b, g.FW, out, nullptr, nullptr, 0.0f);
+            }
+        }
+    }
+    return 0;
+}
+"""
+
+_POINTERS = ("h", "c", "fwd_in", "bwd_in", "lstm_w", "bias", "fwd_w", "fwd_b", "bwd_w", "bwd_b",
+             "fwd_ln_scale", "fwd_ln_bias", "bwd_ln_scale", "bwd_ln_bias",
+             "h_out", "c_out", "fwd_out", "bwd_out", "xb", "fwd_part")
+_INTS = ("P", "A", "B", "FW", "BW", "per_member", "ticks", "layer_norm", "has_clip", "threads")
+CHUNK = 16  # must match the source
+
+
+class _TickArgs(ctypes.Structure):
+    _fields_ = ([(n, ctypes.c_void_p) for n in _POINTERS] + [(n, ctypes.c_int64) for n in _INTS]
+                + [("clip", ctypes.c_float), ("ln_eps", ctypes.c_float)])
+
+
+_LIBS: dict[int, object] = {}
+_LOCK = threading.Lock()
+
+
+def _cpu_signature() -> str:
+    """What ``-march=native`` depends on: the CPU model and flags."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+        keep = [l for l in lines if l.startswith(("model name", "flags"))][:2]
+        return "\n".join(keep)
+    except OSError:
+        return platform.processor() or platform.machine()
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("VSML_KERNEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "vsml", "kernels")
+    try:
+        Path(base).mkdir(parents=True, exist_ok=True)
+        return Path(base)
+    except OSError:
+        return Path(tempfile.gettempdir())
+
+
+def _compile(state_size: int) -> Path:
+    """Build (or reuse) the shared library for one state size; raises RuntimeError if no compiler works."""
+    cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
+    if not cxx:
+        raise RuntimeError("no C++ compiler found (g++, c++ or clang++)")
+    key = hashlib.sha256(f"{SOURCE}\n{state_size}\n{cxx}\n{_cpu_signature()}".encode()).hexdigest()[:16]
+    out = _cache_dir() / f"vsml_tick_n{state_size}_{key}.so"
+    if out.exists():
+        return out
+    src = out.with_suffix(f".{os.getpid()}.cpp")
+    src.write_text(SOURCE)
+    base = [cxx, "-O3", "-std=c++17", "-fPIC", "-shared", f"-DNS={state_size}"]
+    errors = []
+    # Fastest first; without OpenMP the kernel runs on one thread.
+    for flags in (["-march=native", "-fopenmp"], ["-fopenmp"], ["-march=native"], []):
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
+        proc = subprocess.run(base + flags + [str(src), "-o", str(tmp)], capture_output=True, text=True)
+        if proc.returncode == 0:
+            os.replace(tmp, out)  # atomic: concurrent builders (pytest -n 2) agree
+            src.unlink(missing_ok=True)
+            return out
+        errors.append(proc.stderr.strip().splitlines()[-1:] or ["?"])
+    src.unlink(missing_ok=True)
+    raise RuntimeError(f"{cxx} could not build the CPU tick kernel: {errors[0][0]}")
+
+
+def library(state_size: int):
+    """The compiled kernel for ``N = state_size`` (cached), or None where it cannot be built."""
+    with _LOCK:
+        if state_size not in _LIBS:
+            lib = None
+            try:
+                fn = ctypes.CDLL(str(_compile(state_size))).vsml_dense_tick
+                fn.argtypes, fn.restype = [ctypes.POINTER(_TickArgs)], ctypes.c_int
+                lib = fn
+            except (RuntimeError, OSError) as exc:
+                warnings.warn(f"CPU tick kernel unavailable ({exc}); using the PyTorch path")
+            _LIBS[state_size] = lib
+        return _LIBS[state_size]
+
+
+def supports(cfg, *tensors: torch.Tensor) -> bool:
+    """Whether the kernel applies: float32 CPU tensors, ``N`` a multiple of 16, small messages, not disabled."""
+    if os.environ.get("VSML_CPU_KERNEL", "1") == "0":
+        return False
+    if cfg.state_size % 16 or max(cfg.state_size, cfg.fwd_size, cfg.bwd_size) > MAX_MESSAGE:
+        return False
+    return all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+
+
+def dense_tick(params, cfg, h, c, fwd_in, bwd_in, num_ticks: int, state_clip: float | None, bias: torch.Tensor,
+               threads: int | None = None):
+    """``DenseTick``'s result from the kernel. ``bias``: ``lstm_b`` plus the gate offsets.
+
+    Returns None where the kernel cannot be built (the caller falls back).
+    """
+    fn = library(cfg.state_size)
+    if fn is None:
+        return None
+    P, A, B, N = h.shape
+    per_member = params["lstm_b"].dim() == 2
+    tensors = {"h": h, "c": c, "fwd_in": fwd_in, "bwd_in": bwd_in, "bias": bias,
+               **{k: params[k] for k in ("lstm_w", "fwd_w", "fwd_b", "bwd_w", "bwd_b")}}
+    if cfg.layer_norm:
+        tensors.update({k: params[k] for k in ("fwd_ln_scale", "fwd_ln_bias", "bwd_ln_scale", "bwd_ln_bias")})
+    tensors = {k: v.detach().contiguous() for k, v in tensors.items()}
+    nch = -(-A // CHUNK)
+    out = {"h_out": torch.empty_like(tensors["h"]), "c_out": torch.empty_like(tensors["c"]),
+           "fwd_out": h.new_empty(P, B, cfg.fwd_size), "bwd_out": h.new_empty(P, A, cfg.bwd_size),
+           "xb": h.new_empty(P, B, 4 * N),
+           "fwd_part": h.new_empty(P, nch, B, cfg.fwd_size if cfg.layer_norm else N)}
+    args = _TickArgs(**{k: v.data_ptr() for k, v in {**tensors, **out}.items()},
+                     P=P, A=A, B=B, FW=cfg.fwd_size, BW=cfg.bwd_size, per_member=int(per_member),
+                     ticks=num_ticks, layer_norm=int(cfg.layer_norm), has_clip=int(state_clip is not None),
+                     threads=threads or torch.get_num_threads(),
+                     clip=float(state_clip or 0.0), ln_eps=1e-5)
+    fn(ctypes.byref(args))
+    return out["h_out"], out["c_out"], out["fwd_out"], out["bwd_out"]
