@@ -52,6 +52,8 @@ def test_unknown_parameter_is_a_one_line_error(tiny_book, capsys):
     assert book.main(["run", "99", "-p", "valeu", "3"]) == 2
     err = capsys.readouterr().err
     assert err == "error: chapter 99_tiny has no parameter 'valeu'; its parameters: smoke, value\n"
+    assert book.main(["run", "99", "-p", "value", "[1"]) == 2
+    assert capsys.readouterr().err.startswith("error: -p value: cannot read the value '[1'")
     assert not (tiny_book / "book" / "99_tiny.ipynb").exists()  # nothing ran
 
 

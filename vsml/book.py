@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import os
 import platform
 import ast
@@ -31,6 +30,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .config import parse_value
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -211,11 +212,6 @@ def check_parameters(srcs: list[Path], params: dict) -> None:
                              f"its parameters: {', '.join(known) or 'none'}")
 
 
-def _parse_value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
 
 
 def main(argv=None) -> int:
@@ -243,9 +239,9 @@ def main(argv=None) -> int:
             nbformat.write(build_notebook(c, BOOK / f"{c.stem}.ipynb"), BOOK / f"{c.stem}.ipynb")
         return 0
 
-    params = {k: _parse_value(v) for k, v in args.param}
     srcs = find_chapters(args.chapters)
     try:
+        params = {k: parse_value(v, f"-p {k}") for k, v in args.param}
         check_parameters(srcs, params)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -11,8 +11,9 @@ meta-training, Section 3.2 / Appendix C.1 for cloning) plus command-line
   each value to its field's annotated type (:func:`coerce_fields`), so YAML
   1.1's ``1e-3`` (read as a *string*) becomes a float, ``"16"`` an int,
   a list a tuple, a mapping the nested dataclass;
-* :func:`load_yaml` and :func:`parse_override` turn malformed YAML or values
-  into one-line ``ValueError`` messages instead of parser tracebacks.
+* :func:`load_yaml`, :func:`parse_override` and :func:`parse_value` (also
+  used by ``vsml.book run -p``) turn malformed YAML or values into one-line
+  ``ValueError`` messages instead of parser tracebacks.
 
 Coercion is strict where guessing would corrupt a run: ``2.5`` for an int
 field, ``"yes please"`` for a bool or a number for a string field is an error.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import types
 import typing
 from pathlib import Path
@@ -178,18 +180,26 @@ def load_yaml(path) -> dict:
     return values
 
 
+def parse_value(raw: str, what: str = "value"):
+    """A command-line value: JSON first (``3e-4`` is a number there), else YAML (``true``, ``[7, 10]``, words)."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        pass
+    try:
+        return yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or _one_line(exc)
+        raise ValueError(f"{what}: cannot read the value {raw!r} ({problem})") from None
+
+
 def parse_override(text: str) -> tuple[str, object]:
-    """``"a.b=value"`` -> ``("a.b", value)`` with the value parsed as YAML (``3e-4``, ``true``, ``[7, 10]``)."""
+    """``"a.b=value"`` -> ``("a.b", value)``, the value read by :func:`parse_value`."""
     key, sep, raw = str(text).partition("=")
     key = key.strip()
     if not sep or not key:
         raise ValueError(f"--set expects key=value, got {text!r}")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or _one_line(exc)
-        raise ValueError(f"--set {key}: cannot read the value {raw!r} ({problem})") from None
-    return key, value
+    return key, parse_value(raw, f"--set {key}")
 
 
 def set_dotted(values: dict, key: str, value) -> None:
