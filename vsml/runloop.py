@@ -138,7 +138,8 @@ class RunLoop:
                         raise NonFiniteError(f"step {s + 1}: {exc}; {self.what} stopped, {where}") from None
                     done = s + 1
                     rec = {"step": done, **rec, "sec_per_step": time.perf_counter() - t0}
-                    evaluated = bool(self.is_main and evaluate and eval_every and (done % eval_every == 0 or done == total))
+                    due = bool(eval_every) and (done % eval_every == 0 or done == total)
+                    evaluated = self.is_main and evaluate is not None and due
                     if evaluated:
                         rec.update(evaluate(done))
                     rec["wall_time"] = wall()

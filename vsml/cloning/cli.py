@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write a run's V_M as NAME.pt + NAME.json (default: the user folder)")
     p.add_argument("--run", required=True)
     p.add_argument("--name", required=True)
-    p.add_argument("--dest", default=None, help="folder (default: $VSML_HOME/pretrained or ~/.local/share/vsml/pretrained)")
+    p.add_argument("--dest", default=None,
+                   help="folder (default: $VSML_HOME/pretrained or ~/.local/share/vsml/pretrained)")
     p.add_argument("--force", action="store_true", help="replace an existing or shipped file deliberately")
     p = sub.add_parser("metatest", help="train a network with a cloned V_M, beside SGD (Figures 5, 11)")
     p.add_argument("--name", required=True, help="an exported cloned V_M")

@@ -21,7 +21,7 @@ from .run import train
 USAGE = """examples:
   python -m vsml.meta train --config cpu_bptt --out runs/bptt [--steps N] [--resume] [--set lr=3e-4]
   torchrun --nproc_per_node 8 -m vsml.meta train --config paper --out runs/paper
-  python -m vsml.meta export --run runs/bptt --name my_bptt      # -> $VSML_HOME/pretrained or ~/.local/share/vsml/pretrained
+  python -m vsml.meta export --run runs/bptt --name my_bptt   # -> ~/.local/share/vsml/pretrained ($VSML_HOME)
   python -m vsml.meta list
 """
 
