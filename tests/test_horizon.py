@@ -88,3 +88,13 @@ def test_tuning_rejects_bad_grids_and_horizons():
         horizon.tune_lr_at_horizons(x, y, 2, [1e-3, 1e-2, 1e-1], [30])
     with pytest.raises(ValueError, match="> 0"):
         horizon.tune_lr_at_horizons(x, y, 2, [0.0, 1e-2, 1e-1], [10])
+
+
+def test_windowed_accuracy_is_a_moving_mean():
+    correct = torch.tensor([[1, 0, 1, 1, 0], [0, 0, 0, 1, 1]], dtype=torch.bool)
+    w = horizon.windowed_accuracy(correct, 2)
+    assert w.shape == (2, 4)
+    assert w[0].tolist() == [0.5, 0.5, 1.0, 0.5] and w[1].tolist() == [0.0, 0.0, 0.5, 1.0]
+    assert torch.equal(horizon.windowed_accuracy(correct, 1), correct.float())
+    with pytest.raises(ValueError, match="window"):
+        horizon.windowed_accuracy(correct, 6)

@@ -14,6 +14,8 @@ chapters state:
   gives the whole curve, so the best rate for each reported horizon comes
   from the same runs; the grid is widened until each best rate lies strictly
   inside it (or a widening limit is reached, which the result says);
+* :func:`windowed_accuracy` -- accuracy over the last ``w`` examples, the
+  learning progress that a cumulative curve shows only slowly;
 * :func:`overtakes` -- the first example count from which one learner's mean
   curve stays above another's to the end of the run.
 """
@@ -157,6 +159,21 @@ def tune_lr_at_horizons(x: torch.Tensor, y: torch.Tensor, num_classes: int, grid
 
 
 # ------------------------------------------------------------- crossings
+
+def windowed_accuracy(correct, window: int) -> torch.Tensor:
+    """Accuracy over the last ``window`` predictions: ``[P, T]`` correctness -> ``[P, T - window + 1]``.
+
+    Entry ``i`` is the mean of ``correct[:, i : i + window]``, i.e. the accuracy
+    after ``i + window`` examples over the ``window`` examples just seen.
+    """
+    correct = torch.as_tensor(correct).detach().cpu()
+    if correct.dim() != 2:
+        raise ValueError(f"correct must be [P, T], got shape {tuple(correct.shape)}")
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= correct.shape[1]:
+        raise ValueError(f"window must be an int in 1..{correct.shape[1]} (the episode length), got {window!r}")
+    csum = torch.nn.functional.pad(correct.double().cumsum(1), (1, 0))
+    return ((csum[:, window:] - csum[:, :-window]) / window).float()
+
 
 def overtakes(reference, challenger) -> int | None:
     """First example count ``t`` (1-based) from which ``challenger``'s mean curve is above

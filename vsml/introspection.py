@@ -80,6 +80,9 @@ def plot_probabilities(ax, logits: torch.Tensor, y: torch.Tensor, *, title: str 
                label="true class")
     ax.scatter(steps, logits.argmax(-1).numpy(), marker="o", s=marker_size * 0.45, facecolors="none",
                edgecolors="red", linewidths=1.6, label="prediction")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_yticks(range(C))
     ax.set_ylabel("class")
     ax.set_xlabel("examples seen")
