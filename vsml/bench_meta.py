@@ -11,7 +11,7 @@ A config too slow for this device (the ``paper`` config on a CPU) is measured
 with fewer pairs and shorter episodes and extrapolated linearly in both (the
 work is linear in each); the output says so.
 
-    python -m vsml.bench_meta                       # cpu_es, cpu_bptt, paper (reduced on CPU)
+    python -m vsml.bench_meta                       # cpu_es, cpu_bptt, cpu_bptt_long, paper (reduced on CPU)
     python -m vsml.bench_meta --configs cpu_es --compile both
 """
 from __future__ import annotations
@@ -33,7 +33,8 @@ NUM_CLASSES = {"emnist": 62}
 
 
 def random_images(config: MetaConfig, num: int = 2000) -> Dataset:
-    """Uniform random images of the config's dataset shape (for timing only)."""
+    """Uniform random images of the config's dataset shape (for timing only); enough for its longest episode."""
+    num = max(num, config.episode_length, config.episode_length_max or 0)
     shape = IMAGE_SHAPES.get(config.dataset, (1, 28, 28))
     classes = NUM_CLASSES.get(config.dataset, 10)
     g = torch.Generator().manual_seed(0)
@@ -46,7 +47,8 @@ def micro_ticks_per_step(trainer: MetaTrainer) -> int:
     c = trainer.config
     members = 2 * c.num_pairs if c.method == "es" else c.meta_batch_size
     net = trainer.model.config
-    return members * c.episode_length * sum(a * b for a, b in net.layer_shapes()) * net.num_micro_ticks
+    examples = c.segment_length if c.long_horizon and c.segment_length else c.episode_length  # pool: one segment
+    return members * examples * sum(a * b for a, b in net.layer_shapes()) * net.num_micro_ticks
 
 
 def benchmark(config: MetaConfig, steps: int = 3, warmup: int = 1, num_pairs: int | None = None,
@@ -100,7 +102,7 @@ def device_name(device: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vsml.bench_meta", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--configs", nargs="+", default=["cpu_es", "cpu_bptt", "paper"])
+    parser.add_argument("--configs", nargs="+", default=["cpu_es", "cpu_bptt", "cpu_bptt_long", "paper"])
     parser.add_argument("--steps", type=int, default=3, help="timed steps per config")
     parser.add_argument("--compile", choices=["config", "on", "off", "both"], default="config",
                         help="torch.compile of the tick (VSML, ES only): as the config says, on, off, or both")
