@@ -145,10 +145,11 @@ def test_triton_ticks_equal_torch(triton_tick, members, clip, ticks, block_m, B)
     x_b = lstm._project(bwd, params["lstm_w"][..., 8:16, :], bias, m)
     w_h = params["lstm_w"][..., 16:, :]
     want_h, want_c = lstm._fused_ticks(h, c, x_a, x_b, w_h.contiguous(), ticks, clip)
-    got_h, got_c, sum_b, sum_a = tt.fused_ticks(h, c, x_a, x_b, w_h, ticks, clip, block_m=block_m, num_warps=1)
+    nw = 4 if HAS_CUDA else 1  # the interpreter ignores warps; on a GPU, 1 warp spills and compiles slowly
+    got_h, got_c, sum_b, sum_a = tt.fused_ticks(h, c, x_a, x_b, w_h, ticks, clip, block_m=block_m, num_warps=nw)
     for got, want in ((got_h, want_h), (got_c, want_c), (sum_b, want_h.sum(2)), (sum_a, want_h.sum(1))):
         torch.testing.assert_close(got.cpu(), want.cpu(), atol=5e-6, rtol=1e-5)
-    got = tt.fused_ticks(h, c, x_a, x_b, w_h, ticks, clip, reduce=False, block_m=block_m, num_warps=1)
+    got = tt.fused_ticks(h, c, x_a, x_b, w_h, ticks, clip, reduce=False, block_m=block_m, num_warps=nw)
     assert got[2] is None and torch.equal(got[0], got_h)
 
 
@@ -191,7 +192,8 @@ def test_triton_tile_shapes(triton_tick):
     assert tt.tile_shape(3, 2, 64) == (3, 2, 16)
     with pytest.raises(ValueError, match="power of two"):
         tt.tile_shape(784, 10, 48)
-    assert not tt.supports(24, 4) and not tt.supports(16, 70000) and tt.supports(16, 2048)
+    assert not tt.supports(24, 4) and not tt.supports(64, 4) and not tt.supports(16, 70000)
+    assert tt.supports(16, 2048) and tt.supports(32, 1)
 
 
 # ------------------------------------------------------------------ CUDA

@@ -4,31 +4,44 @@ One example on a dense layer costs ``P * A * B * num_micro_ticks`` sub-LSTM
 micro-ticks. We time two cases on the 784x10 MNIST layer of Section 4.2:
 
 (a) one episode (``P = 1``, shared ``V_M``), as in meta-testing;
-(b) an ES population of 64 members with per-member ``V_M`` (Algorithm 1).
+(b) an ES population of ``--pop-size`` members with per-member ``V_M`` (Algorithm 1).
 
-and three formulations, all in the same run on the same inputs:
+and these formulations, all in the same run on the same inputs, called in
+turn (so that a busy machine slows all of them alike; the median is reported):
 
 * ``reference``: the straightforward one (``vsml.lstm.dense_tick_reference``):
   one affine map per sub-LSTM over the concatenated ``[fwd, bwd, h]``, messages
   projected per sub-LSTM and then averaged;
-* ``fast eager``: the project's layer (``vsml.lstm.DenseTick``) without fusion;
-* ``fast compiled``: the project's layer with ``torch.compile`` (the default for ES).
+* ``fast eager``: the project's layer (``vsml.lstm.DenseTick``) on its PyTorch path;
+* ``fast compiled``: the same with ``torch.compile`` (what autograd-free runs used before the kernels);
+* ``kernel``: the fused kernel that ``DenseTick`` uses for inference (``vsml.kernels``:
+  C++ on the CPU, Triton on CUDA). On CUDA more rows time the Triton kernel's
+  tile sizes and, marked inexact, its tensor-core precisions (``tf32x3``, ``tf32``).
 
-Each row checks that its outputs equal the reference's. The last line states
-the speed-up of the project's layer over the reference for case (b)::
+Each row checks that its outputs equal the reference's (``max |diff|``). The
+last two lines give the speed-up of the fastest exact formulation over the
+reference for cases (a) and (b). ``--step`` also times one whole example of the
+VSML network (``online_step``: tick, prediction, error) at ``--pop-size`` per-member
+parameters, and prints the implied seconds per 500-example ES generation::
 
-    python -m vsml.bench [--device cuda] [--pop-size 64] [--repeats 5]
+    python -m vsml.bench [--device cuda] [--pop-size 64] [--repeats 5] [--threads 1] [--step] [--json out.json]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import platform
+import statistics
 import time
 
 import torch
 
 from .device import describe, resolve_device
 from .lstm import DenseTick, SubLSTMConfig, dense_tick_reference, param_count, unflatten_params
+
+EXACT = 1e-5          # max |diff| to the reference for a row to count as exact (float32 rounding)
+EPISODE_LENGTH = 500  # examples per episode in the paper's ES generation (Appendix C.2)
 
 
 def _inputs(members: int | None, batch: int, A: int, B: int, cfg: SubLSTMConfig, device, seed=0):
@@ -46,42 +59,126 @@ def _inputs(members: int | None, batch: int, A: int, B: int, cfg: SubLSTMConfig,
     return params, h, c, fwd.to(device), bwd.to(device)
 
 
-def _time(fn, repeats: int, device) -> float:
-    sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
-    fn()
-    fn()  # warm-up (and compilation)
-    sync()
-    t0 = time.perf_counter()
-    for _ in range(repeats):
+def _sync(device):
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize(device)
+
+
+def _time_in_turn(fns: dict, repeats: int, device) -> dict:
+    """Median seconds per call of each function, calling them in turn (after two warm-up calls each)."""
+    for fn in fns.values():
         fn()
-    sync()
-    return (time.perf_counter() - t0) / repeats
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+@contextlib.contextmanager
+def _triton_tile(precision: str, block_m: int, num_warps: int):
+    from .kernels import triton_tick
+    old = triton_tick.TILES[precision]
+    triton_tick.TILES[precision] = (block_m, num_warps)
+    try:
+        yield
+    finally:
+        triton_tick.TILES[precision] = old
+
+
+def _kernel_rows(cfg, num_ticks, device, sweep: bool):
+    """``(name, DenseTick, tile or None)`` of the kernel rows: the default, and on CUDA a few alternatives."""
+    rows = [("kernel", DenseTick(cfg, num_ticks, backend="kernel"), None)]
+    if sweep and str(device).startswith("cuda"):
+        for prec, bm, nw in (("ieee", 32, 2), ("ieee", 128, 4), ("ieee", 128, 8), ("tf32x3", 64, 4),
+                             ("tf32x3", 128, 4), ("tf32", 64, 4)):
+            rows.append((f"kernel {prec} {bm}/{nw}w", DenseTick(cfg, num_ticks, backend="kernel", precision=prec),
+                         (prec, bm, nw)))
+    return rows
 
 
 def benchmark(pop_size: int = 64, A: int = 784, B: int = 10, num_ticks: int = 2, repeats: int = 5,
-              device: str = "cpu", compile: bool = True) -> list[dict]:
-    """Rows of (case, formulation, seconds per example, M micro-ticks/s, max abs diff to reference)."""
+              device: str = "cpu", compile: bool = True, kernel: bool = False, sweep: bool = False) -> list[dict]:
+    """Rows of (case, formulation, seconds per example, M micro-ticks/s, max abs diff to reference).
+
+    ``kernel`` adds the fused kernel's row(s) (``sweep``: Triton tile and precision variants on CUDA).
+    """
     cfg = SubLSTMConfig()
     rows = []
     cases = [("(a) 1 episode, shared V_M", None, 1), (f"(b) population {pop_size}, per-member V_M", pop_size, pop_size)]
     for case, members, batch in cases:
         params, h, c, fwd, bwd = _inputs(members, batch, A, B, cfg, device)
-        formulations = [
-            ("reference", lambda: dense_tick_reference(params, cfg, h, c, fwd, bwd, num_ticks)),
-            ("fast eager", lambda: DenseTick(cfg, num_ticks)(params, h, c, fwd, bwd)),
-        ]
+        eager = DenseTick(cfg, num_ticks, backend="torch")
+        formulations = {
+            "reference": lambda: dense_tick_reference(params, cfg, h, c, fwd, bwd, num_ticks),
+            "fast eager": lambda: eager(params, h, c, fwd, bwd),
+        }
         if compile:
-            layer = DenseTick(cfg, num_ticks, compile=True)
-            formulations.append(("fast compiled", lambda: layer(params, h, c, fwd, bwd)))
+            compiled = DenseTick(cfg, num_ticks, compile=True, backend="torch")
+            formulations["fast compiled"] = lambda: compiled(params, h, c, fwd, bwd)
+        tiles = {}
+        if kernel:
+            for name, layer, tile in _kernel_rows(cfg, num_ticks, device, sweep and members is not None):
+                def run(layer=layer, tile=tile):
+                    with (_triton_tile(*tile) if tile else contextlib.nullcontext()):
+                        return layer(params, h, c, fwd, bwd)
+                formulations[name] = run
+                tiles[name] = tile
         with torch.inference_mode():
-            ref_out = formulations[0][1]()
-            for name, fn in formulations:
+            ref_out = formulations["reference"]()
+            diffs = {}
+            for name, fn in formulations.items():
                 out = fn()
-                diff = max((a - b).abs().max().item() for a, b in zip(out, ref_out))
-                secs = _time(fn, repeats, device)
-                rows.append(dict(case=case, formulation=name, secs=secs,
-                                 mticks=batch * A * B * num_ticks / secs / 1e6, max_diff=diff))
+                diffs[name] = max((a - b).abs().max().item() for a, b in zip(out, ref_out))
+            secs = _time_in_turn(formulations, repeats, device)
+        for name in formulations:
+            rows.append(dict(case=case, formulation=name, secs=secs[name], max_diff=diffs[name],
+                             mticks=batch * A * B * num_ticks / secs[name] / 1e6, exact=diffs[name] <= EXACT,
+                             tile=tiles.get(name)))
     return rows
+
+
+def time_step(pop_size: int, A: int = 784, B: int = 10, steps: int = 5, device: str = "cpu",
+              backend: str = "auto") -> dict:
+    """One example of Algorithm 1's inner loop (``VSMLNetwork.online_step``) for ``pop_size`` members."""
+    from .network import VSMLConfig, VSMLNetwork
+    net = VSMLNetwork(VSMLConfig(layer_sizes=(A, B)))
+    net.tick.backend = backend
+    cfg = net.config.sub_lstm
+    params, *_ = _inputs(pop_size, 1, 1, 1, cfg, device)
+    state = net.init_state(pop_size, torch.Generator().manual_seed(1), device=device)
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(steps + 2, pop_size, A, generator=g).to(device)
+    y = torch.randint(0, B, (steps + 2, pop_size), generator=g).to(device)
+    with torch.inference_mode():
+        for t in range(2):  # warm-up (kernel build, self-check)
+            _, _, state = net.online_step(params, state, x[t], y[t])
+        _sync(device)
+        t0 = time.perf_counter()
+        for t in range(2, steps + 2):
+            _, _, state = net.online_step(params, state, x[t], y[t])
+        _sync(device)
+    sec = (time.perf_counter() - t0) / steps
+    return {"pop_size": pop_size, "layer": f"{A}x{B}", "backend": backend, "sec_per_example": sec,
+            "sec_per_generation": sec * EPISODE_LENGTH, "episode_length": EPISODE_LENGTH,
+            "mticks": pop_size * A * B * net.config.num_micro_ticks / sec / 1e6}
+
+
+def speedups(rows: list[dict]) -> dict:
+    """Per case: the fastest exact formulation and its speed-up over the reference (same run)."""
+    out = {}
+    for case in dict.fromkeys(r["case"] for r in rows):
+        rs = [r for r in rows if r["case"] == case]
+        ref = next(r for r in rs if r["formulation"] == "reference")
+        best = min((r for r in rs if r["exact"]), key=lambda r: r["secs"])
+        out[case] = {"formulation": best["formulation"], "speedup": ref["secs"] / best["secs"],
+                     "ms_per_example": best["secs"] * 1e3}
+    return out
 
 
 def main(argv=None) -> int:
@@ -92,31 +189,46 @@ def main(argv=None) -> int:
     parser.add_argument("--inputs", type=int, default=784, help="A: layer inputs")
     parser.add_argument("--outputs", type=int, default=10, help="B: layer outputs")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile row")
+    parser.add_argument("--no-kernel", action="store_true", help="skip the fused kernel row(s)")
+    parser.add_argument("--no-sweep", action="store_true", help="CUDA: only the default Triton tile and precision")
+    parser.add_argument("--step", action="store_true",
+                        help="also time a whole example (online_step) at --pop-size members (default on CUDA)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch (and CPU kernel) threads (default: torch's; 1 is steadier on a busy machine)")
     parser.add_argument("--json", default=None, help="also write the rows, with the device, to this JSON file")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     args.device = str(resolve_device(args.device))
-    dev = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else platform.processor() or "cpu"
+    cuda = args.device.startswith("cuda")
+    dev = torch.cuda.get_device_name(args.device) if cuda else platform.processor() or "cpu"
     print(f"device: {args.device} ({dev}), torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"layer {args.inputs}x{args.outputs}, N=16, 2 micro-ticks per example")
+          f"layer {args.inputs}x{args.outputs}, N=16, 2 micro-ticks per example; median of {args.repeats} "
+          f"calls per row, rows called in turn", flush=True)
     rows = benchmark(args.pop_size, args.inputs, args.outputs, repeats=args.repeats, device=args.device,
-                     compile=not args.no_compile)
-    print(f"{'case':38s} {'formulation':14s} {'ms/example':>11s} {'M ticks/s':>10s} {'vs ref':>7s} {'max |diff|':>11s}")
-    ref = {}
+                     compile=not args.no_compile, kernel=not args.no_kernel, sweep=not args.no_sweep)
+    print(f"{'case':38s} {'formulation':20s} {'ms/example':>11s} {'M ticks/s':>10s} {'vs ref':>7s} {'max |diff|':>11s}")
+    ref = {r["case"]: r["secs"] for r in rows if r["formulation"] == "reference"}
     for r in rows:
-        ref.setdefault(r["case"], r["secs"])
-        print(f"{r['case']:38s} {r['formulation']:14s} {r['secs'] * 1e3:11.2f} {r['mticks']:10.2f} "
-              f"{ref[r['case']] / r['secs']:6.2f}x {r['max_diff']:11.2e}")
-    best = rows[-1]
-    print(f"speed-up of the project's layer ({best['formulation']}) over the straightforward formulation "
-          f"for {best['case']}: {ref[best['case']] / best['secs']:.2f}x")
+        r["speedup_vs_reference"] = ref[r["case"]] / r["secs"]
+        print(f"{r['case']:38s} {r['formulation']:20s} {r['secs'] * 1e3:11.2f} {r['mticks']:10.2f} "
+              f"{r['speedup_vs_reference']:6.2f}x {r['max_diff']:11.2e}{'' if r['exact'] else '  (inexact)'}")
+    step = None
+    if args.step or cuda:
+        step = time_step(args.pop_size, args.inputs, args.outputs, device=args.device)
+        print(f"whole example (online_step), {args.pop_size} members, per-member V_M: "
+              f"{step['sec_per_example'] * 1e3:.2f} ms/example ({step['mticks']:.0f} M ticks/s) -> "
+              f"{step['sec_per_generation']:.2f} s per {EPISODE_LENGTH}-example generation (forward passes only)")
+    best = speedups(rows)
+    for case, b in best.items():
+        print(f"speed-up over the straightforward formulation, {case}: {b['speedup']:.2f}x "
+              f"({b['formulation']}, {b['ms_per_example']:.3f} ms/example)")
     if args.json:
-        import json
-        for r in rows:
-            r["speedup_vs_reference"] = ref[r["case"]] / r["secs"]
         with open(args.json, "w") as f:
             json.dump({"device": describe(args.device), "pop_size": args.pop_size, "inputs": args.inputs,
-                       "outputs": args.outputs, "rows": rows}, f, indent=1)
+                       "outputs": args.outputs, "threads": torch.get_num_threads(), "repeats": args.repeats,
+                       "rows": rows, "speedups": best, "step": step}, f, indent=1)
     return 0
 
 

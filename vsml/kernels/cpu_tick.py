@@ -8,13 +8,18 @@ averaged; without LayerNorm averaged first and projected after, with LayerNorm
 projected and normalised per sub-LSTM, then averaged).
 
 The source below is C++ with GCC vector extensions (16 floats per vector: one
-AVX-512 register, two AVX2 ones) and OpenMP. It is compiled on first use with
+AVX-512 register, two AVX2 ones) and POSIX threads that claim work items
+(member ``p``, 16 inputs ``a``) from a shared counter, so a thread that a busy
+machine delays holds back only its own item. It is compiled on first use with
 the system's C++ compiler (the one ``torch.compile`` also needs), cached per
 state size, source and CPU, and called through ``ctypes`` (which releases the
 GIL). ``exp`` is a branch-free polynomial (about 1 ulp), so the results equal
 PyTorch's within float32 rounding; they do not depend on the number of
-threads (every sum has a fixed order). Where no compiler works, ``available``
-is False and ``vsml.lstm`` keeps its PyTorch path.
+threads (every sum has a fixed order). Where no compiler works, ``library``
+returns None and ``vsml.lstm`` keeps its PyTorch path.
+
+Large outputs get a transparent-huge-page hint (Linux): first-touch page
+faults otherwise cost about as much as the kernel itself at P = 64.
 """
 from __future__ import annotations
 
@@ -37,6 +42,8 @@ SOURCE = r"""
 #include <cstdint>
 #include <cstring>
 #include <cmath>
+#include <cstdlib>
+#include <pthread.h>
 
 #define VW 16                      /* floats per vector */
 #define NV (NS / VW)               /* vectors per gate */
@@ -51,7 +58,7 @@ typedef int32_t vi __attribute__((vector_size(64)));
 struct TickArgs {
     const float *h, *c, *fwd_in, *bwd_in, *lstm_w, *bias, *fwd_w, *fwd_b, *bwd_w, *bwd_b;
     const float *fwd_ln_scale, *fwd_ln_bias, *bwd_ln_scale, *bwd_ln_bias;
-    float *h_out, *c_out, *fwd_out, *bwd_out, *xb, *fwd_part;
+    float *h_out, *c_out, *fwd_out, *bwd_out, *fwd_part;
     int64_t P, A, B, FW, BW, per_member, ticks, layer_norm, has_clip, threads;
     float clip, ln_eps;
 };
@@ -168,74 +175,97 @@ static inline void update_rows(const TickArgs &g, const Member &q, const float *
     }
 }
 
+/* The backward-message part of the gates of member p, with the bias (and gate offsets): xb[b] for every b. */
+static void member_xb(const TickArgs &g, const Member &q, int64_t p, float *xb) {
+    for (int64_t b = 0; b < g.B; b++) {
+        const float *m = g.bwd_in + (p * g.B + b) * g.BW;
+        for (int v = 0; v < 4 * NV; v++) {
+            vf s = vload(q.bias + v * VW);
+            for (int64_t k = 0; k < g.BW; k++) s += m[k] * vload(q.w_bwd + k * G + v * VW);
+            vstore(xb + b * G + v * VW, s);
+        }
+    }
+}
+
+/* One work item (member p, CHUNK inputs a): ticks, states, the backward message, forward partial sums. */
+static void run_item(const TickArgs &g, const Member &q, int64_t p, int64_t ch, int64_t nch, const float *xb) {
+    const int64_t A = g.A, B = g.B, a0 = ch * CHUNK, na = A - a0 < CHUNK ? A - a0 : CHUNK;
+    const int64_t fwidth = g.layer_norm ? g.FW : NS;  /* what fwd_part sums */
+    float xa[CHUNK * G], bsum[CHUNK * MAXM];
+    std::memset(bsum, 0, sizeof bsum);
+    float *fsum = g.fwd_part + (p * nch + ch) * B * fwidth;
+    std::memset(fsum, 0, sizeof(float) * B * fwidth);
+    for (int64_t a = 0; a < na; a++) {  /* the forward-message part of the gates */
+        const float *m = g.fwd_in + (p * A + a0 + a) * g.FW;
+        for (int v = 0; v < 4 * NV; v++) {
+            vf s = vload(q.w_fwd + v * VW) * m[0];
+            for (int64_t k = 1; k < g.FW; k++) s += m[k] * vload(q.w_fwd + k * G + v * VW);
+            vstore(xa + a * G + v * VW, s);
+        }
+    }
+    const int64_t rows = na * B;
+    int64_t r = 0;
+    for (; r + ROWS <= rows; r += ROWS) update_rows<ROWS>(g, q, xa, xb, p, a0, r, bsum, fsum);
+    for (; r < rows; r++) update_rows<1>(g, q, xa, xb, p, a0, r, bsum, fsum);
+    for (int64_t a = 0; a < na; a++) {  /* backward message: mean over b */
+        float *out = g.bwd_out + (p * A + a0 + a) * g.BW, mean[MAXM];
+        if (g.layer_norm) {
+            for (int64_t j = 0; j < g.BW; j++) out[j] = bsum[a * MAXM + j] / (float)B;
+        } else {
+            for (int64_t j = 0; j < NS; j++) mean[j] = bsum[a * MAXM + j] / (float)B;
+            project(mean, NS, q.bwd_w, q.bwd_b, g.BW, out, nullptr, nullptr, 0.0f);
+        }
+    }
+}
+
+struct Work { const TickArgs *g; int64_t nch, next, failed; };
+
+/* Threads claim items from a shared counter: a thread the OS delays holds back only its own item. */
+static void *worker(void *arg) {
+    Work *w = (Work *)arg;
+    const TickArgs &g = *w->g;
+    float *xb = (float *)std::malloc(sizeof(float) * g.B * G);
+    if (!xb) { __atomic_store_n(&w->failed, 1, __ATOMIC_RELAXED); return nullptr; }
+    int64_t have = -1;
+    for (;;) {
+        const int64_t item = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED);
+        if (item >= g.P * w->nch) break;
+        const int64_t p = item / w->nch;
+        const Member q = member(g, p);
+        if (p != have) { member_xb(g, q, p, xb); have = p; }
+        run_item(g, q, p, item % w->nch, w->nch, xb);
+    }
+    std::free(xb);
+    return nullptr;
+}
+
 extern "C" int vsml_dense_tick(const TickArgs *args) {
     const TickArgs &g = *args;
     const int64_t P = g.P, A = g.A, B = g.B, nch = (A + CHUNK - 1) / CHUNK;
-    const int64_t fwidth = g.layer_norm ? g.FW : NS;  /* what fwd_part sums */
-#pragma omp parallel num_threads((int)g.threads)
-    {
-        /* 1. per output b: the backward-message part of the gates, with the bias (and gate offsets) */
-#pragma omp for schedule(dynamic, 16)
-        for (int64_t pb = 0; pb < P * B; pb++) {
-            const int64_t p = pb / B, b = pb % B;
-            const Member q = member(g, p);
-            float *x = g.xb + pb * G;
-            const float *m = g.bwd_in + pb * g.BW;
-            for (int v = 0; v < 4 * NV; v++) {
-                vf s = vload(q.bias + v * VW);
-                for (int64_t k = 0; k < g.BW; k++) s += m[k] * vload(q.w_bwd + k * G + v * VW);
-                vstore(x + v * VW, s);
-            }
+    Work w = {args, nch, 0, 0};
+    int64_t want = g.threads < P * nch ? g.threads : P * nch;
+    pthread_t tid[63];
+    int started = 0;
+    for (int64_t t = 1; t < want && started < 63; t++)
+        if (pthread_create(&tid[started], nullptr, worker, &w) == 0) started++;
+    worker(&w);
+    for (int t = 0; t < started; t++) pthread_join(tid[t], nullptr);
+    if (w.failed) return -1;
+    /* forward message: mean over a, from the items' partial sums in a fixed order */
+    const int64_t fwidth = g.layer_norm ? g.FW : NS;
+    for (int64_t pb = 0; pb < P * B; pb++) {
+        const int64_t p = pb / B, b = pb % B;
+        const Member q = member(g, p);
+        float mean[MAXM], *out = g.fwd_out + pb * g.FW;
+        for (int64_t j = 0; j < fwidth; j++) {
+            float s = 0.0f;
+            for (int64_t ch = 0; ch < nch; ch++) s += g.fwd_part[((p * nch + ch) * B + b) * fwidth + j];
+            mean[j] = s / (float)A;
         }
-        /* 2. work items (member p, CHUNK inputs a): ticks, states, message sums */
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t item = 0; item < P * nch; item++) {
-            const int64_t p = item / nch, ch = item % nch, a0 = ch * CHUNK;
-            const int64_t na = A - a0 < CHUNK ? A - a0 : CHUNK;
-            const Member q = member(g, p);
-            float xa[CHUNK * G], bsum[CHUNK * MAXM];
-            std::memset(bsum, 0, sizeof bsum);
-            float *fsum = g.fwd_part + (p * nch + ch) * B * fwidth;
-            std::memset(fsum, 0, sizeof(float) * B * fwidth);
-            for (int64_t a = 0; a < na; a++) {  /* the forward-message part of the gates */
-                const float *m = g.fwd_in + (p * A + a0 + a) * g.FW;
-                for (int v = 0; v < 4 * NV; v++) {
-                    vf s = vload(q.w_fwd + v * VW) * m[0];
-                    for (int64_t k = 1; k < g.FW; k++) s += m[k] * vload(q.w_fwd + k * G + v * VW);
-                    vstore(xa + a * G + v * VW, s);
-                }
-            }
-            const float *xb = g.xb + p * B * G;
-            const int64_t rows = na * B;
-            int64_t r = 0;
-            for (; r + ROWS <= rows; r += ROWS) update_rows<ROWS>(g, q, xa, xb, p, a0, r, bsum, fsum);
-            for (; r < rows; r++) update_rows<1>(g, q, xa, xb, p, a0, r, bsum, fsum);
-            for (int64_t a = 0; a < na; a++) {  /* backward message: mean over b */
-                float *out = g.bwd_out + (p * A + a0 + a) * g.BW, mean[MAXM];
-                if (g.layer_norm) {
-                    for (int64_t j = 0; j < g.BW; j++) out[j] = bsum[a * MAXM + j] / (float)B;
-                } else {
-                    for (int64_t j = 0; j < NS; j++) mean[j] = bsum[a * MAXM + j] / (float)B;
-                    project(mean, NS, q.bwd_w, q.bwd_b, g.BW, out, nullptr, nullptr, 0.0f);
-                }
-            }
-        }
-        /* 3. forward message: mean over a, from the work items' partial sums in a fixed order */
-#pragma omp for schedule(dynamic, 16)
-        for (int64_t pb = 0; pb < P * B; pb++) {
-            const int64_t p = pb / B, b = pb % B;
-            const Member q = member(g, p);
-            float mean[MAXM], *out = g.fwd_out + pb * g.FW;
-            for (int64_t j = 0; j < fwidth; j++) {
-                float s = 0.0f;
-                for (int64_t ch = 0; ch < nch; ch++) s += g.fwd_part[((p * nch + ch) * B + b) * fwidth + j];
-                mean[j] = s / (float)A;
-            }
-            if (g.layer_norm) {
-                for (int64_t j = 0; j < g.FW; j++) out[j] = mean[j];
-            } else {
-                project(mean, NS, q.fwd_w, q.fwd_b, g.FW, out, nullptr, nullptr, 0.0f);
-            }
+        if (g.layer_norm) {
+            for (int64_t j = 0; j < g.FW; j++) out[j] = mean[j];
+        } else {
+            project(mean, NS, q.fwd_w, q.fwd_b, g.FW, out, nullptr, nullptr, 0.0f);
         }
     }
     return 0;
@@ -244,7 +274,7 @@ extern "C" int vsml_dense_tick(const TickArgs *args) {
 
 _POINTERS = ("h", "c", "fwd_in", "bwd_in", "lstm_w", "bias", "fwd_w", "fwd_b", "bwd_w", "bwd_b",
              "fwd_ln_scale", "fwd_ln_bias", "bwd_ln_scale", "bwd_ln_bias",
-             "h_out", "c_out", "fwd_out", "bwd_out", "xb", "fwd_part")
+             "h_out", "c_out", "fwd_out", "bwd_out", "fwd_part")
 _INTS = ("P", "A", "B", "FW", "BW", "per_member", "ticks", "layer_norm", "has_clip", "threads")
 CHUNK = 16  # must match the source
 
@@ -288,10 +318,10 @@ def _compile(state_size: int) -> Path:
         return out
     src = out.with_suffix(f".{os.getpid()}.cpp")
     src.write_text(SOURCE)
-    base = [cxx, "-O3", "-std=c++17", "-fPIC", "-shared", f"-DNS={state_size}"]
+    # gnu++17, not c++17: ISO mode turns off the contraction of a * b + c into one FMA
+    base = [cxx, "-O3", "-std=gnu++17", "-pthread", "-fPIC", "-shared", f"-DNS={state_size}"]
     errors = []
-    # Fastest first; without OpenMP the kernel runs on one thread.
-    for flags in (["-march=native", "-fopenmp"], ["-fopenmp"], ["-march=native"], []):
+    for flags in (["-march=native"], []):  # this CPU's vector width where the compiler knows it
         tmp = out.with_suffix(f".{os.getpid()}.tmp")
         proc = subprocess.run(base + flags + [str(src), "-o", str(tmp)], capture_output=True, text=True)
         if proc.returncode == 0:
@@ -316,6 +346,34 @@ def library(state_size: int):
                 warnings.warn(f"CPU tick kernel unavailable ({exc}); using the PyTorch path")
             _LIBS[state_size] = lib
         return _LIBS[state_size]
+
+
+_HUGE = 2 << 20
+
+
+def _huge_page_hint(t: torch.Tensor) -> torch.Tensor:
+    """Ask Linux to back the 2 MiB-aligned interior of a large new tensor with huge pages (a hint only)."""
+    if _MADVISE is None or t.numel() * t.element_size() < 4 * _HUGE:
+        return t
+    start, end = t.data_ptr(), t.data_ptr() + t.numel() * t.element_size()
+    lo, hi = -(-start // _HUGE) * _HUGE, end // _HUGE * _HUGE
+    if hi > lo:
+        _MADVISE(lo, hi - lo, 14)  # MADV_HUGEPAGE; an error (e.g. THP off) changes nothing
+    return t
+
+
+def _madvise():
+    if platform.system() != "Linux":
+        return None
+    try:
+        fn = ctypes.CDLL(None).madvise
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes, fn.restype = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int], ctypes.c_int
+    return fn
+
+
+_MADVISE = _madvise()
 
 
 def supports(cfg, *tensors: torch.Tensor) -> bool:
@@ -344,14 +402,15 @@ def dense_tick(params, cfg, h, c, fwd_in, bwd_in, num_ticks: int, state_clip: fl
         tensors.update({k: params[k] for k in ("fwd_ln_scale", "fwd_ln_bias", "bwd_ln_scale", "bwd_ln_bias")})
     tensors = {k: v.detach().contiguous() for k, v in tensors.items()}
     nch = -(-A // CHUNK)
-    out = {"h_out": torch.empty_like(tensors["h"]), "c_out": torch.empty_like(tensors["c"]),
+    out = {"h_out": _huge_page_hint(torch.empty_like(tensors["h"])),
+           "c_out": _huge_page_hint(torch.empty_like(tensors["c"])),
            "fwd_out": h.new_empty(P, B, cfg.fwd_size), "bwd_out": h.new_empty(P, A, cfg.bwd_size),
-           "xb": h.new_empty(P, B, 4 * N),
            "fwd_part": h.new_empty(P, nch, B, cfg.fwd_size if cfg.layer_norm else N)}
     args = _TickArgs(**{k: v.data_ptr() for k, v in {**tensors, **out}.items()},
                      P=P, A=A, B=B, FW=cfg.fwd_size, BW=cfg.bwd_size, per_member=int(per_member),
                      ticks=num_ticks, layer_norm=int(cfg.layer_norm), has_clip=int(state_clip is not None),
                      threads=threads or torch.get_num_threads(),
                      clip=float(state_clip or 0.0), ln_eps=1e-5)
-    fn(ctypes.byref(args))
+    if fn(ctypes.byref(args)) != 0:
+        raise MemoryError("CPU tick kernel: out of memory for its per-thread buffers")
     return out["h_out"], out["c_out"], out["fwd_out"], out["bwd_out"]

@@ -1,21 +1,25 @@
 """A Triton kernel for the micro-ticks of a dense VSML layer (Section 3, Eq. 7; Appendix C).
 
 One launch does all ``num_ticks`` LSTM updates of a tile of sub-LSTMs of one
-member ``p`` with ``h, c`` in registers: per tick and gate ``q`` in (i, g, f, o)
+member ``p``: per tick and gate ``q`` in (i, g, f, o)
 ``pre_q = h @ W_h[p]_q + x_a[p, a]_q + x_b[p, b]_q`` (the message terms are
 projected once per call by ``vsml.lstm.DenseTick``; the gate offsets are in
 ``x_b``'s bias), then ``c <- sig(f) c + sig(i) tanh(g)``, optional clip,
-``h <- sig(o) tanh(c)``. ``h, c`` are read and written once; the gate
-pre-activations never reach memory. The same pass sums ``h`` over ``b`` (for the
-backward message) and, per tile, over ``a`` (for the forward message): a tile
-is ``BLOCK_A`` inputs x ``BLOCK_B`` outputs, so the first sum is complete and
-the second is a per-tile partial that the caller adds up in a fixed order
-(deterministic, no atomics). Both sums are ``tl.dot`` with 0/1 selection
-matrices in IEEE float32, i.e. exact sums of the selected rows.
+``h <- sig(o) tanh(c)``. ``c`` stays in registers, ``h, c`` are read once and
+written once, and the gate pre-activations never reach memory. A tile is
+``BLOCK_A`` inputs x ``BLOCK_B`` outputs (all ``B`` where they fit), so after the
+ticks the tile sums ``h`` over its ``b`` (complete: the backward message) and
+over its ``a`` (a partial that the caller adds up in a fixed order:
+deterministic, no atomics), reading back the ``h`` it just wrote (L1/L2).
 
-``precision`` is ``tl.dot``'s ``input_precision`` for ``h @ W_h``: ``"ieee"``
-(default, float32 FMA) or, only when asked for, ``"tf32x3"`` / ``"tf32"``
-(tensor cores; ``tf32`` rounds ``h`` and ``W_h`` to 10 mantissa bits).
+``h @ W_h`` is computed one of two ways:
+
+* ``precision="ieee"`` (default): float32 rank-1 updates, ``pre += h[:, k] W_h[k]``
+  for ``k < N``, with the columns ``h[:, k]`` read from memory (the input
+  ``h``, then the ``h`` the previous tick wrote): few registers per thread;
+* ``tl.dot``: with ``precision="ieee"`` and ``use_dot`` (float32 FMA, more
+  registers), or, only when asked for, ``"tf32x3"`` / ``"tf32"`` (tensor cores;
+  ``tf32`` rounds ``h`` and ``W_h`` to 10 mantissa bits).
 
 Runs on CUDA, and on the CPU under ``TRITON_INTERPRET=1`` (the tests).
 """
@@ -30,6 +34,8 @@ except ImportError:  # CPU-only installs: vsml.lstm never calls in here
     triton = None
 
 PRECISIONS = ("ieee", "tf32x3", "tf32")
+# (rows per tile, warps, tl.dot) per precision; ``python -m vsml.bench --device cuda`` times alternatives.
+TILES = {"ieee": (64, 4, False), "tf32x3": (64, 4, True), "tf32": (64, 4, True)}
 
 if triton is not None:
     @triton.jit
@@ -44,26 +50,31 @@ if triton is not None:
         return tl.where(x < 0.0, -t, t)
 
     @triton.jit
+    def _lstm_update(p_i, p_g, p_f, p_o, c, clip, HAS_CLIP: tl.constexpr):
+        c = _sigmoid(p_f) * c + _sig_tanh(p_i, p_g)
+        if HAS_CLIP:
+            c = tl.minimum(tl.maximum(c, -clip), clip)
+        return _sig_tanh(p_o, c), c
+
+    @triton.jit
     def _dense_ticks_kernel(h_ptr, c_ptr, xa_ptr, xb_ptr, wh_ptr, wh_stride, h_out_ptr, c_out_ptr,
                             bsum_ptr, fsum_ptr, A, B, n_btiles, n_atiles, clip,
                             N: tl.constexpr, BLOCK_A: tl.constexpr, BLOCK_B: tl.constexpr,
                             BLOCK_M: tl.constexpr, SUM_A: tl.constexpr, SUM_B: tl.constexpr,
                             TICKS: tl.constexpr, HAS_CLIP: tl.constexpr, REDUCE: tl.constexpr,
-                            PRECISION: tl.constexpr):
+                            USE_DOT: tl.constexpr, PRECISION: tl.constexpr):
         tile = tl.program_id(0)
         p = tl.program_id(1).to(tl.int64)
         ta = tile // n_btiles
         tb = tile % n_btiles
         r = tl.arange(0, BLOCK_M)            # row of the tile: (a, b) = (r // BLOCK_B, r % BLOCK_B)
-        a_loc = r // BLOCK_B
-        b_loc = r % BLOCK_B
-        a = ta * BLOCK_A + a_loc
-        b = tb * BLOCK_B + b_loc
+        a = ta * BLOCK_A + r // BLOCK_B
+        b = tb * BLOCK_B + r % BLOCK_B
         valid = (r < BLOCK_A * BLOCK_B) & (a < A) & (b < B)
         vmask = valid[:, None]
         n = tl.arange(0, N)
-        state = ((p * A + a) * B + b)[:, None] * N + n[None, :]
-        h = tl.load(h_ptr + state, mask=vmask, other=0.0)
+        rows = (p * A + a) * B + b
+        state = rows[:, None] * N + n[None, :]
         c = tl.load(c_ptr + state, mask=vmask, other=0.0)
         xa = xa_ptr + ((p * A + a) * (4 * N))[:, None] + n[None, :]
         xb = xb_ptr + ((p * B + b) * (4 * N))[:, None] + n[None, :]
@@ -71,38 +82,64 @@ if triton is not None:
         m_g = tl.load(xa + N, mask=vmask, other=0.0) + tl.load(xb + N, mask=vmask, other=0.0)
         m_f = tl.load(xa + 2 * N, mask=vmask, other=0.0) + tl.load(xb + 2 * N, mask=vmask, other=0.0)
         m_o = tl.load(xa + 3 * N, mask=vmask, other=0.0) + tl.load(xb + 3 * N, mask=vmask, other=0.0)
-        w = wh_ptr + p * wh_stride + n[:, None] * (4 * N) + n[None, :]
-        w_i = tl.load(w)
-        w_g = tl.load(w + N)
-        w_f = tl.load(w + 2 * N)
-        w_o = tl.load(w + 3 * N)
-        for _ in tl.static_range(TICKS):
-            p_i = tl.dot(h, w_i, acc=m_i, input_precision=PRECISION)
-            p_g = tl.dot(h, w_g, acc=m_g, input_precision=PRECISION)
-            p_f = tl.dot(h, w_f, acc=m_f, input_precision=PRECISION)
-            p_o = tl.dot(h, w_o, acc=m_o, input_precision=PRECISION)
-            c = _sigmoid(p_f) * c + _sig_tanh(p_i, p_g)
-            if HAS_CLIP:
-                c = tl.minimum(tl.maximum(c, -clip), clip)
-            h = _sig_tanh(p_o, c)
-        tl.store(h_out_ptr + state, h, mask=vmask)
+        w = wh_ptr + p * wh_stride
+        if USE_DOT:
+            h = tl.load(h_ptr + state, mask=vmask, other=0.0)
+            wt = w + n[:, None] * (4 * N) + n[None, :]
+            w_i = tl.load(wt)
+            w_g = tl.load(wt + N)
+            w_f = tl.load(wt + 2 * N)
+            w_o = tl.load(wt + 3 * N)
+            for _ in tl.static_range(TICKS):
+                h, c = _lstm_update(tl.dot(h, w_i, acc=m_i, input_precision=PRECISION),
+                                    tl.dot(h, w_g, acc=m_g, input_precision=PRECISION),
+                                    tl.dot(h, w_f, acc=m_f, input_precision=PRECISION),
+                                    tl.dot(h, w_o, acc=m_o, input_precision=PRECISION), c, clip, HAS_CLIP)
+            tl.store(h_out_ptr + state, h, mask=vmask)
+        else:
+            for t in tl.static_range(TICKS):
+                if t == 0:
+                    h_src = h_ptr
+                else:
+                    h_src = h_out_ptr    # the h the previous tick wrote
+                p_i = m_i
+                p_g = m_g
+                p_f = m_f
+                p_o = m_o
+                for k in tl.static_range(N):
+                    h_k = tl.load(h_src + rows * N + k, mask=valid, other=0.0)[:, None]
+                    w_k = w + k * (4 * N) + n
+                    p_i += h_k * tl.load(w_k)[None, :]
+                    p_g += h_k * tl.load(w_k + N)[None, :]
+                    p_f += h_k * tl.load(w_k + 2 * N)[None, :]
+                    p_o += h_k * tl.load(w_k + 3 * N)[None, :]
+                h, c = _lstm_update(p_i, p_g, p_f, p_o, c, clip, HAS_CLIP)
+                if t > 0:
+                    tl.debug_barrier()   # every thread has read this tick's columns before they change
+                tl.store(h_out_ptr + state, h, mask=vmask)
+                if t + 1 < TICKS:
+                    tl.debug_barrier()   # ... and the next tick reads what the other threads wrote
         tl.store(c_out_ptr + state, c, mask=vmask)
         if REDUCE:
-            hz = tl.where(vmask, h, 0.0)
+            tl.debug_barrier()           # the sums read h that other threads of the tile wrote
             ia = tl.arange(0, SUM_A)
-            sel_a = ((ia[:, None] == a_loc[None, :]) & valid[None, :]).to(tl.float32)
-            s_a = tl.dot(sel_a, hz, input_precision="ieee")            # sum over this tile's b, per a
             a_out = ta * BLOCK_A + ia
             ok_a = (ia < BLOCK_A) & (a_out < A)
-            dst_a = ((p * n_btiles + tb) * A + a_out)[:, None] * N + n[None, :]
-            tl.store(bsum_ptr + dst_a, s_a, mask=ok_a[:, None])
+            s_a = tl.full([SUM_A, N], 0.0, tl.float32)  # (tl.full: a builtin, also under the interpreter)
+            for j in range(tl.minimum(BLOCK_B, B - tb * BLOCK_B)):  # sum over the tile's b, per a: complete
+                h_j = h_out_ptr + ((p * A + a_out) * B + tb * BLOCK_B + j)[:, None] * N + n[None, :]
+                s_a += tl.load(h_j, mask=ok_a[:, None], other=0.0)
+            tl.store(bsum_ptr + ((p * n_btiles + tb) * A + a_out)[:, None] * N + n[None, :], s_a,
+                     mask=ok_a[:, None])
             ib = tl.arange(0, SUM_B)
-            sel_b = ((ib[:, None] == b_loc[None, :]) & valid[None, :]).to(tl.float32)
-            s_b = tl.dot(sel_b, hz, input_precision="ieee")            # sum over this tile's a, per b
             b_out = tb * BLOCK_B + ib
             ok_b = (ib < BLOCK_B) & (b_out < B)
-            dst_b = ((p * n_atiles + ta) * B + b_out)[:, None] * N + n[None, :]
-            tl.store(fsum_ptr + dst_b, s_b, mask=ok_b[:, None])
+            s_b = tl.full([SUM_B, N], 0.0, tl.float32)
+            for i in range(tl.minimum(BLOCK_A, A - ta * BLOCK_A)):  # sum over the tile's a, per b: a partial
+                h_i = h_out_ptr + ((p * A + ta * BLOCK_A + i) * B + b_out)[:, None] * N + n[None, :]
+                s_b += tl.load(h_i, mask=ok_b[:, None], other=0.0)
+            tl.store(fsum_ptr + ((p * n_atiles + ta) * B + b_out)[:, None] * N + n[None, :], s_b,
+                     mask=ok_b[:, None])
 
 
 def _pow2(x: int) -> int:
@@ -119,25 +156,33 @@ def tile_shape(A: int, B: int, block_m: int) -> tuple[int, int, int]:
 
 
 def supports(state_size: int, population: int) -> bool:
-    """Whether the kernel applies at all (triton importable, ``N`` a power of two >= 16, grid fits)."""
-    n = state_size
-    return triton is not None and n >= 16 and n & (n - 1) == 0 and population <= 65535
+    """Whether the kernel applies (triton importable, ``N`` 16 or 32, grid fits); else the PyTorch path.
+
+    ``N = 64`` (learning-algorithm cloning) would keep four 64-wide gate tiles per row in registers.
+    """
+    return triton is not None and state_size in (16, 32) and population <= 65535
 
 
 def fused_ticks(h, c, x_a, x_b, w_h, num_ticks: int, state_clip: float | None, reduce: bool = True,
-                precision: str = "ieee", block_m: int = 64, num_warps: int = 4):
+                precision: str = "ieee", block_m: int | None = None, num_warps: int | None = None,
+                use_dot: bool | None = None):
     """Micro-ticks of ``h, c`` ``[P, A, B, N]`` on the projected messages ``x_a`` ``[P, A, 4N]`` and ``x_b``
     ``[P, B, 4N]`` (bias included), with ``w_h`` ``[N, 4N]`` shared or ``[P, N, 4N]`` per member.
 
     Returns ``(h, c, sum_b h [P, A, N], sum_a h [P, B, N])``; the sums are None unless ``reduce``.
+    ``block_m`` (rows per tile), ``num_warps`` and ``use_dot`` default to ``TILES[precision]``; the
+    tensor-core precisions always use ``tl.dot``.
     """
     if triton is None:
         raise RuntimeError("triton is not installed")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    block_m = block_m or TILES[precision][0]
+    num_warps = num_warps or TILES[precision][1]
+    use_dot = precision != "ieee" or (TILES[precision][2] if use_dot is None else use_dot)
     P, A, B, N = h.shape
     if not supports(N, P):
-        raise ValueError(f"the Triton tick needs N a power of two >= 16 and P <= 65535, got N={N}, P={P}")
+        raise ValueError(f"the Triton tick needs N in (16, 32) and P <= 65535, got N={N}, P={P}")
     h, c, x_a, x_b = (t.contiguous() for t in (h, c, x_a, x_b))
     w_stride = 0 if w_h.dim() == 2 else N * 4 * N
     w_h = w_h.contiguous()
@@ -153,8 +198,9 @@ def fused_ticks(h, c, x_a, x_b, w_h, num_ticks: int, state_clip: float | None, r
     _dense_ticks_kernel[grid](
         h, c, x_a, x_b, w_h, w_stride, h_out, c_out, bsum, fsum, A, B, n_btiles, n_atiles,
         float(state_clip or 0.0), N=N, BLOCK_A=block_a, BLOCK_B=block_b, BLOCK_M=block,
-        SUM_A=max(16, _pow2(block_a)), SUM_B=max(16, _pow2(block_b)), TICKS=int(num_ticks),
-        HAS_CLIP=state_clip is not None, REDUCE=bool(reduce), PRECISION=precision, num_warps=num_warps)
+        SUM_A=_pow2(block_a), SUM_B=_pow2(block_b), TICKS=int(num_ticks),
+        HAS_CLIP=state_clip is not None, REDUCE=bool(reduce), USE_DOT=bool(use_dot), PRECISION=precision,
+        num_warps=num_warps)
     if not reduce:
         return h_out, c_out, None, None
     return h_out, c_out, bsum.sum(dim=1), fsum.sum(dim=1)
