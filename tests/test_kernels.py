@@ -6,8 +6,10 @@ Triton interpreter (``TRITON_INTERPRET=1``, numpy on the CPU); those tests skip
 where triton is not installed. Sizes are tiny: B = 10 (not a power of two), a
 few inputs A, so that tiles are partly masked.
 """
+import contextlib
 import importlib
 import itertools
+import json
 import os
 import sys
 import warnings
@@ -225,3 +227,86 @@ def test_tensor_core_precisions_on_cuda(precision, tol):
     err = max((a.cpu() - b).abs().max().item() for a, b in zip(out, ref))
     print(f"{precision}: max |diff| to float32 reference = {err:.2e}", file=sys.stderr)
     assert err <= tol
+
+
+# ------------------------------------------------------------------ the benchmark script
+
+def test_bench_prints_both_ratios_and_writes_json(tmp_path, capsys):
+    from vsml import bench
+    out = tmp_path / "bench.json"
+    assert bench.main(["--pop-size", "2", "--inputs", "6", "--outputs", "3", "--repeats", "1", "--no-compile",
+                       "--step", "--json", str(out)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-2].startswith("speed-up over the straightforward formulation, (a) 1 episode")
+    assert lines[-1].startswith("speed-up over the straightforward formulation, (b) population 2")
+    data = json.loads(out.read_text())
+    names = [r["formulation"] for r in data["rows"]]
+    assert names == ["reference", "fast eager", "kernel"] * 2
+    assert all(r["max_diff"] < 1e-5 and r["exact"] for r in data["rows"])
+    assert data["step"]["sec_per_generation"] == pytest.approx(500 * data["step"]["sec_per_example"])
+    assert set(data["speedups"]) == {r["case"] for r in data["rows"]}
+
+
+def test_bench_triton_sweep_rows_run(triton_tick, monkeypatch):
+    """The CUDA-only rows of ``python -m vsml.bench`` (Triton tiles and precisions), here on the interpreter."""
+    tt, device = triton_tick
+    from vsml import bench
+    monkeypatch.setattr(DenseTick, "_kernel", lambda self, params, bias, *t: lstm._triton_tick(self, params, bias, *t))
+    monkeypatch.setattr(lstm, "_TRITON_STATUS", {})
+    cfg = SubLSTMConfig()
+    params, (h, c, fwd, bwd) = _inputs(2, cfg, A=13, device=device)
+    ref = dense_tick_reference(params, cfg, h, c, fwd, bwd)
+    rows = bench._kernel_rows(cfg, 2, "cuda", sweep=True)
+    assert len(rows) == 1 + len(bench.TRITON_SWEEP)
+    before = dict(tt.TILES)
+    with torch.inference_mode():
+        for name, layer, tile in rows:
+            with bench._triton_tile(*tile) if tile else contextlib.nullcontext():
+                out = layer(params, h, c, fwd, bwd)
+            tol = 1e-2 if layer.precision == "tf32" and HAS_CUDA else 2e-6
+            assert max((a - b).abs().max().item() for a, b in zip(out, ref)) <= tol, name
+    assert tt.TILES == before
+    assert all(v is True for v in lstm._TRITON_STATUS.values())
+
+
+AOT_SCRIPT = r"""
+import sys
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from vsml.kernels import triton_tick as tt
+
+kernel = tt._dense_ticks_kernel
+names = kernel.arg_names
+pointers = [n for n in names if n.endswith("_ptr")]
+meta_names = ("N", "BLOCK_A", "BLOCK_B", "BLOCK_M", "SUM_A", "SUM_B", "TICKS", "HAS_CLIP", "REDUCE", "USE_DOT",
+              "PRECISION")
+for arch, (prec, dot, clip) in [(90, ("ieee", False, None)), (90, ("ieee", True, 4.0)), (90, ("tf32x3", True, None)),
+                                (80, ("ieee", False, 4.0))]:
+    meta, warps, _ = tt.launch_config(784, 10, 16, 2, clip, True, prec, use_dot=dot)
+    sig = {n: ("*fp32" if n in pointers else "fp32" if n == "clip" else "i32") for n in names if n not in meta_names}
+    sig.update({n: "constexpr" for n in meta})
+    aligned = {(names.index(n),): [["tt.divisibility", 16]] for n in pointers}
+    try:
+        src = ASTSource(kernel, sig, constexprs=meta, attrs=aligned)
+    except TypeError as exc:  # another triton's internals
+        print("SKIP", exc)
+        sys.exit(0)
+    triton.compile(src, target=GPUTarget("cuda", arch, 32), options={"num_warps": warps})
+    print("compiled", arch, prec, dot, clip, flush=True)
+"""
+
+
+def test_triton_kernel_compiles_for_hopper_and_ampere_without_a_gpu(tmp_path):
+    """The interpreter does not compile; this does (to cubin, with Triton's bundled ptxas), as a GPU run would."""
+    pytest.importorskip("triton")
+    import subprocess
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env.update(TRITON_CACHE_DIR=str(tmp_path), TRITON_DEFAULT_FP_FUSION="1")
+    proc = subprocess.run([sys.executable, "-c", AOT_SCRIPT], capture_output=True, text=True, env=env, timeout=600)
+    if "SKIP" in proc.stdout:
+        pytest.skip(proc.stdout.strip())
+    if proc.returncode != 0 and "CompilationError" not in proc.stderr and "ptxas" not in proc.stderr.lower():
+        pytest.skip(f"this triton cannot compile for CUDA here: {proc.stderr.strip().splitlines()[-1:]}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("compiled") == 4

@@ -81,24 +81,28 @@ def _time_in_turn(fns: dict, repeats: int, device) -> dict:
 
 
 @contextlib.contextmanager
-def _triton_tile(precision: str, block_m: int, num_warps: int):
+def _triton_tile(precision: str, block_m: int, num_warps: int, use_dot: bool):
     from .kernels import triton_tick
     old = triton_tick.TILES[precision]
-    triton_tick.TILES[precision] = (block_m, num_warps)
+    triton_tick.TILES[precision] = (block_m, num_warps, use_dot)
     try:
         yield
     finally:
         triton_tick.TILES[precision] = old
 
 
+# Triton variants timed on CUDA besides the default: (precision, rows per tile, warps, tl.dot)
+TRITON_SWEEP = (("ieee", 32, 2, False), ("ieee", 128, 4, False), ("ieee", 128, 8, False), ("ieee", 64, 4, True),
+                ("tf32x3", 64, 4, True), ("tf32x3", 128, 8, True), ("tf32", 64, 4, True))
+
+
 def _kernel_rows(cfg, num_ticks, device, sweep: bool):
     """``(name, DenseTick, tile or None)`` of the kernel rows: the default, and on CUDA a few alternatives."""
     rows = [("kernel", DenseTick(cfg, num_ticks, backend="kernel"), None)]
     if sweep and str(device).startswith("cuda"):
-        for prec, bm, nw in (("ieee", 32, 2), ("ieee", 128, 4), ("ieee", 128, 8), ("tf32x3", 64, 4),
-                             ("tf32x3", 128, 4), ("tf32", 64, 4)):
-            rows.append((f"kernel {prec} {bm}/{nw}w", DenseTick(cfg, num_ticks, backend="kernel", precision=prec),
-                         (prec, bm, nw)))
+        for prec, bm, nw, dot in TRITON_SWEEP:
+            name = f"kernel {prec} {bm}/{nw}w{' dot' if dot and prec == 'ieee' else ''}"
+            rows.append((name, DenseTick(cfg, num_ticks, backend="kernel", precision=prec), (prec, bm, nw, dot)))
     return rows
 
 

@@ -163,6 +163,26 @@ def supports(state_size: int, population: int) -> bool:
     return triton is not None and state_size in (16, 32) and population <= 65535
 
 
+def launch_config(A: int, B: int, N: int, num_ticks: int, state_clip: float | None, reduce: bool = True,
+                  precision: str = "ieee", block_m: int | None = None, num_warps: int | None = None,
+                  use_dot: bool | None = None) -> tuple[dict, int, tuple[int, int]]:
+    """The kernel's compile-time arguments, its warps and ``(a tiles, b tiles)``, for one layer shape.
+
+    ``block_m`` (rows per tile), ``num_warps`` and ``use_dot`` default to ``TILES[precision]``; the
+    tensor-core precisions always use ``tl.dot``.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    block_m = block_m or TILES[precision][0]
+    num_warps = num_warps or TILES[precision][1]
+    use_dot = precision != "ieee" or (TILES[precision][2] if use_dot is None else use_dot)
+    block_a, block_b, block = tile_shape(A, B, block_m)
+    meta = dict(N=N, BLOCK_A=block_a, BLOCK_B=block_b, BLOCK_M=block, SUM_A=_pow2(block_a), SUM_B=_pow2(block_b),
+                TICKS=int(num_ticks), HAS_CLIP=state_clip is not None, REDUCE=bool(reduce), USE_DOT=bool(use_dot),
+                PRECISION=precision)
+    return meta, num_warps, (-(-A // block_a), -(-B // block_b))
+
+
 def fused_ticks(h, c, x_a, x_b, w_h, num_ticks: int, state_clip: float | None, reduce: bool = True,
                 precision: str = "ieee", block_m: int | None = None, num_warps: int | None = None,
                 use_dot: bool | None = None):
@@ -170,37 +190,27 @@ def fused_ticks(h, c, x_a, x_b, w_h, num_ticks: int, state_clip: float | None, r
     ``[P, B, 4N]`` (bias included), with ``w_h`` ``[N, 4N]`` shared or ``[P, N, 4N]`` per member.
 
     Returns ``(h, c, sum_b h [P, A, N], sum_a h [P, B, N])``; the sums are None unless ``reduce``.
-    ``block_m`` (rows per tile), ``num_warps`` and ``use_dot`` default to ``TILES[precision]``; the
-    tensor-core precisions always use ``tl.dot``.
+    The tile options are ``launch_config``'s.
     """
     if triton is None:
         raise RuntimeError("triton is not installed")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    block_m = block_m or TILES[precision][0]
-    num_warps = num_warps or TILES[precision][1]
-    use_dot = precision != "ieee" or (TILES[precision][2] if use_dot is None else use_dot)
     P, A, B, N = h.shape
     if not supports(N, P):
         raise ValueError(f"the Triton tick needs N in (16, 32) and P <= 65535, got N={N}, P={P}")
+    meta, num_warps, (n_atiles, n_btiles) = launch_config(A, B, N, num_ticks, state_clip, reduce, precision,
+                                                          block_m, num_warps, use_dot)
     h, c, x_a, x_b = (t.contiguous() for t in (h, c, x_a, x_b))
     w_stride = 0 if w_h.dim() == 2 else N * 4 * N
     w_h = w_h.contiguous()
-    block_a, block_b, block = tile_shape(A, B, block_m)
-    n_atiles, n_btiles = -(-A // block_a), -(-B // block_b)
     h_out, c_out = torch.empty_like(h), torch.empty_like(c)
     if reduce:
         bsum = h.new_empty(P, n_btiles, A, N)
         fsum = h.new_empty(P, n_atiles, B, N)
     else:
         bsum = fsum = h_out  # not written (REDUCE is off)
-    grid = (n_atiles * n_btiles, P)
-    _dense_ticks_kernel[grid](
+    _dense_ticks_kernel[(n_atiles * n_btiles, P)](
         h, c, x_a, x_b, w_h, w_stride, h_out, c_out, bsum, fsum, A, B, n_btiles, n_atiles,
-        float(state_clip or 0.0), N=N, BLOCK_A=block_a, BLOCK_B=block_b, BLOCK_M=block,
-        SUM_A=_pow2(block_a), SUM_B=_pow2(block_b), TICKS=int(num_ticks),
-        HAS_CLIP=state_clip is not None, REDUCE=bool(reduce), USE_DOT=bool(use_dot), PRECISION=precision,
-        num_warps=num_warps)
+        float(state_clip or 0.0), num_warps=num_warps, **meta)
     if not reduce:
         return h_out, c_out, None, None
     return h_out, c_out, bsum.sum(dim=1), fsum.sum(dim=1)
