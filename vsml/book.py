@@ -6,9 +6,10 @@ a full run whose outputs are stored and rendered, a smoke run in CI
 marked ``# NBVAL_CHECK_OUTPUT``.
 
 Chapter sources are jupytext percent scripts in ``book/src/NN_slug.py``; the
-runner turns one into ``book/NN_slug.ipynb`` (filling in ``COLAB_BADGE`` and
-``REPO_URL`` from ``repository.url`` in ``_config.yml``), executes it with papermill into
-a temporary file and replaces the stored notebook only on success::
+runner turns one into ``book/NN_slug.ipynb`` (filling in ``COLAB_BADGE``,
+``REPO_URL`` and ``BOOK_RELEASE`` from ``repository.url`` and ``release`` in
+``_config.yml``, and adding Colab's GPU-runtime metadata), executes it with
+papermill into a temporary file and replaces the stored notebook only on success::
 
     python -m vsml.book run 03            # one chapter, full mode, in place
     python -m vsml.book run 01 02 --smoke  # smoke mode, written to _build/smoke/
@@ -38,6 +39,14 @@ BOOK = ROOT / "book"
 SRC = BOOK / "src"
 BADGE_MARK = "COLAB_BADGE"
 REPO_MARK = "REPO_URL"
+RELEASE_MARK = "BOOK_RELEASE"
+# Colab opens a notebook with this metadata on a GPU runtime (where the account has one).
+COLAB_METADATA = {"accelerator": "GPU", "colab": {"provenance": [], "gpuType": "T4"}}
+# Figures are read on slides too: no text below 11 pt.
+BOOK_STYLE = {"font.size": 12, "axes.titlesize": 12, "axes.labelsize": 12, "xtick.labelsize": 11,
+              "ytick.labelsize": 11, "legend.fontsize": 11, "legend.title_fontsize": 11,
+              "figure.titlesize": 13, "figure.dpi": 100}
+GLUE_PREFIX = "application/papermill.record/"  # the mime prefix myst-nb reads glued values from
 
 
 def is_smoke() -> bool:
@@ -67,29 +76,81 @@ def git_commit() -> str:
         return "unknown"
 
 
-def chapter_setup(smoke: bool = False, device: str = "cpu", seed: int = 0,
-                  quiet: bool = False) -> ChapterRun:
-    """Apply the environment switch and print the run's provenance.
+def chapter_device(device: str, smoke: bool, cpu_only: str | None = None) -> tuple[str, str]:
+    """``(device, note)`` a chapter computes on: ``"auto"`` through :func:`vsml.device.resolve_device`.
+
+    Smoke mode (CI) and ``cpu_only`` chapters use the CPU; a CUDA request on a
+    machine without CUDA falls back to the CPU with a note (a Colab CPU runtime
+    should still run every chapter).
+    """
+    from .device import DeviceError, resolve_device
+
+    if smoke:
+        return "cpu", "smoke mode uses the CPU"
+    if cpu_only:
+        return "cpu", cpu_only
+    try:
+        return str(resolve_device(device)), ""
+    except DeviceError as exc:
+        if not str(device).strip().lower().startswith("cuda"):
+            raise ValueError(f"chapter parameter device={device!r}: {exc}") from None
+        return "cpu", f"device {device!r} requested but CUDA is not available: using cpu"
+
+
+def use_book_style() -> None:
+    """Matplotlib defaults for the book's figures (:data:`BOOK_STYLE`)."""
+    import matplotlib
+
+    matplotlib.rcParams.update(BOOK_STYLE)
+
+
+def chapter_setup(smoke: bool = False, device: str = "auto", seed: int = 0,
+                  quiet: bool = False, cpu_only: str | None = None) -> ChapterRun:
+    """Apply the environment switch, resolve the device, set the figure style and print the provenance.
 
     ``VSML_SMOKE=1`` always wins: it turns smoke mode on and forces the CPU,
-    also when nbval replays a stored ``injected-parameters`` cell.
+    also when nbval replays a stored ``injected-parameters`` cell. ``device``
+    is ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``;
+    a chapter whose code runs on the CPU whatever the machine passes
+    ``cpu_only`` (the reason, printed), so its provenance never names a GPU
+    that did no work.
     """
     import torch
 
     if is_smoke():
-        smoke, device = True, "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        print(f"device {device!r} requested but CUDA is not available: using cpu")
-        device = "cpu"
+        smoke = True
+    device, note = chapter_device(device, smoke, cpu_only)
     torch.manual_seed(seed)
+    use_book_style()
     run = ChapterRun(smoke=smoke, device=device, seed=seed)
     if not quiet:
+        if note.startswith("device "):
+            print(note)
         dev_name = torch.cuda.get_device_name(device) if device.startswith("cuda") else platform.processor() or "cpu"
+        why = f"; {note}" if note and not note.startswith("device ") else ""
         print(f"mode: {'SMOKE (tiny sizes, numbers are not results)' if smoke else 'full'} | "
-              f"device: {device} ({dev_name}, {torch.get_num_threads()} threads) | seed: {seed}")
+              f"device: {device} ({dev_name}, {torch.get_num_threads()} threads{why}) | seed: {seed}")
         print(f"torch {torch.__version__} | python {platform.python_version()} | commit {git_commit()} | "
               f"{_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}")
     return run
+
+
+def glue(name: str, value, display: bool = False) -> None:
+    """Store ``value``'s display under ``name`` for ``{glue:text}`` / ``glue:figure`` (myst-nb's format).
+
+    The same record as ``myst_nb.glue`` without importing myst-nb (which Colab
+    does not have). On Colab a glued figure is also shown in place, since no
+    book build is there to show it.
+    """
+    import IPython.core.formatters
+    from IPython.display import display as ipy_display
+
+    bundle, metadata = IPython.core.formatters.format_display_data(value)
+    prefix = "" if display else GLUE_PREFIX
+    metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
+    ipy_display({prefix + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)
+    if not display and "google.colab" in sys.modules and "image/png" in bundle:
+        ipy_display(value)
 
 
 # ----------------------------------------------------------------- the runner
@@ -101,12 +162,18 @@ def read_config() -> dict:
         return yaml.safe_load(f)
 
 
+def book_release(config: dict | None = None) -> str:
+    """The git ref (tag or commit) the book pins: ``release`` in ``_config.yml``, else the branch."""
+    config = read_config() if config is None else config
+    return str(config.get("release") or config["repository"].get("branch", "main"))
+
+
 def colab_badge(notebook: Path) -> str:
-    """Markdown Colab badge for a chapter, from ``repository`` in ``_config.yml``."""
-    repo = read_config()["repository"]
-    slug = repo["url"].rstrip("/").split("github.com/")[-1]
+    """Markdown Colab badge for a chapter at the book's release, from ``_config.yml``."""
+    config = read_config()
+    slug = config["repository"]["url"].rstrip("/").split("github.com/")[-1]
     rel = notebook.resolve().relative_to(ROOT).as_posix()
-    url = f"https://colab.research.google.com/github/{slug}/blob/{repo.get('branch', 'main')}/{rel}"
+    url = f"https://colab.research.google.com/github/{slug}/blob/{book_release(config)}/{rel}"
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
@@ -130,18 +197,22 @@ def find_chapters(names: list[str]) -> list[Path]:
 
 
 def build_notebook(src: Path, dest: Path):
-    """Convert a percent script to a notebook with a python3 kernelspec and the badge."""
+    """Convert a percent script to a notebook: python3 kernelspec, Colab GPU metadata, badge, pinned install."""
+    import copy
+
     import jupytext
 
     nb = jupytext.read(src)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.update(copy.deepcopy(COLAB_METADATA))
     nb.metadata.pop("jupytext", None)
-    badge, repo_url = colab_badge(dest), read_config()["repository"]["url"].rstrip("/")
+    config = read_config()
+    badge, repo_url, release = colab_badge(dest), config["repository"]["url"].rstrip("/"), book_release(config)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             cell.source = cell.source.replace(BADGE_MARK, badge)
-        else:  # the Colab install cell: pip install git+REPO_URL
-            cell.source = cell.source.replace(REPO_MARK, repo_url)
+        else:  # the Colab install cell: pip install "vsml @ git+REPO_URL@BOOK_RELEASE"
+            cell.source = cell.source.replace(REPO_MARK, repo_url).replace(RELEASE_MARK, release)
     return nb
 
 
