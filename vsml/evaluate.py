@@ -10,8 +10,9 @@ averaged over many meta-test runs (seeds) with a standard-deviation band
 (Figures 6-8; Figure 8 reads it off at 2,000 examples, Figure 13 at 100).
 
 :func:`meta_test` runs any registered learner on the same episodes: VSML
-(Algorithm 2, :mod:`vsml.network`), the Meta RNN (:mod:`vsml.metarnn`) and
-the gradient-descent baselines of :data:`BASELINES` (:mod:`vsml.baselines`).
+(Algorithm 2, :mod:`vsml.network`), the meta-learned baselines of Appendix C.2
+(the Meta RNN, :mod:`vsml.metarnn`; Hebbian fast weights, :mod:`vsml.hebbian`;
+FWMemory, :mod:`vsml.fwmemory`) and the gradient-descent baselines of :data:`BASELINES` (:mod:`vsml.baselines`).
 Every summary takes curves shaped ``[P, T]``: ``P`` independent runs, ``T``
 online steps. Plots of these curves are :mod:`vsml.plots`.
 """
@@ -24,6 +25,8 @@ from typing import Sequence
 import torch
 
 from .baselines import online_sgd
+from .fwmemory import FWMemoryConfig, fwmemory_episode
+from .hebbian import HebbianConfig, hebbian_episode
 from .metarnn import metarnn_episode
 from .network import VSMLConfig, VSMLNetwork
 from .online import cumulative_accuracy, online_metrics
@@ -32,6 +35,7 @@ __all__ = ["PAPER_HORIZONS", "BASELINES", "cumulative_accuracy", "online_metrics
            "meta_test", "plot_curves"]
 
 PAPER_HORIZONS = (100, 2000)  # Figure 13 and Figure 8
+FAST_WEIGHT_MODELS = {"hebbian": (HebbianConfig, hebbian_episode), "fwmemory": (FWMemoryConfig, fwmemory_episode)}
 
 
 def _check_curves(curves: torch.Tensor) -> torch.Tensor:
@@ -76,13 +80,16 @@ BASELINES = {  # name -> online_sgd options (Appendix C.2: tuned lr 1e-2 SGD, 1e
 
 
 def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *, params=None,
-              vsml_config=None, seed: int = 0, progress: bool = False) -> dict[str, torch.Tensor]:
+              vsml_config=None, model_config=None, seed: int = 0, progress: bool = False) -> dict[str, torch.Tensor]:
     """Algorithm 2 / the baselines on episodes ``x [P, T, D]``, ``y [P, T]``: one run per episode.
 
     ``method`` is ``"vsml"`` (``params``: V_M dict, ``vsml_config``: a ``VSMLConfig``
     whose layer sizes are set to ``D`` and ``num_classes`` here), ``"metarnn"``
-    (``params``: Meta RNN dict), or a name in ``BASELINES``. VSML starts every
-    run from fresh random states (seeded), the baselines from fresh random
+    (``params``: Meta RNN dict), ``"hebbian"`` or ``"fwmemory"`` (``params``: their
+    dict; ``model_config``: their config, or a dict of its fields such as an
+    export's ``model_config``; default: the config class's defaults), or a name in
+    ``BASELINES``. VSML starts every run from fresh random states (seeded), the
+    learned baselines from zero states, the SGD baselines from fresh random
     parameters. Returns ``correct``, ``loss``, ``cum_acc`` (``[P, T]``) and ``seconds``.
     """
     t0 = time.perf_counter()
@@ -98,10 +105,19 @@ def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *
             if params is None:
                 raise ValueError("meta_test('metarnn', ...) needs the Meta RNN's params")
             logits = metarnn_episode(params, x, y)["logits"]
+        elif method in FAST_WEIGHT_MODELS:
+            if params is None:
+                raise ValueError(f"meta_test({method!r}, ...) needs the baseline's params")
+            config_class, episode = FAST_WEIGHT_MODELS[method]
+            if not isinstance(model_config, config_class):
+                model_config = config_class.from_dict({k: v for k, v in (model_config or {}).items()
+                                                       if k not in ("input_size", "num_classes")})
+            logits = episode(params, x, y, model_config)["logits"]
         elif method in BASELINES:
             logits = None
         else:
-            raise ValueError(f"unknown method {method!r}; known: vsml, metarnn, {', '.join(BASELINES)}")
+            raise ValueError(f"unknown method {method!r}; known: vsml, metarnn, "
+                             f"{', '.join([*FAST_WEIGHT_MODELS, *BASELINES])}")
     if logits is None:  # gradient-based baselines need autograd-free but not inference-mode tensors
         logits = online_sgd(x, y, num_classes, seed=seed, **BASELINES[method])["logits"]
     out = online_metrics(logits, y)

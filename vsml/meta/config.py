@@ -14,12 +14,15 @@ from pathlib import Path
 from .. import config as configs
 from .. import es
 from ..config import ConfigMixin, coerce_fields
+from ..fwmemory import FWMemoryConfig
+from ..hebbian import HebbianConfig
 from ..metarnn import MetaRNNConfig
 from ..network import VSMLConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 METHODS = ("es", "bptt")
-MODELS = ("vsml", "metarnn")
+MODEL_CONFIGS = {"vsml": VSMLConfig, "metarnn": MetaRNNConfig, "hebbian": HebbianConfig, "fwmemory": FWMemoryConfig}
+MODELS = tuple(MODEL_CONFIGS)
 METARNN_OPTIONS = tuple(configs.field_names(MetaRNNConfig))
 # Settings that may change when a run is resumed: none of them touches the parameters.
 RESUMABLE_CHANGES = ("steps", "log_every", "checkpoint_every", "eval_every", "num_threads", "device")
@@ -31,13 +34,13 @@ class MetaConfig(ConfigMixin):
 
     ``from_dict`` rejects unknown keys and converts values to the fields'
     types (:mod:`vsml.config`); ``model_options`` are checked against the
-    model's own config (:class:`vsml.network.VSMLConfig` or
-    :class:`vsml.metarnn.MetaRNNConfig`).
+    model's own config (:data:`MODEL_CONFIGS`: e.g. :class:`vsml.network.VSMLConfig`
+    or :class:`vsml.metarnn.MetaRNNConfig`).
     """
 
     method: str = "es"                 # es | bptt
-    model: str = "vsml"                # vsml | metarnn
-    model_options: dict = field(default_factory=dict)  # VSMLConfig fields, or METARNN_OPTIONS
+    model: str = "vsml"                # vsml | metarnn | hebbian | fwmemory
+    model_options: dict = field(default_factory=dict)  # fields of MODEL_CONFIGS[model]
     dataset: str = "mnist"             # a vsml.data name
     split: str = "train"               # meta-training split
     eval_split: str = "test"           # meta-test split for the periodic evaluation
@@ -73,7 +76,7 @@ class MetaConfig(ConfigMixin):
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         try:  # the options must make a valid model config (values are converted when the model is built)
-            (MetaRNNConfig if self.model == "metarnn" else VSMLConfig).from_dict(self.model_options)
+            MODEL_CONFIGS[self.model].from_dict(self.model_options)
         except ValueError as exc:
             raise ValueError(f"model_options for model {self.model!r}: {exc}") from None
         for name in ("episode_length", "num_pairs", "meta_batch_size", "log_every", "checkpoint_every",
@@ -88,7 +91,8 @@ class MetaConfig(ConfigMixin):
         if self.long_horizon and self.method != "bptt":
             raise ValueError("segment_length / episode_length_max (long-horizon training) need method: bptt")
         if self.long_horizon and self.model != "vsml":
-            raise ValueError("long-horizon training carries VSML states; it is not implemented for the Meta RNN")
+            raise ValueError("long-horizon training carries VSML states; it is not implemented for the Meta RNN "
+                             "and the fast-weight baselines")
         if self.steps < 0 or self.eval_every < 0:
             raise ValueError(f"steps and eval_every must be >= 0, got {self.steps}, {self.eval_every}")
         if self.sigma <= 0 or self.lr < 0:

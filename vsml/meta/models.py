@@ -1,8 +1,8 @@
 """The models meta-training can learn, as functions of one flat parameter vector (Algorithm 1).
 
-Paper: Section 3 (the VSML RNN, run online as in Algorithm 2) and Appendix
-C.2 (the Meta RNN baseline). Both adapters take ``[D]`` (shared parameters,
-BPTT) or ``[P, D]`` (one row per ES population member) and return per-step
+Paper: Section 3 (the VSML RNN, run online as in Algorithm 2), Appendix
+C.2 (the Meta RNN and Hebbian baselines) and Section 4.4 (FWMemory). The
+adapters take ``[D]`` (shared parameters, BPTT) or ``[P, D]`` (one row per ES population member) and return per-step
 loss and correctness of the online predictions, so the estimators of
 :mod:`vsml.meta.estimators` never look inside a model.
 """
@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..flat_params import flatten, unflatten
+from ..fwmemory import FWMemoryConfig, fwmemory_episode, fwmemory_init, fwmemory_param_shapes
+from ..hebbian import HebbianConfig, hebbian_episode, hebbian_init, hebbian_param_shapes
 from ..lstm import flatten_params, param_shapes, unflatten_params
 from ..metarnn import MetaRNNConfig, metarnn_episode, metarnn_init, metarnn_param_shapes
 from ..network import NetworkState, VSMLConfig, VSMLNetwork
@@ -118,7 +120,61 @@ class MetaRNNModel:
                 "output_bound": self.output_bound}
 
 
-MODEL_CLASSES = {"vsml": VSMLModel, "metarnn": MetaRNNModel}
+class FastWeightModel:
+    """A fast-weight baseline of Figure 8 (HebbianFW, FWMemory) as a function of a flat vector.
+
+    Its state (fast weights, memory, LSTM) starts at zero in every episode;
+    subclasses name the module's config class and functions.
+    """
+
+    name = config_class = None
+    param_shapes = init = episode = None  # staticmethods of the module's functions
+
+    def __init__(self, options: dict, input_size: int, num_classes: int):
+        self.config = self.config_class.from_dict(options)
+        self.input_size, self.num_classes = input_size, num_classes
+        self.shapes = self.param_shapes(input_size, num_classes, self.config)
+
+    def init_flat(self, seed: int) -> torch.Tensor:
+        params = self.init(self.input_size, self.num_classes, self.config, torch.Generator().manual_seed(seed))
+        return flatten(params, self.shapes)
+
+    def unflatten(self, flat: torch.Tensor) -> dict:
+        return unflatten(flat, self.shapes)
+
+    def flatten(self, params: dict) -> torch.Tensor:
+        return flatten(params, self.shapes)
+
+    def initial_state(self, seeds, device):
+        return None
+
+    def run(self, flat, x, y, state, repeats: int = 1):
+        if repeats > 1:
+            x, y = x.repeat_interleave(repeats, 0), y.repeat_interleave(repeats, 0)
+        out = self.episode(self.unflatten(flat), x, y, self.config)
+        return out["loss"], out["correct"]
+
+    def model_config(self) -> dict:
+        return {"input_size": self.input_size, "num_classes": self.num_classes, **self.config.to_dict()}
+
+
+class HebbianModel(FastWeightModel):
+    """Hebbian fast weights (:mod:`vsml.hebbian`)."""
+
+    name, config_class = "hebbian", HebbianConfig
+    param_shapes, init = staticmethod(hebbian_param_shapes), staticmethod(hebbian_init)
+    episode = staticmethod(hebbian_episode)
+
+
+class FWMemoryModel(FastWeightModel):
+    """The LSTM with a fast-weight memory (:mod:`vsml.fwmemory`)."""
+
+    name, config_class = "fwmemory", FWMemoryConfig
+    param_shapes, init = staticmethod(fwmemory_param_shapes), staticmethod(fwmemory_init)
+    episode = staticmethod(fwmemory_episode)
+
+
+MODEL_CLASSES = {"vsml": VSMLModel, "metarnn": MetaRNNModel, "hebbian": HebbianModel, "fwmemory": FWMemoryModel}
 
 
 def build_model(config: MetaConfig, input_size: int, num_classes: int):
@@ -129,5 +185,8 @@ def model_shapes(model_name: str, model_config: dict) -> dict:
     """Parameter shapes of an exported model from its ``model_config`` (as :meth:`model_config` wrote it)."""
     if model_name == "vsml":
         return param_shapes(VSMLConfig.from_dict(model_config).sub_lstm)
+    if model_name in ("hebbian", "fwmemory"):
+        options = {k: v for k, v in model_config.items() if k not in ("input_size", "num_classes")}
+        return MODEL_CLASSES[model_name](options, model_config["input_size"], model_config["num_classes"]).shapes
     mc = model_config
     return metarnn_param_shapes(mc["input_size"], mc["num_classes"], mc["hidden_size"], mc["feed_label"])
