@@ -7,7 +7,15 @@
 # activations") and the start of Section 3 of {cite}`kirsch2021vsml`: the
 # vanilla RNN tick (Eq. 1), variable sharing on an $A \times B$ grid (Eq. 2),
 # and why the ratio between learned variables $V_L$ and meta variables $V_M$
-# matters.
+# matters. The symbols are collected on the {doc}`notation` page.
+#
+# ```{admonition} Learning objectives
+# After this chapter you can
+# * state what $V_M$ and $V_L$ are in a Meta RNN, and count both for a given network;
+# * explain why $|V_M| = O(N^2)$ but $|V_L| = O(N)$ in a Meta RNN, and when the quadratic term dominates;
+# * write Eq. 2 (variable sharing) and check it against Eq. 1 numerically;
+# * say what variable sharing changes about the ratio $|V_L| / |V_M|$.
+# ```
 #
 # A Meta RNN {cite}`hochreiter2001learning` receives inputs *and* the error of
 # its previous prediction; after meta training, the learning algorithm lives
@@ -15,31 +23,38 @@
 # With $N$ units, $|V_L| = O(N)$ but $|V_M| = O(N^2)$
 # {cite}`schmidhuber1993reducing`: a huge, over-parameterised learning
 # algorithm with a tiny memory, prone to memorising its training tasks.
-# VSML keeps the Meta RNN's simplicity but reuses a few parameters many times.
+# Learned learning rules and fast weights
+# {cite}`schmidhuber1991fastweights,schmidhuber1992fastweights,ba2016fastweights`
+# have the opposite ratio, at the price of a hand-designed weight-update
+# architecture. VSML keeps the Meta RNN's simplicity but reuses a few
+# parameters many times.
 
 # %% tags=["parameters"]
 smoke = False
-device = "cpu"
+device = "auto"
 seed = 0
 
 # %%
-# Colab: install the package when it is not there yet.
+# Colab: install the book's release of the package (and what this chapter imports besides).
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+REPO_URL"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "vsml @ git+REPO_URL@BOOK_RELEASE"],
+                   check=True)
 
 # %%
+import math
+
 import matplotlib.pyplot as plt
 import torch
 
 from vsml import SubLSTMConfig, VSMLConfig, param_count, rnn
-from vsml.book import chapter_setup
+from vsml.book import chapter_setup, glue
 
-run = chapter_setup(smoke=smoke, device=device, seed=seed)
+run = chapter_setup(smoke=smoke, device=device, seed=seed,
+                    cpu_only="float64 checks of tiny matrices and parameter counts: nothing for a GPU to do")
 num_grid_checks = 50 if not run.smoke else 5
 
 # %% [markdown]
@@ -67,9 +82,9 @@ print("Eq. 1 matches an explicit loop:", torch.allclose(rnn.rnn_step(s, W), by_l
 #
 # $$s_{abj} \leftarrow \sigma\Big(\sum_i s_{abi} W_{ij}\Big). \tag{2}$$
 #
-# These are $A \cdot B$ independent RNNs on a grid; the next chapter connects
-# them. Below we check that `shared_rnn_step` is exactly $A B$ separate
-# applications of Eq. 1 on random grids.
+# These are $A \cdot B$ independent RNNs on a grid; {doc}`02_message_passing`
+# connects them. Below we check that `shared_rnn_step` is exactly $A B$
+# separate applications of Eq. 1 on random grids.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -85,67 +100,208 @@ print(f"Eq. 2 equals A*B separate RNNs on random grids: {worst < 1e-14}")
 # %% [markdown]
 # ## Counting $|V_M|$ and $|V_L|$ as networks grow
 #
-# We compare, for MNIST-sized problems (784 inputs, 10 classes):
+# We compare two learners for MNIST-sized problems (784 inputs, 10 classes).
+# They grow along different axes, so we name both:
 #
 # * a **Meta RNN**: an LSTM with $H$ hidden units fed the image and the
-#   previous error (784 + 10 inputs) with a linear read-out. $V_M$ are its
-#   weights, $V_L$ its $2H$ activations ($h$ and $c$).
-# * a **VSML RNN** with one hidden layer of width $H$ (784 x H x 10): every
-#   weight is a sub-LSTM with state $(h, c)$ of size $N = 16$, so
-#   $|V_L| = 2N(784 H + 10 H)$, while $|V_M| = 2{,}384$ stays fixed.
+#   previous error ($784 + 10$ inputs) with a linear read-out. $V_M$ are its
+#   weights, $V_L$ its $2H$ activations ($h$ and $c$). Here $H$ is the number
+#   of units of the one recurrent network, the $N$ of Section 2.
+# * a **VSML RNN** with one hidden layer of width $H$ ($784 \times H \times 10$):
+#   every weight is a sub-LSTM with state $(h, c)$ of size $N = 16$, so
+#   $|V_L| = 2N(784 H + 10 H)$, while $|V_M|$ is the one shared sub-LSTM.
+#   Here $H$ is a layer width, not the size of an RNN.
+#
+# Since $H$ means different things for the two, the figure plots what the
+# argument is about: the size of the learning algorithm, $|V_M|$, against the
+# size of the memory it learns in, $|V_L|$.
 
 # %%
 def meta_rnn_counts(hidden: int, inputs: int = 784, classes: int = 10) -> tuple[int, int]:
+    """(|V_M|, |V_L|) of an LSTM Meta RNN with a linear read-out."""
     lstm = 4 * hidden * (inputs + classes + hidden) + 4 * hidden
     readout = hidden * classes + classes
     return lstm + readout, 2 * hidden
 
 
 def vsml_counts(hidden: int, inputs: int = 784, classes: int = 10) -> tuple[int, int]:
+    """(|V_M|, |V_L|) of a VSML RNN with layers inputs x hidden x classes."""
     cfg = VSMLConfig(layer_sizes=(inputs, hidden, classes))
     return param_count(cfg.sub_lstm), cfg.num_learned()
 
 
-widths = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+def growth_exponent(h1: int, h2: int) -> float:
+    """Slope of log |V_M| against log H for the Meta RNN between widths h1 and h2."""
+    return math.log(meta_rnn_counts(h2)[0] / meta_rnn_counts(h1)[0]) / math.log(h2 / h1)
+
+
+widths = [2 ** k for k in range(15)]  # 1 ... 16,384
 table = [(H, *meta_rnn_counts(H), *vsml_counts(H)) for H in widths]
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(f"{'H':>5} | {'Meta RNN |V_M|':>15} {'|V_L|':>8} {'ratio V_L/V_M':>14} | {'VSML |V_M|':>11} {'|V_L|':>12} {'ratio':>10}")
+print(f"{'H':>6} | {'Meta RNN |V_M|':>15} {'|V_L|':>7} {'V_L/V_M':>9} | {'VSML |V_M|':>10} {'|V_L|':>13} "
+      f"{'V_L/V_M':>10}")
 for H, mm, ml, vm, vl in table:
-    print(f"{H:5d} | {mm:15,d} {ml:8,d} {ml / mm:14.2e} | {vm:11,d} {vl:12,d} {vl / vm:10.1f}")
-print("single-layer VSML on MNIST (784x10): |V_M| =", f"{param_count(SubLSTMConfig()):,}",
-      "|V_L| =", f"{VSMLConfig(layer_sizes=(784, 10)).num_learned():,}")
+    print(f"{H:6d} | {mm:15,d} {ml:7,d} {ml / mm:9.1e} | {vm:10,d} {vl:13,d} {vl / vm:10.1f}")
+single = VSMLConfig(layer_sizes=(784, 10))
+vm_vsml, vl_single = param_count(single.sub_lstm), single.num_learned()
+print(f"single-layer VSML on MNIST (784x10): |V_M| = {vm_vsml:,}, |V_L| = {vl_single:,}")
+print(f"Meta RNN growth exponent of |V_M| in H: {growth_exponent(1, 512):.2f} for H = 1..512, "
+      f"{growth_exponent(8192, 16384):.2f} for H = 8,192..16,384")
 
 # %%
-fig, ax = plt.subplots(figsize=(6.5, 4))
-ax.loglog(widths, [t[1] for t in table], "o-", color="C3", label="Meta RNN $|V_M|$")
-ax.loglog(widths, [t[2] for t in table], "o--", color="C3", label="Meta RNN $|V_L|$")
-ax.loglog(widths, [t[3] for t in table], "s-", color="C0", label="VSML $|V_M|$")
-ax.loglog(widths, [t[4] for t in table], "s--", color="C0", label="VSML $|V_L|$")
-ax.set_xlabel("hidden units $H$")
-ax.set_ylabel("number of variables")
-ax.set_title("Meta RNN: $|V_L| \\ll |V_M|$;  VSML: $|V_L| \\gg |V_M|$")
-ax.legend(fontsize=8)
+# The width at which the recurrent weights (4 H^2) outweigh all the rest of |V_M|.
+crossover = next(H for H in range(1, 10_000) if 4 * H * H >= meta_rnn_counts(H)[0] - 4 * H * H)
+PAPER_VL = 257_200  # Section 4: "many learned variables |V_L| ≈ 257,200"
+glue("vm_vsml", f"{vm_vsml:,}")
+glue("vl_single", f"{vl_single:,}")
+glue("vl_paper_gap", f"{PAPER_VL - vl_single:,}")
+glue("slope_small", f"{growth_exponent(1, 512):.2f}")
+glue("slope_large", f"{growth_exponent(8192, 16384):.2f}")
+glue("crossover", f"{crossover:,}")
+glue("ratio_meta_512", f"{table[9][2] / table[9][1]:.1e}")
+glue("ratio_vsml_512", f"{table[9][4] / table[9][3]:,.0f}")
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+ax = axes[0]
+ax.loglog([t[2] for t in table], [t[1] for t in table], "o-", color="C3", label="Meta RNN (LSTM, $H$ units)")
+ax.loglog([t[4] for t in table], [t[3] for t in table], "s-", color="C0",
+          label="VSML ($784 \\times H \\times 10$)")
+lo, hi = 1, 1e10
+ax.loglog([lo, hi], [lo, hi], ":", color="0.4", label="$|V_L| = |V_M|$")
+for H, mm, ml, vm, vl in table:
+    if H in (1, 64, 4096):
+        ax.annotate(f"H={H}", (ml, mm), textcoords="offset points", xytext=(8, -12), fontsize=11, color="C3")
+    if H in (1, 16384):
+        ax.annotate(f"H={H}", (vl, vm), textcoords="offset points", xytext=(-20, 10), fontsize=11, color="C0")
+ax.set(xlabel="$|V_L|$: learned variables (memory)", ylabel="$|V_M|$: meta variables (learning algorithm)",
+       xlim=(1, 1e10), ylim=(1e2, 1e10))
+ax.set_title("(a) learning algorithm against memory")
+ax.legend(loc="center right", bbox_to_anchor=(1.0, 0.36))
 ax.grid(True, which="major", alpha=0.3)
-plt.show()
+ax = axes[1]
+pairs = list(zip(widths[:-1], widths[1:]))
+ax.semilogx([math.sqrt(a * b) for a, b in pairs], [growth_exponent(a, b) for a, b in pairs], "o-", color="C3")
+ax.axvline(crossover, color="0.4", ls=":")
+ax.annotate(f"$4H^2$ = rest at $H \\approx$ {crossover}", (crossover, 1.5), textcoords="offset points",
+            xytext=(-175, 10), fontsize=11)
+ax.set(xlabel="Meta RNN hidden units $H$", ylabel="growth exponent of $|V_M|$ in $H$", ylim=(0.9, 2.1))
+ax.set_title("(b) Meta RNN: linear, then quadratic")
+ax.grid(True, which="major", alpha=0.3)
+fig.tight_layout()
+glue("fig_counts", fig)
+plt.close(fig)
 
 # %% [markdown]
-# The Meta RNN's memory grows linearly with $H$ while its learning algorithm
-# grows quadratically; VSML's learning algorithm has a constant size while its
-# memory grows with the number of connections. The paper's single-layer MNIST
-# network has $|V_L| = 784 \cdot 10 \cdot 32 = 250{,}880$ state entries
-# ($h$ and $c$ of every sub-LSTM) for $|V_M| = 2{,}384$. The paper quotes
-# "about 257,200" learned variables; it does not say what the extra ~6,300
-# are, so we report our own count.
+# ```{glue:figure} fig_counts
+# :name: fig-01-counts
 #
+# (a) Meta variables against learned variables as the networks grow (points
+# are $H = 1, 2, 4, \dots, 16384$). A Meta RNN sits far above the dotted line
+# $|V_L| = |V_M|$: its learning algorithm is much larger than its memory.
+# VSML's $|V_M|$ is constant, so its memory outgrows its learning algorithm.
+# (b) The local slope of $\log |V_M|$ against $\log H$ for the Meta RNN.
+# ```
+#
+# {numref}`fig-01-counts` (b) corrects a common shortcut. For the widths one
+# would use on MNIST, the Meta RNN's $|V_M| = 4H(794 + H) + 14H + 10$ grows
+# *linearly* in $H$ (exponent {glue:text}`slope_small` over $H = 1 \dots 512$),
+# because the input weights $4 \cdot 794\, H$ dominate. The recurrent weights
+# $4H^2$ take over only beyond $H \approx$ {glue:text}`crossover`, and the
+# exponent approaches 2 (it is {glue:text}`slope_large` between the two widest
+# networks): $|V_M| = O(N^2)$ is a statement about large $N$. What matters at
+# every size is the ratio in panel (a): at $H = 512$ the Meta RNN has
+# $|V_L| / |V_M| =$ {glue:text}`ratio_meta_512`, the VSML network
+# {glue:text}`ratio_vsml_512`.
+#
+# The paper's single-layer MNIST network has
+# $|V_L| = 784 \cdot 10 \cdot 2N =$ {glue:text}`vl_single` state entries ($h$
+# and $c$ of every sub-LSTM) for $|V_M| =$ {glue:text}`vm_vsml`. The paper
+# quotes "about 257,200" learned variables; it does not say what the extra
+# {glue:text}`vl_paper_gap` are, so we report our own count.
+#
+# ## Exercises
+#
+# ```{admonition} Exercise 1 (code): where does the Meta RNN turn quadratic?
+# Using `meta_rnn_counts`, find the smallest $H$ for which the recurrent
+# weights $4H^2$ are at least half of the Meta RNN's $|V_M|$. Compare it with
+# the input size $784 + 10$.
+# ```
+#
+# ```{admonition} Solution
+# :class: dropdown
+# $4H^2 \ge 4H \cdot 794 + 14H + 10$ first holds at $H =$ {glue:text}`crossover`
+# (the hidden cell below searches for it): just above the $794$ inputs, since
+# $4H^2 = 4H \cdot 794$ at $H = 794$ and the remaining $14H + 10$ shift it by a
+# few units. Below that width the Meta RNN's learning algorithm grows
+# linearly with its memory, above it quadratically.
+# ```
+
+# %% tags=["hide-cell"]
+# Solution to Exercise 1
+H = 1
+while 4 * H * H < meta_rnn_counts(H)[0] - 4 * H * H:
+    H += 1
+print(f"recurrent weights are half of |V_M| from H = {H} on (inputs + errors: {784 + 10})")
+
+# %% [markdown]
+# ```{admonition} Exercise 2: Eq. 2 as one RNN
+# (a) Show that Eq. 2 with $A = B = 1$ is Eq. 1. (b) For $A = B = 10$ and
+# $N = 4$, what are $|V_M|$ and $|V_L|$ of Eq. 2, and their ratio? (c) Can the
+# $A \cdot B$ sub-RNNs of Eq. 2 ever influence one another?
+# ```
+#
+# ```{admonition} Solution
+# :class: dropdown
+# (a) With one grid cell, $s_{11} \in \mathbb{R}^N$ is the whole state and
+# Eq. 2 is Eq. 1 for it. (b) $|V_M| = N^2 = 16$ (one shared $W$),
+# $|V_L| = A B N = 400$ state entries: a ratio of 25, and it grows with the
+# grid while $|V_M|$ does not. (c) No: each $s_{ab}$ is updated from itself
+# only, which the check above confirms; {doc}`02_message_passing` adds the
+# messages that couple them.
+# ```
+#
+# ```{admonition} Exercise 3: the paper's Meta RNN baseline
+# The Meta RNN baseline of Appendix C.2 has an LSTM with 16 hidden units.
+# Count its $|V_M|$ and $|V_L|$ on MNIST with `meta_rnn_counts(16)` and explain,
+# in terms of these two numbers, why the paper expects it to memorise its
+# meta-training tasks rather than learn a general learning algorithm.
+# ```
+#
+# ```{admonition} Solution
+# :class: dropdown
+# It has $|V_M| =$ {glue:text}`vm_meta16` parameters but only
+# $|V_L| =$ {glue:text}`vl_meta16` activations to store everything it learns
+# during an episode. All knowledge that survives from task to task has to sit
+# in $V_M$, and with so many parameters and so little memory the cheapest
+# solution is to encode the training tasks themselves in $V_M$. The single-layer
+# VSML network has the ratio the other way round: {glue:text}`vm_vsml` meta
+# variables for {glue:text}`vl_single` learned variables. (The paper reports
+# "about 100k to 150k parameters" for its baseline: it pads the inputs to the
+# largest dataset.)
+# ```
+
+# %% tags=["hide-cell"]
+# Solution to Exercise 3
+vm_meta16, vl_meta16 = meta_rnn_counts(16)
+print(f"Meta RNN with H = 16 on MNIST: |V_M| = {vm_meta16:,}, |V_L| = {vl_meta16}")
+glue("vm_meta16", f"{vm_meta16:,}")
+glue("vl_meta16", f"{vl_meta16}")
+
+# %% [markdown]
 # ## Summary
 #
 # * Eq. 1 is one tick of a vanilla RNN; Eq. 2 applies the same $W$ to a grid
 #   of independent states (checked numerically above).
-# * In a Meta RNN, $|V_L| = O(N)$ and $|V_M| = O(N^2)$; variable sharing
-#   turns this around: $|V_M|$ is fixed, $|V_L|$ grows with the network.
-# * Next: connect the sub-RNNs with messages (Eq. 3-4).
+# * In a Meta RNN, $|V_L| = O(N)$ and $|V_M| = O(N^2)$, quadratic once the
+#   recurrent weights outweigh the input weights ({numref}`fig-01-counts`);
+#   at every size its learning algorithm is far larger than its memory.
+#   Variable sharing turns this around: $|V_M|$ is fixed, $|V_L|$ grows with
+#   the network.
+# * Next, {doc}`02_message_passing` connects the sub-RNNs with messages
+#   (Eq. 3-4).
 #
 # ## References
 #
