@@ -82,13 +82,17 @@ def _time_in_turn(fns: dict, repeats: int, device) -> dict:
 
 @contextlib.contextmanager
 def _triton_tile(precision: str, block_m: int, num_warps: int, use_dot: bool):
+    """Run the Triton kernel with another tile; a failure there does not switch the default tile off."""
+    from . import lstm
     from .kernels import triton_tick
-    old = triton_tick.TILES[precision]
+    old, status = triton_tick.TILES[precision], dict(lstm._TRITON_STATUS)
     triton_tick.TILES[precision] = (block_m, num_warps, use_dot)
     try:
         yield
     finally:
         triton_tick.TILES[precision] = old
+        lstm._TRITON_STATUS.clear()
+        lstm._TRITON_STATUS.update(status)
 
 
 # Triton variants timed on CUDA besides the default: (precision, rows per tile, warps, tl.dot)
@@ -135,30 +139,40 @@ def benchmark(pop_size: int = 64, A: int = 784, B: int = 10, num_ticks: int = 2,
                 tiles[name] = tile
         with torch.inference_mode():
             ref_out = formulations["reference"]()
-            diffs = {}
-            for name, fn in formulations.items():
-                out = fn()
+            diffs, errors = {}, {}
+            for name, fn in list(formulations.items()):
+                try:
+                    out = fn()
+                except Exception as exc:  # noqa: BLE001 -- e.g. a kernel that does not build here: report it
+                    errors[name] = f"{type(exc).__name__}: {exc}"
+                    del formulations[name]
+                    continue
                 diffs[name] = max((a - b).abs().max().item() for a, b in zip(out, ref_out))
             secs = _time_in_turn(formulations, repeats, device)
         for name in formulations:
             rows.append(dict(case=case, formulation=name, secs=secs[name], max_diff=diffs[name],
                              mticks=batch * A * B * num_ticks / secs[name] / 1e6, exact=diffs[name] <= EXACT,
                              tile=tiles.get(name)))
+        for name, err in errors.items():
+            rows.append(dict(case=case, formulation=name, secs=None, max_diff=None, mticks=None, exact=False,
+                             tile=tiles.get(name), error=err))
     return rows
 
 
 def time_step(pop_size: int, A: int = 784, B: int = 10, steps: int = 5, device: str = "cpu",
               backend: str = "auto") -> dict:
     """One example of Algorithm 1's inner loop (``VSMLNetwork.online_step``) for ``pop_size`` members."""
-    from .network import VSMLConfig, VSMLNetwork
+    from .network import NetworkState, VSMLConfig, VSMLNetwork
     net = VSMLNetwork(VSMLConfig(layer_sizes=(A, B)))
     net.tick.backend = backend
     cfg = net.config.sub_lstm
     params, *_ = _inputs(pop_size, 1, 1, 1, cfg, device)
-    state = net.init_state(pop_size, torch.Generator().manual_seed(1), device=device)
-    g = torch.Generator().manual_seed(2)
-    x = torch.rand(steps + 2, pop_size, A, generator=g).to(device)
-    y = torch.randint(0, B, (steps + 2, pop_size), generator=g).to(device)
+    g = torch.Generator(device=device).manual_seed(1)
+    shape = (pop_size, A, B, cfg.state_size)  # a random state, made on the device (1 GB each at P = 2048)
+    state = NetworkState([torch.zeros(shape, device=device)], [0.1 * torch.randn(shape, generator=g, device=device)],
+                         [torch.zeros(pop_size, B, cfg.bwd_size, device=device)])
+    x = torch.rand(steps + 2, pop_size, A, generator=g, device=device)
+    y = torch.randint(0, B, (steps + 2, pop_size), generator=g, device=device)
     with torch.inference_mode():
         for t in range(2):  # warm-up (kernel build, self-check)
             _, _, state = net.online_step(params, state, x[t], y[t])
@@ -168,7 +182,9 @@ def time_step(pop_size: int, A: int = 784, B: int = 10, steps: int = 5, device: 
             _, _, state = net.online_step(params, state, x[t], y[t])
         _sync(device)
     sec = (time.perf_counter() - t0) / steps
+    from .lstm import _TRITON_STATUS
     return {"pop_size": pop_size, "layer": f"{A}x{B}", "backend": backend, "sec_per_example": sec,
+            "triton_status": {" ".join(k): v for k, v in _TRITON_STATUS.items()},
             "sec_per_generation": sec * EPISODE_LENGTH, "episode_length": EPISODE_LENGTH,
             "mticks": pop_size * A * B * net.config.num_micro_ticks / sec / 1e6}
 
@@ -179,7 +195,7 @@ def speedups(rows: list[dict]) -> dict:
     for case in dict.fromkeys(r["case"] for r in rows):
         rs = [r for r in rows if r["case"] == case]
         ref = next(r for r in rs if r["formulation"] == "reference")
-        best = min((r for r in rs if r["exact"]), key=lambda r: r["secs"])
+        best = min((r for r in rs if r["exact"] and r["secs"]), key=lambda r: r["secs"])
         out[case] = {"formulation": best["formulation"], "speedup": ref["secs"] / best["secs"],
                      "ms_per_example": best["secs"] * 1e3}
     return out
@@ -215,6 +231,9 @@ def main(argv=None) -> int:
     print(f"{'case':38s} {'formulation':20s} {'ms/example':>11s} {'M ticks/s':>10s} {'vs ref':>7s} {'max |diff|':>11s}")
     ref = {r["case"]: r["secs"] for r in rows if r["formulation"] == "reference"}
     for r in rows:
+        if r["secs"] is None:
+            print(f"{r['case']:38s} {r['formulation']:20s} FAILED: {r['error']}")
+            continue
         r["speedup_vs_reference"] = ref[r["case"]] / r["secs"]
         print(f"{r['case']:38s} {r['formulation']:20s} {r['secs'] * 1e3:11.2f} {r['mticks']:10.2f} "
               f"{r['speedup_vs_reference']:6.2f}x {r['max_diff']:11.2e}{'' if r['exact'] else '  (inexact)'}")
@@ -224,6 +243,8 @@ def main(argv=None) -> int:
         print(f"whole example (online_step), {args.pop_size} members, per-member V_M: "
               f"{step['sec_per_example'] * 1e3:.2f} ms/example ({step['mticks']:.0f} M ticks/s) -> "
               f"{step['sec_per_generation']:.2f} s per {EPISODE_LENGTH}-example generation (forward passes only)")
+        for key, status in step["triton_status"].items():
+            print(f"Triton kernel on {key}: {'in use (self-check passed)' if status is True else status}")
     best = speedups(rows)
     for case, b in best.items():
         print(f"speed-up over the straightforward formulation, {case}: {b['speedup']:.2f}x "

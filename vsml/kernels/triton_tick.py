@@ -126,18 +126,20 @@ if triton is not None:
             a_out = ta * BLOCK_A + ia
             ok_a = (ia < BLOCK_A) & (a_out < A)
             s_a = tl.full([SUM_A, N], 0.0, tl.float32)  # (tl.full: a builtin, also under the interpreter)
-            for j in range(tl.minimum(BLOCK_B, B - tb * BLOCK_B)):  # sum over the tile's b, per a: complete
-                h_j = h_out_ptr + ((p * A + a_out) * B + tb * BLOCK_B + j)[:, None] * N + n[None, :]
-                s_a += tl.load(h_j, mask=ok_a[:, None], other=0.0)
+            for j in range(BLOCK_B):     # sum over the tile's b, per a: complete
+                b_j = ia * 0 + tb * BLOCK_B + j  # (a vector: both interpreters take it in a mask)
+                h_j = h_out_ptr + ((p * A + a_out) * B + b_j)[:, None] * N + n[None, :]
+                s_a += tl.load(h_j, mask=(ok_a & (b_j < B))[:, None], other=0.0)
             tl.store(bsum_ptr + ((p * n_btiles + tb) * A + a_out)[:, None] * N + n[None, :], s_a,
                      mask=ok_a[:, None])
             ib = tl.arange(0, SUM_B)
             b_out = tb * BLOCK_B + ib
             ok_b = (ib < BLOCK_B) & (b_out < B)
             s_b = tl.full([SUM_B, N], 0.0, tl.float32)
-            for i in range(tl.minimum(BLOCK_A, A - ta * BLOCK_A)):  # sum over the tile's a, per b: a partial
-                h_i = h_out_ptr + ((p * A + ta * BLOCK_A + i) * B + b_out)[:, None] * N + n[None, :]
-                s_b += tl.load(h_i, mask=ok_b[:, None], other=0.0)
+            for i in range(BLOCK_A):     # sum over the tile's a, per b: a partial
+                a_i = ib * 0 + ta * BLOCK_A + i
+                h_i = h_out_ptr + ((p * A + a_i) * B + b_out)[:, None] * N + n[None, :]
+                s_b += tl.load(h_i, mask=(ok_b & (a_i < A))[:, None], other=0.0)
             tl.store(fsum_ptr + ((p * n_atiles + ta) * B + b_out)[:, None] * N + n[None, :], s_b,
                      mask=ok_b[:, None])
 
