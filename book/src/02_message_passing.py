@@ -5,8 +5,17 @@
 #
 # **What this chapter covers in the paper:** Section 3, "VSML as message
 # passing between RNNs" (Eq. 3-4, Figure 1b) of {cite}`kirsch2021vsml`: the
-# $A \cdot B$ independent RNNs of Eq. 2 are connected by messages, which gives
-# the minimal VSML with meta variables $V_M = (W, C)$.
+# $A \cdot B$ independent RNNs of Eq. 2 ({doc}`01_meta_rnns`) are connected
+# by messages, which gives the minimal VSML with meta variables
+# $V_M = (W, C)$. Symbols: {doc}`notation`.
+#
+# ```{admonition} Learning objectives
+# After this chapter you can
+# * write Eq. 3-4 and say which sub-RNNs a message connects;
+# * predict which sub-RNNs a perturbation of one state reaches after one and two ticks;
+# * explain why summing over the first axis makes the grid behave like the weights of a layer;
+# * check a vectorised implementation against a literal reading of an equation.
+# ```
 #
 # Each sub-RNN $(a, b)$ receives a message $\vec m_a$ that sums a function
 # $f_{\vec m}$ of the states in column $a$:
@@ -21,35 +30,53 @@
 #
 # Summing over the first axis mimics the connectivity of weights in a neural
 # network: the column $b$ collects what all inputs $a'$ send to output $b$,
-# and that becomes the input of row $a = b$ at the next tick (here $A = B$;
-# the stacked layers of chapter 4 relax this).
+# and that becomes the input of row $a = b$ at the next tick
+# ({numref}`fig-02-grid`; here $A = B$, and the stacked layers of
+# {doc}`04_tiny_lstms` relax this).
 
 # %% tags=["parameters"]
 smoke = False
-device = "cpu"
+device = "auto"
 seed = 0
 
 # %%
-# Colab: install the package when it is not there yet.
+# Colab: install the book's release of the package (and what this chapter imports besides).
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+REPO_URL"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "vsml @ git+REPO_URL@BOOK_RELEASE"],
+                   check=True)
 
 # %%
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.ticker import MaxNLocator
 
-from vsml import rnn
-from vsml.book import chapter_setup
+from vsml import rnn, schematics
+from vsml.book import chapter_setup, glue
 
-run = chapter_setup(smoke=smoke, device=device, seed=seed)
+run = chapter_setup(smoke=smoke, device=device, seed=seed,
+                    cpu_only="float64 checks of a 4x4 grid: nothing for a GPU to do")
 num_ticks = 40 if not run.smoke else 5
 
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(6.5, 6))
+schematics.message_passing(ax, size=3, column=1)
+glue("fig_grid", fig)
+plt.close(fig)
+
 # %% [markdown]
+# ```{glue:figure} fig_grid
+# :name: fig-02-grid
+#
+# Figure 1b of the paper as Eq. 4 computes it, for $A = B = 3$ (indices from
+# 0). Every box is a sub-RNN with its own state $s_{ab}$ and the shared $W$.
+# Column $b = 1$ (blue) is summed into the message $\vec m_1$, which every
+# sub-RNN of row $a = 1$ (red, and $s_{11}$) receives at the next tick.
+# ```
+#
 # ## Eq. 4 against a literal reading
 #
 # `vsml.rnn.message_rnn_step` computes the message once per column (sum first,
@@ -77,15 +104,16 @@ print("with C = 0 it falls back to Eq. 2:",
 # ## Messages couple the sub-RNNs
 #
 # Without messages, a perturbation of one sub-RNN's state stays where it is.
-# With messages, it spreads: after one tick it reaches every sub-RNN in row
-# $a = b$ of the perturbed cell's column, and from there everywhere. We
-# perturb $s_{0,1}$ and track $|s' - s|$ per sub-RNN over ticks.
+# With messages, it spreads. We perturb $s_{0,1}$ and track $|s' - s|$ per
+# sub-RNN over ticks. Before looking: by Eq. 4, which sub-RNNs can have
+# changed after one tick?
 
 # %%
-def spread(C_matrix, ticks):
+def spread(C_matrix, ticks, cell=(0, 1)):
+    """Per tick, the size of the change of every sub-RNN's state after perturbing one cell."""
     s0 = torch.randn(size, size, N, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     s1 = s0.clone()
-    s1[0, 1] += 1e-3
+    s1[cell] += 1e-3
     maps = []
     for _ in range(ticks):
         s0, s1 = rnn.message_rnn_step(s0, W, C_matrix), rnn.message_rnn_step(s1, W, C_matrix)
@@ -100,46 +128,165 @@ coupled, uncoupled = spread(C, 3), spread(torch.zeros_like(C), 3)
 for t in range(3):
     print(f"tick {t + 1}: sub-RNNs affected with messages: {int((coupled[t] > 1e-12).sum()):2d} / {size * size}, "
           f"without: {int((uncoupled[t] > 1e-12).sum()):2d} / {size * size}")
+print("after one tick, affected cells (a, b):", [tuple(ab) for ab in (coupled[0] > 1e-12).nonzero().tolist()])
 
 # %%
-fig, axes = plt.subplots(1, 3, figsize=(9, 3))
+all_reached = next((t + 1 for t in range(3) if int((coupled[t] > 1e-12).sum()) == size * size), None)
+glue("ticks_to_all", str(all_reached) if all_reached else "more than 3")
+glue("affected_tick1", f"{int((coupled[0] > 1e-12).sum())}")
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(1, 3, figsize=(11, 3.9), sharex=True, sharey=True, constrained_layout=True)
 for t, ax in enumerate(axes):
     im = ax.imshow(coupled[t].log10().clamp(min=-16), cmap="viridis", vmin=-8, vmax=-2)
-    ax.set_title(f"tick {t + 1}")
-    ax.set_xlabel("b")
-    ax.set_ylabel("a")
-fig.colorbar(im, ax=axes, label="log10 |perturbation|", shrink=0.8)
-fig.suptitle("A perturbation of $s_{0,1}$ spreads through messages (Eq. 4)")
-plt.show()
+    ax.set_title(f"after tick {t + 1}")
+    ax.set_xlabel("column $b$")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.add_patch(plt.Rectangle((0.5, -0.5), 1, 1, fill=False, ec="white", lw=2, ls="--"))
+axes[0].set_ylabel("row $a$")
+fig.colorbar(im, ax=axes, label="$\\log_{10} \\|s'_{ab} - s_{ab}\\|$", shrink=0.85)
+glue("fig_spread", fig)
+plt.close(fig)
 
 # %% [markdown]
+# ```{glue:figure} fig_spread
+# :name: fig-02-spread
+#
+# How far a perturbation of $s_{0,1}$ (dashed square) has spread after one,
+# two and three ticks of Eq. 4 with random $W, C$ ($A = B = 4$, $N = 3$).
+# Colour: size of the change of each sub-RNN's state; dark blue means
+# unchanged (below $10^{-8}$).
+# ```
+#
+# After one tick, {glue:text}`affected_tick1` sub-RNNs have changed
+# ({numref}`fig-02-spread`): $s_{0,1}$ itself, through $W$, and all of row
+# $a = 1$, through the message $\vec m_1$ that sums column 1. At the next tick
+# row 1 has changed, so every column holds a changed state, every message
+# changes and the perturbation reaches every sub-RNN: all of them after
+# {glue:text}`ticks_to_all` ticks. Without messages it never leaves its cell.
+#
 # ## The dynamics over many ticks
 #
-# The minimal VSML is a recurrent system like any other: here the mean
-# absolute state and the message norm over ticks, for random $W, C$.
+# The minimal VSML is a recurrent system like any other. With random $W$ and
+# $C$ (what an untrained $V_M$ is), where does it go?
 
 # %%
 s_run = torch.randn(size, size, N, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-state_norms, message_norms = [], []
+state_means, message_norms, changes = [], [], []
 for _ in range(num_ticks):
     message_norms.append((s_run.sum(dim=0) @ C).norm(dim=-1).mean().item())
-    s_run = rnn.message_rnn_step(s_run, W, C)
-    state_norms.append(s_run.abs().mean().item())
-fig, ax = plt.subplots(figsize=(6, 3))
-ax.plot(state_norms, label="mean $|s|$")
-ax.plot(message_norms, label="mean $\\|\\vec m_a\\|$")
-ax.set_xlabel("tick")
-ax.legend()
-plt.show()
+    s_next = rnn.message_rnn_step(s_run, W, C)
+    changes.append((s_next - s_run).norm().item())
+    state_means.append(s_next.abs().mean().item())
+    s_run = s_next
+settled = next((t + 1 for t, d in enumerate(changes) if d < 1e-8), None)
+print(f"{num_ticks} ticks; state change per tick below 1e-8 from tick {settled}" if settled
+      else f"{num_ticks} ticks; the state is still changing")
+glue("settled_tick", str(settled) if settled else f"more than {num_ticks}")
+glue("final_state_mean", f"{state_means[-1]:.2f}")
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharex=True)
+ticks = range(1, num_ticks + 1)
+axes[0].plot(ticks, state_means, label="mean $|s_{abj}|$")
+axes[0].plot(ticks, message_norms, label="mean $\\|\\vec m_a\\|$")
+axes[0].set(xlabel="tick", ylabel="size", title="(a) states and messages")
+axes[0].legend()
+axes[1].semilogy(ticks, [max(d, 1e-17) for d in changes], color="C2")
+axes[1].set(xlabel="tick", ylabel="$\\|s_{t} - s_{t-1}\\|$ (all sub-RNNs)", title="(b) change per tick")
+for ax in axes:
+    ax.grid(alpha=0.3)
+fig.tight_layout()
+glue("fig_dynamics", fig)
+plt.close(fig)
 
 # %% [markdown]
+# ```{glue:figure} fig_dynamics
+# :name: fig-02-dynamics
+#
+# The minimal VSML (Eq. 4) run from a random state with random $W, C$:
+# (a) the mean absolute state and the mean message norm, (b) how much the
+# whole state changes from one tick to the next (log scale).
+# ```
+#
+# After a transient, the system settles into a fixed point: the change per
+# tick falls below $10^{-8}$ from tick {glue:text}`settled_tick` on, with a mean
+# absolute state of {glue:text}`final_state_mean` ({numref}`fig-02-dynamics`).
+# A system that settles into a fixed point forgets where it started: these
+# random meta variables give a system that cannot store what it saw. Finding $V_M$ whose dynamics
+# *do* store and use information is what meta learning is for
+# ({doc}`07_meta_learning`), or, as a first step, cloning a known learning
+# algorithm into them ({doc}`06_cloning`).
+#
+# ## Exercises
+#
+# ```{admonition} Exercise 1 (code): predict the spread
+# Perturb $s_{2,3}$ instead of $s_{0,1}$. Predict from Eq. 4 which sub-RNNs
+# change after one tick, then check with `spread(C, 1, cell=(2, 3))`.
+# ```
+#
+# ```{admonition} Solution
+# :class: dropdown
+# $s_{2,3}$ itself (through $W$) and the whole row $a = 3$ (through
+# $\vec m_3$, which sums column 3): {glue:text}`ex1_count` sub-RNNs. The hidden
+# cell below lists them.
+# ```
+
+# %% tags=["hide-cell"]
+# Solution to Exercise 1
+changed = (spread(C, 1, cell=(2, 3))[0] > 1e-12).nonzero().tolist()
+print("changed after one tick:", [tuple(ab) for ab in changed])
+glue("ex1_count", str(len(changed)))
+
+# %% [markdown]
+# ```{admonition} Exercise 2 (code): messages only
+# Set $W = 0$. What do all sub-RNNs of one row have in common after one tick,
+# and why? Check it.
+# ```
+#
+# ```{admonition} Solution
+# :class: dropdown
+# With $W = 0$, Eq. 4 reads $s_{abj} \leftarrow \sigma(\sum_{a', i} s_{a'ai} C_{ij})$:
+# the right-hand side does not depend on $b$, so every sub-RNN of row $a$ gets
+# the same state. The hidden cell below confirms that all rows are constant
+# along $b$ after one tick: {glue:text}`ex2_rows_equal`.
+# ```
+
+# %% tags=["hide-cell"]
+# Solution to Exercise 2
+after = rnn.message_rnn_step(s, torch.zeros_like(W), C)
+rows_equal = bool(torch.allclose(after, after[:, :1].expand_as(after), atol=0))
+print("every row constant along b:", rows_equal)
+glue("ex2_rows_equal", str(rows_equal))
+
+# %% [markdown]
+# ```{admonition} Exercise 3: why A = B?
+# Eq. 4 feeds the message of column $b$ to row $a = b$. What goes wrong when
+# $A \ne B$, and how do the stacked layers of {doc}`04_tiny_lstms` get around
+# it?
+# ```
+#
+# ```{admonition} Solution
+# :class: dropdown
+# There are $B$ messages (one per column) and $A$ rows to feed: with
+# $A \ne B$ some rows get no message or some messages have no row. Stacking
+# layers sends the $B^{(k)}$ column messages of layer $k$ to the rows of the
+# *next* layer, which has $A^{(k+1)} = B^{(k)}$ rows, exactly like the outputs
+# of one dense layer are the inputs of the next.
+# ```
+#
 # ## Summary
 #
 # * Eq. 4 connects the $A \cdot B$ sub-RNNs of Eq. 2 with messages summed over
-#   a column; with $C = 0$ they decouple again (checked above).
+#   a column ({numref}`fig-02-grid`); with $C = 0$ they decouple again
+#   (checked above).
+# * A perturbation of one state reaches its row after one tick and every
+#   sub-RNN soon after ({numref}`fig-02-spread`); random $V_M$ settle into a
+#   fixed point ({numref}`fig-02-dynamics`).
 # * $V_M = (W, C)$ has $2N^2$ numbers however large the grid is.
-# * Next: the same computation is one ordinary RNN with a sparse, shared
-#   weight matrix (Eq. 5-6, Theorem 1).
+# * Next, {doc}`03_sparse_shared_rnn` shows that the same computation is one
+#   ordinary RNN with a sparse, shared weight matrix (Eq. 5-6, Theorem 1).
 #
 # ## References
 #
