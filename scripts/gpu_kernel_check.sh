@@ -30,11 +30,13 @@ step() {  # step NAME TIMEOUT_S COMMAND...
     echo "=== $name: exit $rc after $(( $(date +%s) - t )) s" | tee -a "$LOG"
     echo "$name $rc $(( $(date +%s) - t ))" >> "$OUT_DIR/steps.txt"
 }
-step env 15 bash -c 'nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; python3 -c "import torch, triton; print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda, \"triton\", triton.__version__)"'
-step tests 70 python3 -m pytest -q -p no:cacheprovider -o addopts="" -rfEs tests/test_kernels.py tests/test_gpu.py \
+step env 15 bash -c 'nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+    python3 -c "import torch, triton; print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda, \"triton\", triton.__version__)"'
+step tests 75 python3 -m pytest -q -p no:cacheprovider -o addopts="" -rfEs tests/test_kernels.py tests/test_gpu.py \
     --junitxml="$OUT_DIR/kernel_tests.xml"
-step bench 55 python3 -m vsml.bench --device cuda --pop-size 2048 --repeats 5 --json "$OUT_DIR/bench_pop2048.json"
-step bench_meta 40 python3 -m vsml.bench_meta --configs paper --device cuda --steps 2 --json "$OUT_DIR/bench_meta.json"
+step bench 60 python3 -m vsml.bench --device cuda --pop-size 2048 --repeats 3 --json "$OUT_DIR/bench_pop2048.json"
+step bench_meta 30 python3 -m vsml.bench_meta --configs paper --device cuda --steps 2 \
+    --json "$OUT_DIR/bench_meta.json"
 python3 - "$OUT_DIR" <<'PY'
 import json, pathlib, sys
 import xml.etree.ElementTree as ET

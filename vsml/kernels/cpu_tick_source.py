@@ -109,7 +109,10 @@ static inline void update_rows(const TickArgs &g, const Member &q, const float *
         al[i] = (r0 + i) / B; bl[i] = (r0 + i) % B;
         off[i] = ((p * g.A + a0 + al[i]) * B + bl[i]) * NS;
         for (int v = 0; v < 4 * NV; v++) msg[i][v] = vload(xa + al[i] * G + v * VW) + vload(xb + bl[i] * G + v * VW);
-        for (int v = 0; v < NV; v++) { hh[i][v] = vload(g.h + off[i] + v * VW); cc[i][v] = vload(g.c + off[i] + v * VW); }
+        for (int v = 0; v < NV; v++) {
+            hh[i][v] = vload(g.h + off[i] + v * VW);
+            cc[i][v] = vload(g.c + off[i] + v * VW);
+        }
     }
     for (int64_t t = 0; t < g.ticks; t++) {
         for (int i = 0; i < R; i++)
@@ -128,7 +131,10 @@ static inline void update_rows(const TickArgs &g, const Member &q, const float *
             }
     }
     for (int i = 0; i < R; i++) {
-        for (int v = 0; v < NV; v++) { vstore(g.h_out + off[i] + v * VW, hh[i][v]); vstore(g.c_out + off[i] + v * VW, cc[i][v]); }
+        for (int v = 0; v < NV; v++) {
+            vstore(g.h_out + off[i] + v * VW, hh[i][v]);
+            vstore(g.c_out + off[i] + v * VW, cc[i][v]);
+        }
         if (!g.layer_norm) {  /* sums of h; projected once the means are known */
             for (int v = 0; v < NV; v++) {
                 float *bs = bsum + al[i] * MAXM + v * VW, *fs = fsum + bl[i] * NS + v * VW;

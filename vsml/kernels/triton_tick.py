@@ -170,12 +170,12 @@ def launch_config(A: int, B: int, N: int, num_ticks: int, state_clip: float | No
                   use_dot: bool | None = None) -> tuple[dict, int, tuple[int, int]]:
     """The kernel's compile-time arguments, its warps and ``(a tiles, b tiles)``, for one layer shape.
 
-    ``block_m`` (rows per tile), ``num_warps`` and ``use_dot`` default to ``TILES[precision]``; the
-    tensor-core precisions always use ``tl.dot``.
+    ``block_m`` (rows per tile, for ``N = 16``; half as many for ``N = 32``), ``num_warps`` and ``use_dot``
+    default to ``TILES[precision]``; the tensor-core precisions always use ``tl.dot``.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    block_m = block_m or TILES[precision][0]
+    block_m = block_m or max(16, TILES[precision][0] * 16 // N)  # the same registers per row for N = 32
     num_warps = num_warps or TILES[precision][1]
     use_dot = precision != "ieee" or (TILES[precision][2] if use_dot is None else use_dot)
     block_a, block_b, block = tile_shape(A, B, block_m)
