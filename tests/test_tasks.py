@@ -198,3 +198,26 @@ def test_resize_images(size):
     assert torch.allclose(tasks.resize_images(flat, size), torch.full((1, 1, size, size), 0.25))
     if size in (7, 14):  # area pooling keeps the mean exactly
         assert torch.allclose(out.mean((-1, -2)), images.mean((-1, -2)), atol=1e-6)
+
+
+@pytest.mark.parametrize("k", [3, 7])
+def test_class_subset_episodes_draw_classes_per_episode(k):
+    ds = toy_dataset(n=200)
+    x, y = tasks.class_subset_episodes(ds, 4, 15, k, seed=k, standardize=False)
+    assert x.shape == (4, 15, 16) and y.shape == (4, 15) and int(y.max()) < k
+    original = index_of(x) % 10  # the toy example's own label
+    subsets = []
+    for p in range(4):
+        idx = index_of(x[p])
+        assert len(set(idx.tolist())) == 15  # without replacement
+        mapping = dict(zip(y[p].tolist(), original[p].tolist()))
+        assert all(mapping[a] == b for a, b in zip(y[p].tolist(), original[p].tolist()))  # one class, one label
+        assert list(mapping) and sorted(mapping, key=mapping.get) == sorted(mapping)  # ascending relabelling
+        subsets.append(frozenset(original[p].tolist()))
+    assert len(set(subsets)) > 1  # each episode draws its own classes
+    again = tasks.class_subset_episodes(ds, 4, 15, k, seed=k, standardize=False)
+    assert torch.equal(again[0], x) and torch.equal(again[1], y)
+    with pytest.raises(ValueError, match="num_classes=11"):
+        tasks.class_subset_episodes(ds, 1, 5, 11)
+    with pytest.raises(ValueError, match="exceeds the 60 examples"):
+        tasks.class_subset_episodes(ds, 1, 61, 3)

@@ -8,7 +8,8 @@
   for the sign of the sum of 784 random inputs.
 * Omniglot 5-way 1-shot (Appendix B.2): 5 random classes, one labelled example each,
   then one query from one of them; only the query's prediction counts.
-* Augmentations (Section 4.3): 3, 4, 6 or 7-class subsets, inputs resized to 14x14,
+* Augmentations (Section 4.3): 3, 4, 6 or 7-class subsets (of a dataset, or drawn
+  per episode by ``class_subset_episodes``), inputs resized to 14x14,
   28x28 or 32x32, a random linear projection fixed within a task
   (Glorot-uniform), and permutations of pixels and labels (VSML is invariant to both).
 
@@ -93,6 +94,36 @@ def online_episode_segment(dataset: Dataset, length: int, start: int, stop: int,
                          f"{dataset.name}/{dataset.split} (episodes draw without replacement)")
     index = torch.randperm(len(dataset), generator=generator(seed))[:length][start:stop].unsqueeze(0)
     return _inputs(dataset, index, standardize, image_size), dataset.y[index]
+
+
+def class_subset_episodes(dataset: Dataset, num_episodes: int, length: int, num_classes: int, seed=0, *,
+                          standardize: bool = True, image_size=None,
+                          device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Online episodes that each see only ``num_classes`` random classes (Section 4.3: 3, 4, 6, 7 of MNIST's).
+
+    Per episode: ``num_classes`` distinct classes drawn from ``seed``, relabelled
+    ``0..k-1`` in ascending order (as :func:`subset_classes`), then ``length``
+    of their examples without replacement. Indexes the dataset instead of
+    copying it. Returns ``x [P, T, D]`` and ``y [P, T]`` with labels ``< num_classes``.
+    """
+    _positive(num_episodes=num_episodes, length=length, num_classes=num_classes)
+    if num_classes > dataset.num_classes:
+        raise ValueError(f"num_classes={num_classes} > the {dataset.num_classes} classes of {dataset.name}")
+    g = generator(seed)
+    index = torch.empty(num_episodes, length, dtype=torch.long)
+    labels = torch.empty(num_episodes, length, dtype=torch.long)
+    for p in range(num_episodes):
+        classes = torch.randperm(dataset.num_classes, generator=g)[:num_classes].sort().values
+        relabel = torch.full((dataset.num_classes,), -1, dtype=torch.long)
+        relabel[classes] = torch.arange(num_classes)
+        pool = torch.nonzero(relabel[dataset.y] >= 0).flatten()
+        if length > len(pool):
+            raise ValueError(f"length {length} exceeds the {len(pool):,} examples of classes {classes.tolist()} "
+                             f"of {dataset.name}/{dataset.split} (episodes draw without replacement)")
+        index[p] = pool[torch.randperm(len(pool), generator=g)[:length]]
+        labels[p] = relabel[dataset.y[index[p]]]
+    x = _inputs(dataset, index, standardize, image_size)
+    return x.to(device), labels.to(device)
 
 
 def random_task(num_episodes: int, length: int, seed=0, *, num_examples: int = 20, num_classes: int = 10,

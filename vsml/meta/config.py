@@ -18,6 +18,7 @@ from ..fwmemory import FWMemoryConfig
 from ..hebbian import HebbianConfig
 from ..metarnn import MetaRNNConfig
 from ..network import VSMLConfig
+from ..task_mixture import task_specs
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 METHODS = ("es", "bptt")
@@ -42,6 +43,7 @@ class MetaConfig(ConfigMixin):
     model: str = "vsml"                # vsml | metarnn | hebbian | fwmemory
     model_options: dict = field(default_factory=dict)  # fields of MODEL_CONFIGS[model]
     dataset: str = "mnist"             # a vsml.data name
+    tasks: list | None = None          # a task mixture replacing dataset (vsml.task_mixture; Figure 8)
     split: str = "train"               # meta-training split
     eval_split: str = "test"           # meta-test split for the periodic evaluation
     resize: int | None = None          # input side length (7 -> 7x7 = 49 inputs); None keeps the size
@@ -90,6 +92,10 @@ class MetaConfig(ConfigMixin):
                              f"({self.episode_length})")
         if self.long_horizon and self.method != "bptt":
             raise ValueError("segment_length / episode_length_max (long-horizon training) need method: bptt")
+        if self.tasks is not None:
+            task_specs(self.tasks)  # one-line errors for bad entries
+            if self.long_horizon:
+                raise ValueError("long-horizon training reads one dataset; tasks (a mixture) is not implemented there")
         if self.long_horizon and self.model != "vsml":
             raise ValueError("long-horizon training carries VSML states; it is not implemented for the Meta RNN "
                              "and the fast-weight baselines")

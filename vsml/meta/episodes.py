@@ -23,13 +23,19 @@ def derive_seed(*keys) -> int:
 
 
 def load_dataset(config: MetaConfig, split: str):
-    """``config.dataset``'s split, by name (:func:`vsml.data.load`)."""
+    """``config.dataset``'s split, by name (:func:`vsml.data.load`), or the mixture of ``config.tasks``."""
     from .. import data
+    if config.tasks is not None:
+        from ..task_mixture import TaskMixture
+        return TaskMixture(config.tasks, split, config.resize)
     return data.load(config.dataset, split)
 
 
 def dataset_info(dataset) -> dict:
     """What a run actually used (never relabel one dataset as another)."""
+    from ..task_mixture import TaskMixture
+    if isinstance(dataset, TaskMixture):
+        return dataset.info()
     return {"name": getattr(dataset, "name", "?"), "split": getattr(dataset, "split", "?"),
             "source": getattr(dataset, "source", "?"), "partial": bool(getattr(dataset, "partial", False)),
             "note": getattr(dataset, "note", ""), "num_examples": int(len(dataset.y))}
@@ -42,9 +48,13 @@ def make_episodes(config: MetaConfig, dataset, seeds: list[int], length: int, de
     processes sees the same data. Returns ``x [n, T, D]``, ``y [n, T]``.
     """
     from .. import tasks
+    from ..task_mixture import TaskMixture
     xs, ys = [], []
     for s in seeds:
-        x, y = tasks.online_episodes(dataset, 1, length, seed=derive_seed(s, "data"), image_size=config.resize)
+        if isinstance(dataset, TaskMixture):  # it draws the episode's task, then its data
+            x, y = dataset.episode(derive_seed(s, "data"), length)
+        else:
+            x, y = tasks.online_episodes(dataset, 1, length, seed=derive_seed(s, "data"), image_size=config.resize)
         if config.random_projection:
             x = tasks.random_projection(x, seed=derive_seed(s, "projection"))
         xs.append(x)
