@@ -73,18 +73,26 @@ def train(cfg: CloningConfig | None, out_dir, *, resume: bool = False, init_from
     print(f"vsml.cloning: stage {cfg.stage}, N={cfg.state_size}, step {trainer.step} -> {cfg.steps}; "
           f"shadow data {trainer.dataset.name} ({len(trainer.dataset.y)} images); run folder {out}", flush=True)
 
+    # Provenance of the machine that trains (not the one that later exports): the device the
+    # parameters live on, and the CPU.
+    where = {"device": describe(next(iter(trainer.params.values())).device), "machine": _machine()}
+
     def save(done, wall):
         loop.save_checkpoint({
             "format": FORMAT, "config": cfg.to_dict(), "state": trainer.state_dict(), "metrics": records,
             "wall_time": wall, "init_from": parent, "dataset": trainer.dataset.name,
             "dataset_note": runio.portable(f"{trainer.dataset.source}; {len(trainer.dataset.y)} images"),
-            "torch": str(torch.__version__), "device": describe("cpu")})
+            "torch": str(torch.__version__), **where})
 
     loop.run(start=trainer.step, total=cfg.steps, step=lambda s: trainer.train_step(), save=save, records=records,
              wall_before=wall_before, log_every=cfg.log_every, checkpoint_every=cfg.checkpoint_every,
              evaluate=lambda done: trainer.evaluate(), eval_every=cfg.log_every,
              postfix=lambda rec: {"loss": f"{rec['loss']:.4f}"})
     return {k: v.detach().clone() for k, v in trainer.params.items()}
+
+
+def _machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores"
 
 
 # --------------------------------------------------------------------------- shipped cloned V_M
@@ -103,7 +111,8 @@ def export(run_dir, name: str, dest=None, *, force: bool = False) -> tuple[Path,
         "name": name, "model": "cloned", "format": FORMAT, "cloning_config": ckpt["config"],
         "steps": int(ckpt["state"]["step"]), "init_from": ckpt.get("init_from"),
         "dataset": ckpt.get("dataset"), "dataset_note": ckpt.get("dataset_note"),
-        "device": ckpt.get("device", "cpu"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "device": ckpt.get("device", "unknown (not recorded by the training run)"),
+        "machine": ckpt.get("machine", "unknown (not recorded by the training run)"),
         "wall_time_s": round(float(ckpt["wall_time"]), 1), "torch": ckpt.get("torch"),
         "git_commit": runio.git_commit(), "date": runio.provenance()["date"],
         "num_params": int(sum(v.numel() for v in params.values())),
