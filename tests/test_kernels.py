@@ -85,6 +85,18 @@ def test_cpu_kernel_does_not_depend_on_threads_and_keeps_inputs():
         assert torch.equal(a, b)
 
 
+def test_cpu_kernel_rejects_mismatched_shapes():
+    """The kernel indexes raw memory: a wrong shape is a clear error, not a read out of bounds."""
+    _cpu_kernel_or_skip()
+    cfg = SubLSTMConfig()
+    params, (h, c, fwd, bwd) = _inputs(2, cfg)
+    bias = params["lstm_b"] + lstm._gate_offsets(cfg, params["lstm_b"])
+    with pytest.raises(ValueError, match="bwd_in has shape"):
+        cpu_tick.dense_tick(params, cfg, h, c, fwd, bwd[:, :4], 2, None, bias)
+    with pytest.raises(ValueError, match="per-member parameters for 2 members but the batch has 3"):
+        cpu_tick.dense_tick(params, cfg, *[torch.cat([t, t[:1]]) for t in (h, c, fwd, bwd)], 2, None, bias)
+
+
 def test_auto_backend_uses_torch_under_autograd_and_agrees():
     cfg = SubLSTMConfig()
     params, (h, c, fwd, bwd) = _inputs(None, cfg)
@@ -322,3 +334,15 @@ def test_triton_kernel_compiles_for_hopper_and_ampere_without_a_gpu(tmp_path):
         pytest.skip(f"this triton cannot compile for CUDA here: {proc.stderr.strip().splitlines()[-1:]}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("compiled") == 4
+
+
+def test_triton_rejects_mismatched_shapes(triton_tick):
+    """The kernel indexes raw memory: a wrong shape is a clear error, not a read out of bounds."""
+    tt, device = triton_tick
+    cfg = SubLSTMConfig()
+    params, (h, c, fwd, bwd) = _inputs(2, cfg, device=device)
+    x_a = torch.zeros(2, 7, 64, device=device)
+    with pytest.raises(ValueError, match="x_b has shape"):
+        tt.fused_ticks(h, c, x_a, torch.zeros(2, 9, 64, device=device), params["lstm_w"][..., 16:, :], 2, None)
+    with pytest.raises(ValueError, match="w_h has shape"):
+        tt.fused_ticks(h, c, x_a, torch.zeros(2, 10, 64, device=device), params["lstm_w"][:1, 16:, :], 2, None)

@@ -7,7 +7,7 @@ registers, one write of ``h, c``, and the outgoing messages (Appendix C:
 averaged; without LayerNorm averaged first and projected after, with LayerNorm
 projected and normalised per sub-LSTM, then averaged).
 
-The source below is C++ with GCC vector extensions (16 floats per vector: one
+The source (``cpu_tick_source``) is C++ with GCC vector extensions (16 floats per vector: one
 AVX-512 register, two AVX2 ones) and POSIX threads that claim work items
 (member ``p``, 16 inputs ``a``) from a shared counter, so a thread that a busy
 machine delays holds back only its own item. It is compiled on first use with
@@ -162,8 +162,15 @@ def dense_tick(params, cfg, h, c, fwd_in, bwd_in, num_ticks: int, state_clip: fl
     fn = library(cfg.state_size)
     if fn is None:
         return None
+    from ..lstm import check_params
     P, A, B, N = h.shape
+    check_params(params, cfg, P)  # the C++ side trusts every shape: check them all here
     per_member = params["lstm_b"].dim() == 2
+    want = {"h": (P, A, B, N), "c": (P, A, B, N), "fwd_in": (P, A, cfg.fwd_size), "bwd_in": (P, B, cfg.bwd_size),
+            "bias": ((P,) if per_member else ()) + (4 * N,)}
+    for name, t in zip(want, (h, c, fwd_in, bwd_in, bias)):
+        if tuple(t.shape) != want[name]:
+            raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {want[name]} (h is {tuple(h.shape)})")
     tensors = {"h": h, "c": c, "fwd_in": fwd_in, "bwd_in": bwd_in, "bias": bias,
                **{k: params[k] for k in ("lstm_w", "fwd_w", "fwd_b", "bwd_w", "bwd_b")}}
     if cfg.layer_norm:

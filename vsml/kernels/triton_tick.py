@@ -199,6 +199,11 @@ def fused_ticks(h, c, x_a, x_b, w_h, num_ticks: int, state_clip: float | None, r
     P, A, B, N = h.shape
     if not supports(N, P):
         raise ValueError(f"the Triton tick needs N in (16, 32) and P <= 65535, got N={N}, P={P}")
+    want = {"c": (P, A, B, N), "x_a": (P, A, 4 * N), "x_b": (P, B, 4 * N),
+            "w_h": (P, N, 4 * N) if w_h.dim() == 3 else (N, 4 * N)}
+    for name, t in zip(want, (c, x_a, x_b, w_h)):  # the kernel trusts every shape: check them here
+        if tuple(t.shape) != want[name]:
+            raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {want[name]} (h is {tuple(h.shape)})")
     meta, num_warps, (n_atiles, n_btiles) = launch_config(A, B, N, num_ticks, state_clip, reduce, precision,
                                                           block_m, num_warps, use_dot)
     h, c, x_a, x_b = (t.contiguous() for t in (h, c, x_a, x_b))
