@@ -17,7 +17,10 @@ random LSTM states. Two sources of the meta-gradient:
   mentions "distributed gradient descent ... with gradient clipping").
 
 ``model: vsml`` meta-trains the VSML RNN (:mod:`vsml.network`); ``model:
-metarnn`` the Meta RNN baseline (:mod:`vsml.metarnn`), with either method.
+metarnn`` the Meta RNN baseline (:mod:`vsml.metarnn`), ``hebbian`` and
+``fwmemory`` the fast-weight baselines (:mod:`vsml.hebbian`,
+:mod:`vsml.fwmemory`), with either method. ``tasks:`` replaces ``dataset``
+by a mixture of tasks (:mod:`vsml.task_mixture`).
 
 Determinism: every random draw of step ``s`` (noise, episodes, initial states)
 comes from generators seeded by ``(seed, s, ...)``, and each episode's data
