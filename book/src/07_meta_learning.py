@@ -517,8 +517,8 @@ glue("num_runs", num_runs, display=False)
 # well the *mean* is known and shrinks as $1/\sqrt{P}$. To compare means, use
 # the standard error (two means whose bands do not overlap differ by more
 # than about two standard errors of their difference). A std band of an
-# accuracy near 0 or 100 % also runs outside the possible range, which is
-# why the old figures showed bands below 0 %.
+# accuracy near 0 or 100 % also runs outside the possible range; a standard
+# error band clipped to the range (`vsml.horizon.band`) does not.
 # ```
 #
 # **2. Why tune per horizon?** In the tuning printout, compare the rate chosen
