@@ -247,7 +247,8 @@ def run_chapter(src: Path, smoke: bool, params: dict, inplace: bool) -> tuple[Pa
         nbformat.write(nb, tmp_in)
         try:
             papermill.execute_notebook(str(tmp_in), str(tmp_out), parameters=params, kernel_name="python3",
-                                       cwd=str(BOOK), progress_bar=False, request_save_on_cell_execute=False)
+                                       cwd=str(BOOK), progress_bar=sys.stderr.isatty() or not smoke,
+                                       request_save_on_cell_execute=False)
         finally:
             if env_before is None:
                 os.environ.pop("VSML_SMOKE", None)
