@@ -498,7 +498,7 @@ glue("num_runs", num_runs, display=False)
 #   the printout above lists each condition.
 #
 # What would close a remaining gap: the long-horizon $V_M$ here was trained
-# for {glue:text}`steps_long` steps on 7x7 inputs on a CPU. More steps, more
+# for {glue:text}`steps_long:,d` steps on 7x7 inputs on a CPU. More steps, more
 # episodes per step, fine-tuning at 28x28 (config `gpu_bptt_long`), or the
 # paper's ES over 500-example episodes at population 1,024 are the levers;
 # each is one config away (`python -m vsml.meta train --config ...`).

@@ -298,13 +298,13 @@ glue("window", window, display=False)
 #
 # * **Meta-trained on short episodes** ({glue:md}`how_short`): on MNIST its
 #   cumulative accuracy peaks at {glue:text}`peak_m_short:.1f` % after
-#   {glue:text}`peakat_m_short` examples and ends at
+#   {glue:text}`peakat_m_short:,d` examples and ends at
 #   {glue:text}`acc_m_short_end:.1f` %; {glue:md}`verdict_m_short`. On
 #   Fashion-MNIST it ends at {glue:text}`acc_f_short_end:.1f` %;
 #   {glue:md}`verdict_f_short`.
 # * **With the persistent pool** ({glue:md}`how_long`): on MNIST it ends at
 #   {glue:text}`acc_m_long_end:.1f` % (peak {glue:text}`peak_m_long:.1f` % after
-#   {glue:text}`peakat_m_long` examples); {glue:md}`verdict_m_long`. On
+#   {glue:text}`peakat_m_long:,d` examples); {glue:md}`verdict_m_long`. On
 #   Fashion-MNIST it ends at {glue:text}`acc_f_long_end:.1f` %;
 #   {glue:md}`verdict_f_long`.
 # * **The best tuned baseline** ends at {glue:text}`bestb_m_end:.1f` % on MNIST
@@ -314,9 +314,9 @@ glue("window", window, display=False)
 # **Learning progress** (the sliding-window figure, MNIST): over the last
 # {glue:text}`window` examples, the short-horizon $V_M$'s accuracy peaks at
 # {glue:text}`wpeak_m_short:.1f` % (window ending at example
-# {glue:text}`wpeakat_m_short`) and is {glue:text}`wend_m_short:.1f` % at the
+# {glue:text}`wpeakat_m_short:,d`) and is {glue:text}`wend_m_short:.1f` % at the
 # end; the long-horizon $V_M$'s peaks at {glue:text}`wpeak_m_long:.1f` %
-# (at {glue:text}`wpeakat_m_long`) and is {glue:text}`wend_m_long:.1f` % at
+# (at {glue:text}`wpeakat_m_long:,d`) and is {glue:text}`wend_m_long:.1f` % at
 # the end; the best tuned baseline's is {glue:text}`wend_m_best:.1f` % at the
 # end. A peak long before the end, followed by a lower value, is unlearning;
 # a peak at the end is a learner still improving.
