@@ -49,6 +49,28 @@ class RunInterrupted(KeyboardInterrupt):
         return 128 + self.signum  # 130 for Ctrl-C, 143 for SIGTERM, as shells report them
 
 
+CLI_ERRORS = (KeyboardInterrupt, NonFiniteError, FileNotFoundError, FileExistsError, ValueError, RuntimeError)
+
+
+def cli_failure(exc: BaseException, prog: str, out_dir=None) -> int:
+    """One line on stderr and the exit code for an error the training CLIs report (``CLI_ERRORS``).
+
+    ``RunInterrupted`` (a stop signal, checkpoint written): its own message and code; a NaN stop: 3;
+    a plain Ctrl-C: 130, with the resume command when ``out_dir`` holds a checkpoint; anything else: 2.
+    """
+    if isinstance(exc, RunInterrupted):
+        print(f"\n{exc}", file=sys.stderr)
+        return exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        has_ckpt = out_dir is not None and (Path(out_dir) / CHECKPOINT).exists()
+        hint = (f"continue with: python -m {prog} train --out {out_dir} --resume" if has_ckpt
+                else "no checkpoint was written; run the same command again")
+        print(f"\ninterrupted; {hint}", file=sys.stderr)
+        return 130
+    print(f"error: {exc}", file=sys.stderr)
+    return 3 if isinstance(exc, NonFiniteError) else 2
+
+
 class _StopSignals:
     """Turn SIGINT/SIGTERM into a flag checked between steps (main thread only; else a no-op)."""
 

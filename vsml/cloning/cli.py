@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from .. import config as configs
-from ..runloop import CHECKPOINT, NonFiniteError, RunInterrupted
+from ..runloop import CHECKPOINT, CLI_ERRORS, cli_failure
 from .config import CloningConfig
 from .meta_test import metatest, save_metatest
 from .run import export, load_cloned, load_run, train
@@ -95,20 +95,7 @@ def main(argv=None) -> int:
             return 0
         train(_train_config(args), args.out, resume=args.resume, init_from=args.init_from,
               progress=not args.no_progress, num_threads=args.threads)
-    except RunInterrupted as exc:
-        print(f"\n{exc}", file=sys.stderr)
-        return exc.exit_code
-    except NonFiniteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        has_ckpt = args.cmd == "train" and (Path(args.out) / CHECKPOINT).exists()
-        hint = (f"continue with: python -m vsml.cloning train --out {args.out} --resume" if has_ckpt
-                else "no checkpoint was written; run the same command again")
-        print(f"\ninterrupted; {hint}", file=sys.stderr)
-        return 130
+    except CLI_ERRORS as exc:
+        return cli_failure(exc, "vsml.cloning", args.out if args.cmd == "train" else None)
     print("vsml.cloning: done")
     return 0

@@ -10,10 +10,9 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
 from ..runio import user_dir
-from ..runloop import CHECKPOINT, NonFiniteError, RunInterrupted
+from ..runloop import CLI_ERRORS, cli_failure
 from .config import CONFIG_DIR, config_names, load_config
 from .pretrained import export
 from .run import train
@@ -66,21 +65,8 @@ def main(argv=None) -> int:
         if config is None and args.set:
             raise ValueError("--set needs --config")
         result = train(config, args.out, steps=args.steps, resume=args.resume, progress=not args.no_progress)
-    except RunInterrupted as exc:
-        print(f"\n{exc}", file=sys.stderr)
-        return exc.exit_code
-    except NonFiniteError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 3
-    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        has_ckpt = args.cmd == "train" and (Path(args.out) / CHECKPOINT).exists()
-        hint = (f"continue with: python -m vsml.meta train --out {args.out} --resume" if has_ckpt
-                else "no checkpoint was written; run the same command again")
-        print(f"\ninterrupted; {hint}", file=sys.stderr)
-        return 130
+    except CLI_ERRORS as exc:
+        return cli_failure(exc, "vsml.meta", args.out if args.cmd == "train" else None)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     last = result.metrics[-1] if result.metrics else {}
