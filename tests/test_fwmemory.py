@@ -14,12 +14,7 @@ D, C = 4, 3
 SMALL = FWMemoryConfig(hidden_size=8, memory_size=4)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def setup(P=3, T=12, seed=0, config=SMALL):

@@ -21,12 +21,7 @@ def config(**changes):
     return meta.MetaConfig(**values)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_segment_is_a_slice_of_the_whole_episode():
