@@ -27,18 +27,19 @@ import math
 
 import torch
 
+from .meta.episodes import derive_seed, make_episode_segment
+
 
 class EpisodePool:
     """The episodes in progress of meta-batch slots ``slots`` (a range of global slot ids)."""
 
-    def __init__(self, config, model, dataset, slots: range, device, *, derive_seed, make_segment):
+    def __init__(self, config, model, dataset, slots: range, device):
         seg = config.segment_length or config.episode_length
         if config.episode_length % seg:
             raise ValueError(f"episode_length {config.episode_length} must be a multiple of "
                              f"segment_length {seg}")
         self.config, self.model, self.data, self.device = config, model, dataset, device
         self.slots, self.segment_length = slots, seg
-        self._derive_seed, self._make_segment = derive_seed, make_segment
         n = len(slots)
         self.position = torch.zeros(n, dtype=torch.long)   # examples already seen in the current episode
         self.length = torch.zeros(n, dtype=torch.long)     # length of the current episode (0: not started)
@@ -47,14 +48,14 @@ class EpisodePool:
 
     # ---------------------------------------------------------------- episodes
     def episode_seed(self, slot: int, episode: int) -> int:
-        return self._derive_seed(self.config.seed, "pool", slot, episode)
+        return derive_seed(self.config.seed, "pool", slot, episode)
 
     def episode_length(self, seed: int) -> int:
         """Fixed ``episode_length``, or log-uniform up to ``episode_length_max``; whole segments."""
         c, seg = self.config, self.segment_length
         lo, hi = c.episode_length, c.episode_length_max or c.episode_length
         if hi > lo:
-            u = float(torch.rand((), generator=torch.Generator().manual_seed(self._derive_seed(seed, "length"))))
+            u = float(torch.rand((), generator=torch.Generator().manual_seed(derive_seed(seed, "length"))))
             lo = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
         return int(math.ceil(lo / seg) * seg)
 
@@ -88,7 +89,7 @@ class EpisodePool:
         for i in range(len(self.slots)):
             seed = self.episode_seed(self.slots[i], int(self.episode[i]))
             start = int(self.position[i])
-            x, y = self._make_segment(self.config, self.data, seed, int(self.length[i]), start,
+            x, y = make_episode_segment(self.config, self.data, seed, int(self.length[i]), start,
                                       start + self.segment_length)
             xs.append(x)
             ys.append(y)

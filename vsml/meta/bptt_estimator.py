@@ -18,7 +18,6 @@ import torch
 
 from ..runloop import NonFiniteError
 from .distributed import all_reduce_mean
-from .episodes import derive_seed, make_episode_segment
 from .estimators import Estimator
 
 
@@ -43,7 +42,7 @@ class BPTTEstimator(Estimator):
         if c.long_horizon:
             from ..episode_pool import EpisodePool
             self.pool = EpisodePool(c, self.model, self.trainer.data, range(self.lo, self.lo + self.n_local),
-                                    self.device, derive_seed=derive_seed, make_segment=make_episode_segment)
+                                    self.device)
         self.theta = theta.clone().requires_grad_(True)
         self.optimizer = torch.optim.Adam([self.theta], lr=c.lr, betas=(c.b1, c.b2), eps=c.adam_eps)
 
