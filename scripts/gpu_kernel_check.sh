@@ -21,15 +21,7 @@ LOG="$OUT_DIR/gpu_kernel_check.log"
 : > "$LOG"
 : > "$OUT_DIR/steps.txt"
 T0=$(date +%s)
-step() {  # step NAME TIMEOUT_S COMMAND...
-    local name=$1 limit=$2; shift 2
-    local t=$(date +%s)
-    echo "=== $name ($(( t - T0 )) s in, limit $limit s): $*" | tee -a "$LOG"
-    timeout "$limit" "$@" 2>&1 | tee -a "$LOG"
-    local rc=${PIPESTATUS[0]}
-    echo "=== $name: exit $rc after $(( $(date +%s) - t )) s" | tee -a "$LOG"
-    echo "$name $rc $(( $(date +%s) - t ))" >> "$OUT_DIR/steps.txt"
-}
+source scripts/gpu_lib.sh
 step env 15 bash -c 'nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
     python3 -c "import torch, triton; print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda, \"triton\", triton.__version__)"'
 step tests 75 python3 -m pytest -q -p no:cacheprovider -o addopts="" -rfEs tests/test_kernels.py tests/test_gpu.py \

@@ -14,6 +14,7 @@ papermill into a temporary file and replaces the stored notebook only on success
     python -m vsml.book run 03            # one chapter, full mode, in place
     python -m vsml.book run 01 02 --smoke  # smoke mode, written to _build/smoke/
     python -m vsml.book run all -p seed 1  # every chapter, with a parameter
+    python -m vsml.book run 07 --device cuda  # on the GPU (chapters marked CPU-only stay there)
     python -m vsml.book list
 """
 from __future__ import annotations
@@ -295,6 +296,7 @@ def main(argv=None) -> int:
     run_p.add_argument("--smoke", action="store_true", help="VSML_SMOKE=1; output goes to _build/smoke/")
     run_p.add_argument("--inplace", action="store_true", help="with --smoke, overwrite the stored chapter anyway")
     run_p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"))
+    run_p.add_argument("--device", help="the chapters' device parameter (auto, cpu, cuda); same as -p device DEV")
     sub.add_parser("list", help="list chapters")
     sync_p = sub.add_parser("sync", help="rebuild notebooks from sources without executing (drops outputs)")
     sync_p.add_argument("chapters", nargs="+")
@@ -314,8 +316,12 @@ def main(argv=None) -> int:
     srcs = find_chapters(args.chapters)
     try:
         params = {k: parse_value(v, f"-p {k}") for k, v in args.param}
+        if args.device is not None:
+            from .device import resolve_device
+            resolve_device(args.device)  # a clear error now, not after the first chapters ran
+            params["device"] = args.device
         check_parameters(srcs, params)
-    except ValueError as exc:
+    except (ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     failed = []
