@@ -13,6 +13,7 @@ import yaml
 
 from tiny_tasks import remember_the_class, tiny
 from vsml import meta
+from vsml.data import Dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -289,3 +290,31 @@ def test_shipped_vsml_runs_on_any_input_size_deterministically():
         with torch.inference_mode():
             outs.append(net.run_episode(params, x, y, generator=torch.Generator().manual_seed(3)).logits)
     assert outs[0].shape == (2, 6, 10) and torch.equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("resize", [None, 7])
+@pytest.mark.parametrize("num_seeds", [3, 20])  # 20: the thread-pool draw
+def test_prepared_inputs_give_the_same_episodes_as_make_episodes(resize, num_seeds):
+    from vsml.meta.episodes import PreparedInputs, make_episodes
+    g = torch.Generator().manual_seed(0)
+    data = Dataset("synthetic", "train", torch.randint(0, 256, (300, 1, 28, 28), generator=g).float(),
+                        torch.randint(10, (300,), generator=g), 10, "test fixture")
+    config = tiny(resize=resize)
+    seeds = [meta.derive_seed(0, 5, "episode", i) for i in range(num_seeds)]
+    x_ref, y_ref = make_episodes(config, data, seeds, 40)
+    x, y = PreparedInputs(config, data, chunk=64).episodes(seeds, 40)
+    assert x.shape == x_ref.shape == (num_seeds, 40, 784 if resize is None else 49)
+    assert torch.equal(x, x_ref) and torch.equal(y, y_ref)
+    with pytest.raises(ValueError, match="exceeds"):
+        PreparedInputs(config, data).episodes(seeds, 301)
+
+
+def test_trainer_draws_prepared_episodes_only_where_they_equal_the_plain_path():
+    from vsml.meta.episodes import PreparedInputs
+    assert PreparedInputs.applies(tiny(), remember_the_class())
+    assert not PreparedInputs.applies(tiny(random_projection=True), remember_the_class())
+    trainer = meta.MetaTrainer(tiny(), remember_the_class())
+    x, y, _ = trainer.episodes(3, 0, 4)
+    x_ref, y_ref = meta.make_episodes(trainer.config, trainer.data,
+                                      [meta.derive_seed(0, 3, "episode", i) for i in range(4)], 12)
+    assert torch.equal(x, x_ref) and torch.equal(y, y_ref) and "train" in trainer._prepared

@@ -8,6 +8,7 @@ the episodes over processes, and any resume, sees the same data.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import torch
@@ -70,3 +71,50 @@ def make_episode_segment(config: MetaConfig, dataset, seed: int, length: int, st
     if config.random_projection:
         x = tasks.random_projection(x, seed=derive_seed(seed, "projection"))
     return x.to(device), y.to(device)
+
+
+class PreparedInputs:
+    """A dataset's model inputs computed once and kept on the device, for fast episode draws.
+
+    ``make_episodes`` standardises and resizes every drawn image again on the CPU and
+    copies the episode to the device: for the paper's ES generation (1,024 episodes of 500
+    28x28 images) that is 1.6 GB built and copied per generation, and at 7x7 it costs ten
+    times the GPU work (both measured with the profiler on an H100). This keeps
+    ``tasks._inputs`` of every image (``[N, D]``, 188 MB for MNIST at 28x28) and the labels
+    on the device and gathers episodes there. The draws are the same as ``make_episodes``'
+    (one ``randperm`` per episode seed, drawn in a thread pool), so the episodes are equal.
+    Only plain datasets without random projections take this path (:meth:`applies`).
+    """
+
+    def __init__(self, config: MetaConfig, dataset, device=None, chunk: int = 4096):
+        from .. import tasks
+        self.config, self.dataset = config, dataset
+        n = len(dataset.y)
+        parts = [tasks._inputs(dataset, torch.arange(i, min(i + chunk, n)), True, config.resize)
+                 for i in range(0, n, chunk)]
+        self.x = torch.cat(parts).to(device)
+        self.y = dataset.y.to(device)
+
+    @staticmethod
+    def applies(config: MetaConfig, dataset) -> bool:
+        from ..task_mixture import TaskMixture
+        return not isinstance(dataset, TaskMixture) and not config.random_projection
+
+    def episodes(self, seeds: list[int], length: int):
+        """``make_episodes(config, dataset, seeds, length, device)``, gathered on the device."""
+        from .. import tasks
+        n = len(self.y)
+        if length > n:
+            raise ValueError(f"length {length} exceeds the {n:,} examples of {self.dataset.name}/"
+                             f"{self.dataset.split} (episodes draw without replacement)")
+
+        def draw(seed):
+            return torch.randperm(n, generator=tasks.generator(derive_seed(seed, "data")))[:length]
+
+        if len(seeds) > 8:  # randperm releases the GIL: 1,024 draws of 60,000 take 0.2 s on one core
+            with ThreadPoolExecutor(max_workers=min(8, torch.get_num_threads() or 1)) as pool:
+                rows = list(pool.map(draw, seeds))
+        else:
+            rows = [draw(s) for s in seeds]
+        index = torch.stack(rows).to(self.x.device, non_blocking=True)
+        return self.x[index], self.y[index]

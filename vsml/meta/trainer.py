@@ -20,7 +20,7 @@ from ..runloop import CHECKPOINT
 from .bptt_estimator import BPTTEstimator
 from .config import MetaConfig
 from .distributed import Distributed, resolve_run_device
-from .episodes import derive_seed, load_dataset, make_episodes
+from .episodes import PreparedInputs, derive_seed, load_dataset, make_episodes
 from .es_estimator import ESEstimator
 from .models import build_model
 
@@ -44,6 +44,7 @@ class MetaTrainer:
             eval_dataset = dataset if dataset is not None else load_dataset(config, config.eval_split)
         self.eval_data = eval_dataset
         x, _ = make_episodes(config, self.data, [0], 1)
+        self._prepared = {}  # "train" / "eval" -> PreparedInputs, built on first use
         self.input_size, self.num_classes = x.shape[-1], int(self.data.num_classes)
         self.model = build_model(config, self.input_size, self.num_classes)
         self.estimator = ESTIMATORS[config.method](self)
@@ -81,8 +82,17 @@ class MetaTrainer:
     def episodes(self, step: int, start: int, stop: int):
         """Episodes ``start..stop-1`` of meta-update ``step``: ``x [n, T, D]``, ``y [n, T]``, initial states."""
         seeds = [derive_seed(self.config.seed, step, "episode", i) for i in range(start, stop)]
-        x, y = make_episodes(self.config, self.data, seeds, self.config.episode_length, self.device)
+        x, y = self._episodes("train", seeds, self.config.episode_length)
         return x, y, self.model.initial_state(seeds, self.device)
+
+    def _episodes(self, which: str, seeds: list[int], length: int):
+        """``make_episodes`` on the train or eval data, from device-resident inputs where that applies."""
+        dataset = self.data if which == "train" else self.eval_data
+        if not PreparedInputs.applies(self.config, dataset):
+            return make_episodes(self.config, dataset, seeds, length, self.device)
+        if which not in self._prepared:
+            self._prepared[which] = PreparedInputs(self.config, dataset, self.device)
+        return self._prepared[which].episodes(seeds, length)
 
     def step(self, step: int) -> dict:
         """One meta-update with the randomness of ``(seed, step)``; returns loss/accuracy/grad_norm."""
@@ -94,7 +104,7 @@ class MetaTrainer:
         c = self.config
         flat = (self.params_flat if params_flat is None else params_flat).to(self.device)
         seeds = [derive_seed(c.seed, "eval", i) for i in range(c.eval_episodes)]
-        x, y = make_episodes(c, self.eval_data, seeds, c.eval_length, self.device)
+        x, y = self._episodes("eval", seeds, c.eval_length)
         loss, correct = self.model.run(flat, x, y, self.model.initial_state(seeds, self.device))
         return {"eval_loss": float(loss.mean()), "eval_accuracy": float(correct.float().mean())}
 
