@@ -57,6 +57,14 @@ def test_unknown_parameter_is_a_one_line_error(tiny_book, capsys):
     assert not (tiny_book / "book" / "99_tiny.ipynb").exists()  # nothing ran
 
 
+def test_device_flag_is_checked_before_anything_runs(tiny_book, capsys):
+    assert book.main(["run", "99", "--device", "tpu"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown device 'tpu'")
+    assert book.main(["run", "99", "--device", "cpu"]) == 2  # the tiny chapter has no device parameter
+    assert "has no parameter 'device'" in capsys.readouterr().err
+    assert not (tiny_book / "book" / "99_tiny.ipynb").exists()
+
+
 def test_run_replaces_chapter_only_on_success(tiny_book, capsys):
     stored = tiny_book / "book" / "99_tiny.ipynb"
     assert book.main(["run", "99", "-p", "value", "7"]) == 0
