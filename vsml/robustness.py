@@ -146,9 +146,8 @@ class Gap:
     sem: float           # standard error of that difference (independent runs)
     met: bool            # points >= -tolerance
 
-    def describe(self, tolerance: float = TOLERANCE_POINTS) -> str:
-        verdict = "within tolerance" if self.met else f"MORE THAN {tolerance:g} POINTS BELOW"
-        return f"{self.points:+5.1f} +- {self.sem:3.1f} points ({verdict})"
+    def describe(self) -> str:
+        return f"{self.points:+5.1f} +- {self.sem:3.1f} {'met' if self.met else 'NOT MET'}"
 
 
 def gap(reference: tuple[float, float], configuration: tuple[float, float],
