@@ -18,7 +18,7 @@
 #   learner, and relate it to the horizon the learner was meta-trained on.
 # ```
 #
-# The paper runs its VSML RNN for 12,000 examples (24,000 RNN ticks), far
+# The paper runs "VSML for 12,000 examples (24,000 RNN ticks)", far
 # beyond the 500-example episodes it was meta-trained on, and sees online
 # gradient descent overtake it: learning "is fast in the beginning but
 # flattens out at some horizon". It proposes "resuming from previous states
@@ -114,10 +114,10 @@ glue("hor_long", VMS[name_long]["horizon"], display=False)
 glue("hor_short", VMS[name_short]["horizon"], display=False)
 
 # %% [markdown]
-# ## Where the 12,000 examples come from
+# ## Where the examples come from
 #
-# No test split has 12,000 images (MNIST's and Fashion-MNIST's have 10,000),
-# and an episode draws without replacement, so the runs draw from the
+# The test splits of MNIST and Fashion-MNIST are shorter than the paper's
+# run, and an episode draws without replacement, so the runs draw from the
 # **training** splits:
 #
 # * **MNIST train**: the dataset both $V_M$s were meta-trained on (on
@@ -155,7 +155,7 @@ for name, opts in BASELINES.items():
 print(f"tuning: {time.perf_counter() - t0:.0f} s")
 
 # %% [markdown]
-# ## 12,000 examples
+# ## The long runs
 
 # %%
 curves, correct = {}, {}
@@ -335,15 +335,15 @@ glue("window", window, display=False)
 #
 # ## Exercises
 #
-# **1. Cumulative versus windowed.** After 10,000 examples a learner's
-# cumulative accuracy is 80 %. For the next 2,000 examples it is right 95 % of
-# the time. What is its cumulative accuracy after 12,000? What does this say
+# **1. Cumulative versus windowed.** After $10{,}000$ examples a learner's
+# cumulative accuracy is $80\,\%$. For the next $2{,}000$ examples it is right $95\,\%$ of
+# the time. What is its cumulative accuracy after $12{,}000$? What does this say
 # about reading "overtaking" off a cumulative curve?
 #
 # ```{admonition} Solution
 # :class: dropdown
 # $(0.80 \cdot 10000 + 0.95 \cdot 2000) / 12000 = 0.825$: a learner that is
-# now far better moves the cumulative curve by only 2.5 points. Cumulative
+# now far better moves the cumulative curve by only $2.5$ points. Cumulative
 # curves integrate the past, so a crossing on them comes long after the
 # learners' current accuracies crossed; the windowed verdicts above are
 # therefore earlier than the cumulative ones.

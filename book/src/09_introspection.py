@@ -298,7 +298,7 @@ glue("num_runs", num_runs, display=False)
 # some classes can guess one of the *other* classes for an image that matches
 # none it knows; with 10 classes and $k$ of them seen, a uniform guess among
 # the unseen ones is right with probability $1/(10 - k)$. So even a perfect
-# associator is above 0 % on first examples, and the second-example accuracy,
+# associator is right on some first examples, and the second-example accuracy,
 # not the first, measures learning from a single label.
 # ```
 #

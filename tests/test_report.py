@@ -1,0 +1,103 @@
+"""The reproduction report reads glued values as myst-nb stores them, and computes its verdicts by the stated rule."""
+import json
+from pathlib import Path
+
+import pytest
+
+from vsml import claims, report
+from vsml.report import Check, MissingResult, StoredChapter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _glue_output(name, data, prefix="application/papermill.record/"):
+    return {"output_type": "display_data", "data": {prefix + k: v for k, v in data.items()},
+            "metadata": {"scrapbook": {"name": name, "mime_prefix": prefix}}}
+
+
+def _notebook(tmp_path, outputs, name="07_meta_learning.ipynb", mode="full"):
+    stream = {"output_type": "stream", "name": "stdout",
+              "text": [f"mode: {mode} | device: cpu (cpu, 2 threads) | seed: 0\n", "torch x\n"]}
+    nb = {"cells": [{"cell_type": "code", "source": "", "outputs": [stream, *outputs]}], "metadata": {},
+          "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / name
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def test_read_glue_decodes_numbers_strings_markdown_dicts_and_figures(tmp_path):
+    path = _notebook(tmp_path, [
+        _glue_output("acc", {"text/plain": "66.91"}),
+        _glue_output("count", {"text/plain": "'2,048'"}),  # a str glued by vsml.book.glue: repr with quotes
+        _glue_output("verdict", {"text/markdown": "**held**", "text/plain": "<IPython.core.display.Markdown object>"}),
+        _glue_output("res", {"text/plain": "{'reference': 90.5, 'configs': {'14x14': 88.0}}"}),
+        _glue_output("fig", {"image/png": "iVBOR", "text/plain": "<Figure size 640x480>"}),
+        _glue_output("shown", {"text/plain": "3"}, prefix=""),  # glue(..., display=True)
+    ])
+    values = report.read_glue(path)
+    assert values == {"acc": 66.91, "count": "2,048", "verdict": "**held**",
+                      "res": {"reference": 90.5, "configs": {"14x14": 88.0}}, "fig": None, "shown": 3}
+    ch = StoredChapter(path)
+    assert ch.run == {"mode": "full", "device": "cpu (cpu, 2 threads)"}
+    assert ch.num("count") == 2048 and ch.md("verdict") == "held"
+    with pytest.raises(MissingResult, match="glues no value 'nope'"):
+        ch["nope"]
+    with pytest.raises(MissingResult, match="expected a number"):
+        ch.num("verdict")
+
+
+def test_read_glue_rejects_what_is_not_a_notebook(tmp_path):
+    bad = tmp_path / "x.ipynb"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="not a notebook"):
+        report.read_glue(bad)
+    with pytest.raises(MissingResult, match="no stored chapter"):
+        report.read_glue(tmp_path / "missing.ipynb")
+
+
+def test_verdict_rule():
+    yes, no = Check("a", True), Check("b", False)
+    assert report.verdict_of([yes, yes]) == report.REPRODUCED
+    assert report.verdict_of([yes, no]) == report.PARTLY
+    assert report.verdict_of([no, no]) == report.NOT_REPRODUCED
+    assert report.verdict_of([]) == report.NOT_RUN
+
+
+def test_smoke_chapter_and_missing_chapter_are_not_yet_run(tmp_path):
+    _notebook(tmp_path, [_glue_output("h1", {"text/plain": "5"})], mode="SMOKE (tiny sizes, numbers are not results)")
+    rows = claims.figure6(tmp_path, tmp_path)
+    assert rows and all(r.verdict == report.NOT_RUN and "smoke" in r.note for r in rows)
+    rows = claims.figure7(tmp_path)
+    assert [r.verdict for r in rows] == [report.NOT_RUN] and "not written" in rows[0].note
+
+
+def test_a_later_chapter_fills_its_row_through_one_glued_dict(tmp_path):
+    res = {"horizon": 2000, "reference": 90.0, "configs": {"14x14": 88.0, "permuted": 80.0}}
+    _notebook(tmp_path, [_glue_output("report_fig7", {"text/plain": repr(res)})], name="12_robustness.ipynb")
+    (row,) = claims.figure7(tmp_path)
+    assert [c.passed for c in row.checks] == [True, False] and row.verdict == report.PARTLY
+    assert "permuted" in row.ours
+
+
+def test_shipped_report_reads_every_row():
+    rows = claims.all_claims(ROOT)
+    figures = {r.figure.split(" (")[0] for r in rows}
+    assert {"Figures 5, 11a", "Figures 5, 11b", "Figure 6a", "Figure 6b", "Figure 6c", "Figure 7", "Figure 8",
+            "Figure 9", "Figure 17", "Figure 18", "Figure 19", "Figure 20", "Figure 21", "Appendix C.2"} <= figures
+    assert all(r.verdict in report.VERDICTS for r in rows)
+    cloning = [r for r in rows if r.figure.startswith("Figures 5")]
+    assert all(r.verdict != report.NOT_RUN for r in cloning), [r.note for r in cloning]
+    counts = report.count_verdicts(rows)
+    assert sum(counts.values()) == len(rows)
+
+
+def test_cloning_rows_agree_with_chapter_06():
+    """The report reads the shipped meta-test files itself; chapter 06 glued the same numbers from them."""
+    ch = StoredChapter(ROOT / "book" / "06_cloning.ipynb")
+    if ch.run["mode"] != "full":
+        pytest.skip("chapter 06 is not stored from a full run")
+    rows = {r.figure: r for r in claims.cloning(ROOT / "vsml" / "pretrained")}
+    for depth, fig in (("shallow", "Figures 5, 11a"), ("deep", "Figures 5, 11b")):
+        for ds, name in (("mnist", "MNIST"), ("fashion_mnist", "Fashion-MNIST")):
+            assert f"{name} {ch[f'{depth}_{ds}_vsml']} %" in rows[fig].ours
+            assert ch.num(f"{depth}_{ds}_paper") == claims.PAPER_CLONING[depth, ds]
