@@ -83,7 +83,7 @@ def online_episode_segment(dataset: Dataset, length: int, start: int, stop: int,
     """Examples ``start:stop`` of the single episode ``online_episodes(dataset, 1, length, seed)``.
 
     The same draw, without materialising the whole episode: long-horizon
-    meta-training (:mod:`vsml.episode_pool`) reads episodes of thousands of
+    meta-training (:mod:`vsml.meta.episode_pool`) reads episodes of thousands of
     examples one segment at a time. Returns ``x [1, stop - start, D]``, ``y [1, stop - start]``.
     """
     _positive(length=length)

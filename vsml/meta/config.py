@@ -3,7 +3,7 @@
 Paper: Section 3.1 / Algorithm 1 and Appendix C.2 (ES: 1,024 antithetic
 pairs, sigma 0.05, Adam 0.025, 10k generations, 500-example episodes; BPTT:
 meta-batch 128, Adam 1e-3, global-norm clipping), Section 4.3 (random
-projections) and Appendix D (long-horizon training, :mod:`vsml.episode_pool`).
+projections) and Appendix D (long-horizon training, :mod:`vsml.meta.episode_pool`).
 Configs are YAML files read through :mod:`vsml.config`.
 """
 from __future__ import annotations
@@ -108,7 +108,7 @@ class MetaConfig(ConfigMixin):
 
     @property
     def long_horizon(self) -> bool:
-        """Segments with carried state or a pool of variable-length episodes (:mod:`vsml.episode_pool`)."""
+        """Segments with carried state or a pool of variable-length episodes (:mod:`vsml.meta.episode_pool`)."""
         return ((self.segment_length is not None and self.segment_length != self.episode_length)
                 or self.episode_length_max is not None)
 

@@ -27,7 +27,7 @@ import math
 
 import torch
 
-from .meta.episodes import derive_seed, make_episode_segment
+from .episodes import derive_seed, make_episode_segment
 
 
 class EpisodePool:
@@ -122,6 +122,6 @@ class EpisodePool:
                                                     saved["episode"].clone())
         self.state = None
         if "h" in saved:
-            from .network import NetworkState
+            from ..network import NetworkState
             move = lambda ts: [t.to(self.device) for t in ts]  # noqa: E731
             self.state = NetworkState(move(saved["h"]), move(saved["c"]), move(saved["bwd_in"]))

@@ -69,7 +69,7 @@ class MetaTrainer:
 
     @property
     def pool(self):
-        """The episode pool of long-horizon BPTT (:mod:`vsml.episode_pool`), else ``None``."""
+        """The episode pool of long-horizon BPTT (:mod:`vsml.meta.episode_pool`), else ``None``."""
         return getattr(self.estimator, "pool", None)
 
     def state_dict(self) -> dict:
