@@ -40,6 +40,15 @@ def test_digits_uses_both_splits_and_caps_the_horizon():
     assert sorted(y[0].tolist()) == sorted(ds.y.tolist())  # without replacement: every image once
 
 
+def test_seen_tasks_from_provenance():
+    assert transfer.seen_tasks({"config": {"dataset": "mnist"}}) == ("mnist",)
+    mix = {"config": {"dataset": "mnist", "tasks": [{"dataset": "mnist"}, {"dataset": "random", "weight": 2},
+                                                    {"dataset": "mnist", "classes": [3, 4]}]}}
+    assert transfer.seen_tasks(mix) == ("mnist", "random")
+    with pytest.raises(ValueError, match="names no"):
+        transfer.seen_tasks({"name": "x", "config": {}})
+
+
 def test_vl_matched_hidden_size():
     assert transfer.vl_matched_hidden_size(784, 10) == 158   # the paper's "160" at 784 x 10
     assert transfer.vl_matched_hidden_size(49, 10) == 133
@@ -79,12 +88,13 @@ def test_compare_is_paired_and_its_rules_can_fail():
     b = torch.tensor([[0.5, 0.5], [0.5, 0.5]])
     d = transfer.compare(a, b, 2)
     assert d.mean == pytest.approx(10.0) and d.standard_error == pytest.approx(10.0)
-    assert d.above and d.at_or_above
+    assert d.above and d.at_or_above and not d.significant      # 10 points, SE 10
     worse = transfer.compare(b, a, 2)
-    assert not worse.above and worse.at_or_above        # 10 points below with SE 10: within 2 SE
-    clearly_worse = transfer.compare(torch.tensor([[0.1], [0.1]]), torch.tensor([[0.5], [0.6]]), 1)
-    assert not clearly_worse.at_or_above                 # 45 points below, SE 5
-    assert transfer.compare(a, b, 1).mean == 0 and not transfer.compare(a, b, 1).above
+    assert not worse.above and not worse.at_or_above
+    tie = transfer.compare(a, b, 1)
+    assert tie.mean == 0 and not tie.above and tie.at_or_above
+    clear = transfer.compare(torch.tensor([[0.1], [0.1]]), torch.tensor([[0.5], [0.6]]), 1)
+    assert clear.significant and not clear.at_or_above        # 45 points below, SE 5
     with pytest.raises(ValueError, match="horizon"):
         transfer.compare(a, b, 3)
     assert transfer.mean_and_se(a, 2) == pytest.approx((60.0, 10.0))

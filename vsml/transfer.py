@@ -26,7 +26,8 @@ This module holds the two registries and the protocol:
   logits of unused outputs are dropped before the argmax); VSML and SGD are
   built at the task's size.
 * :func:`compare`: the paired difference of two learners' cumulative accuracy
-  on the same episodes, and the verdict rules of the chapter.
+  on the same episodes, and the verdict rules of the chapter (on the means,
+  as the reproduction report reads them, with the standard error beside).
 """
 from __future__ import annotations
 
@@ -161,6 +162,17 @@ META_LEARNED_RIVALS = ("Meta RNN", "HebbianFW", "FWMemory")   # Figure 8's claim
 SGD_LEARNERS = ("SGD", "SGD, hidden |V_L|")                   # Figure 13's claim: VSML at or above these
 
 
+def seen_tasks(provenance: dict) -> tuple[str, ...]:
+    """The task names a meta-learned learner saw in meta-training (its export's config:
+    ``dataset``, or the ``tasks`` of a mixture, :mod:`vsml.task_mixture`)."""
+    cfg = provenance.get("config", {})
+    if cfg.get("tasks"):
+        return tuple(dict.fromkeys(t["dataset"] if isinstance(t, dict) else t.dataset for t in cfg["tasks"]))
+    if "dataset" not in cfg:
+        raise ValueError(f"provenance of {provenance.get('name', '?')!r} names no meta-training dataset or tasks")
+    return (cfg["dataset"],)
+
+
 def vl_matched_hidden_size(input_size: int, num_classes: int, state_size: int = 16) -> int:
     """Hidden units ``h`` with ``h * (input_size + num_classes)`` weights closest to VSML's
     ``|V_L| = input_size * num_classes * state_size`` (the paper's 160 at 784 x 10)."""
@@ -250,12 +262,18 @@ class Difference:
 
     @property
     def above(self) -> bool:
+        """Figure 8's rule: the mean of ``a`` is above ``b``'s."""
         return self.mean > 0
 
     @property
     def at_or_above(self) -> bool:
-        """Not below by more than two standard errors of the paired difference."""
-        return self.mean >= -2 * self.standard_error
+        """Figure 13's rule: the mean of ``a`` is at or above ``b``'s."""
+        return self.mean >= 0
+
+    @property
+    def significant(self) -> bool:
+        """The means differ by more than two standard errors of the paired difference."""
+        return abs(self.mean) > 2 * self.standard_error
 
 
 def compare(cum_acc_a: torch.Tensor, cum_acc_b: torch.Tensor, horizon: int) -> Difference:
