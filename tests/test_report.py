@@ -72,11 +72,13 @@ def test_smoke_chapter_and_missing_chapter_are_not_yet_run(tmp_path):
 
 
 def test_a_later_chapter_fills_its_row_through_one_glued_dict(tmp_path):
-    res = {"horizon": 2000, "reference": 90.0, "configs": {"14x14": 88.0, "permuted": 80.0}}
-    _notebook(tmp_path, [_glue_output("report_fig7", {"text/plain": repr(res)})], name="12_robustness.ipynb")
+    table = {"m7": {"reference": {"acc": 90.0, "runs": 32, "examples": 2000}, "size14": {"acc": 88.0, "gap": -2.0},
+                    "perm_inputs": {"acc": 80.0, "gap": -10.0}, "summary": {"met": 1, "configurations": 2}}}
+    _notebook(tmp_path, [_glue_output("robustness_table", {"text/plain": repr(table)})],
+              name="12_robustness.ipynb")
     (row,) = claims.figure7(tmp_path)
     assert [c.passed for c in row.checks] == [True, False] and row.verdict == report.PARTLY
-    assert "permuted" in row.ours
+    assert "perm_inputs" in row.ours and "32 runs" in row.setting
 
 
 def test_shipped_report_reads_every_row():
