@@ -103,3 +103,17 @@ def test_cloning_rows_agree_with_chapter_06():
         for ds, name in (("mnist", "MNIST"), ("fashion_mnist", "Fashion-MNIST")):
             assert f"{name} {ch[f'{depth}_{ds}_vsml']} %" in rows[fig].ours
             assert ch.num(f"{depth}_{ds}_paper") == claims.PAPER_CLONING[depth, ds]
+
+
+def test_figure8_rows_per_task_including_the_ones_not_run(tmp_path):
+    res = {"horizon": 2000, "setting": "4 runs;", "tasks": {
+        "random": {"unseen": True, "horizon": 2000, "vsml": 90.0, "meta_baselines": {"Meta RNN": 10.0},
+                   "vsml_100": 70.0, "sgd_100": 75.0, "sgd_100_learner": "SGD"}}}
+    _notebook(tmp_path, [_glue_output("report_fig8", {"text/plain": repr(res)}),
+                         _glue_output("transfer_vsml_kmnist_2000", {"text/plain": "'not run: needs download'"}),
+                         _glue_output("transfer_vsml_gpu_kmnist_2000", {"text/plain": "'not run: needs download'"})],
+              name="13_dataset_transfer.ipynb")
+    rows = {r.figure: r for r in claims.figure8(tmp_path)}
+    assert set(rows) == {"Figure 8 (random)", "Figure 8 (kmnist)"}
+    assert rows["Figure 8 (random)"].verdict == report.PARTLY  # above the Meta RNN, below SGD after 100
+    assert rows["Figure 8 (kmnist)"].verdict == report.NOT_RUN and "download" in rows["Figure 8 (kmnist)"].note
