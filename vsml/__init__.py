@@ -2,7 +2,8 @@
 
 Modules, in the order the book introduces them:
 ``rnn`` (Eq. 1-6, Theorem 1), ``lstm`` (the shared sub-LSTM, Eq. 7/16),
-``network`` (stacked layers, Algorithm 2), ``data``/``tasks`` (Section 4),
+``network`` (stacked layers, Algorithm 2), ``conv``/``conv_network`` (the
+convolutional VSML layer and network, Appendix D), ``data``/``tasks`` (Section 4),
 ``online``/``evaluate`` (the meta-test protocol and its registry of learners),
 ``baselines``/``metarnn`` (online SGD/Adam, the Meta RNN), ``es``/``meta``
 (Algorithm 1; ``meta.episode_pool``: Appendix D), ``cloning`` (Section 3.2),
@@ -17,7 +18,9 @@ apply_allocator_settings()  # peak memory independent of the episode length (see
 
 from .lstm import SubLSTMConfig, flatten_params, init_params, param_count, unflatten_params  # noqa: E402
 from .network import EpisodeResult, NetworkState, VSMLConfig, VSMLNetwork  # noqa: E402
+from .conv_network import ConvVSMLConfig, ConvVSMLNetwork  # noqa: E402
 
 __all__ = ["SubLSTMConfig", "VSMLConfig", "VSMLNetwork", "NetworkState", "EpisodeResult",
+           "ConvVSMLConfig", "ConvVSMLNetwork",
            "init_params", "param_count", "flatten_params", "unflatten_params"]
 __version__ = "0.1.0"

@@ -23,9 +23,13 @@ Each row checks that its outputs equal the reference's (``max |diff|``). The
 last two lines give the speed-up of the fastest exact formulation over the
 reference for cases (a) and (b). ``--step`` also times one whole example of the
 VSML network (``online_step``: tick, prediction, error) at ``--pop-size`` per-member
-parameters, and prints the implied seconds per 500-example ES generation::
+parameters, and prints the implied seconds per 500-example ES generation. ``--conv``
+times the convolutional VSML layer of Appendix D (``vsml.conv``: kernel 3, stride 2,
+padding 1, 8 channels) on the same 28x28 image beside the dense 784x10 layer, and the
+dense 1568x10 layer after it (printed before the two speed-up lines)::
 
-    python -m vsml.bench [--device cuda] [--pop-size 64] [--repeats 5] [--threads 1] [--step] [--json out.json]
+    python -m vsml.bench [--device cuda] [--pop-size 64] [--repeats 5] [--threads 1] [--step] [--conv]
+                         [--json out.json]
 """
 from __future__ import annotations
 
@@ -198,6 +202,45 @@ def time_step(pop_size: int, A: int = 784, B: int = 10, steps: int = 5, device: 
             "mticks": pop_size * A * B * net.config.num_micro_ticks / sec / 1e6}
 
 
+def conv_benchmark(pop_size: int = 64, repeats: int = 5, device: str = "cpu", side: int = 28,
+                   out_channels: int = 8, num_ticks: int = 2) -> list[dict]:
+    """The conv VSML layer (Appendix D) beside the dense layer on the same ``side x side`` image.
+
+    Rows: the dense ``side^2 x 10`` layer (``DenseTick``, the default backend), the conv layer
+    (``ConvTick``: eager PyTorch ops, and with ``torch.compile``) and the dense layer that follows
+    it in the conv network; ``mticks``: million sub-LSTM (instance) micro-ticks per second.
+    """
+    from .conv import ConvTick
+    cfg = SubLSTMConfig()
+    conv = ConvTick(cfg, (side, side), 3, 2, 1, num_ticks)
+    conv_compiled = ConvTick(cfg, (side, side), 3, 2, 1, num_ticks, compile=True)
+    (Ho, Wo), L = conv.geom.out_size, conv.geom.num_out
+    instances = int(conv.geom.instance_mask(torch.zeros(())).sum()) * out_channels  # per member and tick
+    rows = []
+    for case, members, batch in (("(a) 1 episode, shared V_M", None, 1),
+                                 (f"(b) population {pop_size}, per-member V_M", pop_size, pop_size)):
+        params, h, c, fwd, bwd = _inputs(members, batch, side * side, 10, cfg, device)
+        g = torch.Generator().manual_seed(1)
+        ch = torch.randn(batch, 1, 3, 3, out_channels, cfg.state_size, generator=g).to(device)
+        cbwd = (0.1 * torch.randn(batch, out_channels, Ho, Wo, cfg.bwd_size, generator=g)).to(device)
+        A2 = out_channels * L
+        _, h2, c2, fwd2, bwd2 = _inputs(members, batch, A2, 10, cfg, device, seed=2)
+        dense = DenseTick(cfg, num_ticks)
+        conv_in = (params, ch.tanh(), ch, fwd.reshape(batch, 1, side, side, -1), cbwd)
+        conv_name = f"conv 3x3/s2 -> {out_channels}x{Ho}x{Wo}"
+        fns = {f"dense {side * side}x10": (lambda: dense(params, h, c, fwd, bwd), batch * side * side * 10),
+               conv_name: (lambda: conv(*conv_in), batch * instances),
+               f"{conv_name} compiled": (lambda: conv_compiled(*conv_in), batch * instances),
+               f"dense {A2}x10 after the conv": (lambda: dense(params, h2, c2, fwd2, bwd2), batch * A2 * 10)}
+        with torch.inference_mode():
+            secs = _time_in_turn({k: f for k, (f, _) in fns.items()}, repeats, device)
+        for name, (_, ticks) in fns.items():
+            best, median = secs[name]
+            rows.append(dict(case=case, formulation=name, secs=best, secs_median=median,
+                             mticks=ticks * num_ticks / best / 1e6))
+    return rows
+
+
 def speedups(rows: list[dict]) -> dict:
     """Per case: the fastest exact formulation and its speed-up over the reference (same run)."""
     out = {}
@@ -223,6 +266,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-sweep", action="store_true", help="CUDA: only the default Triton tile and precision")
     parser.add_argument("--step", action="store_true",
                         help="also time a whole example (online_step) at --pop-size members (default on CUDA)")
+    parser.add_argument("--conv", action="store_true",
+                        help="also time the conv VSML layer (Appendix D) beside the dense layer on a 28x28 image")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch (and CPU kernel) threads (default: torch's; 1 is steadier on a busy machine)")
     parser.add_argument("--json", default=None, help="also write the rows, with the device, to this JSON file")
@@ -256,6 +301,12 @@ def main(argv=None) -> int:
               f"{step['sec_per_generation']:.2f} s per {EPISODE_LENGTH}-example generation (forward passes only)")
         for key, status in step["triton_status"].items():
             print(f"Triton kernel on {key}: {'in use (self-check passed)' if status is True else status}")
+    conv_rows = None
+    if args.conv:
+        conv_rows = conv_benchmark(args.pop_size, args.repeats, args.device)
+        for r in conv_rows:
+            print(f"{r['case']:38s} {r['formulation']:37s} {r['secs'] * 1e3:10.2f} ms/example "
+                  f"{r['mticks']:10.2f} M ticks/s (median {r['secs_median'] * 1e3:.2f} ms)")
     best = speedups(rows)
     for case, b in best.items():
         print(f"speed-up over the straightforward formulation, {case}: {b['speedup']:.2f}x "
@@ -264,7 +315,7 @@ def main(argv=None) -> int:
         with open(args.json, "w") as f:
             json.dump({"device": describe(args.device), "pop_size": args.pop_size, "inputs": args.inputs,
                        "outputs": args.outputs, "threads": torch.get_num_threads(), "repeats": args.repeats,
-                       "rows": rows, "speedups": best, "step": step}, f, indent=1)
+                       "rows": rows, "speedups": best, "step": step, "conv": conv_rows}, f, indent=1)
     return 0
 
 

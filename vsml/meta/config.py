@@ -14,6 +14,7 @@ from pathlib import Path
 from .. import config as configs
 from .. import es
 from ..config import ConfigMixin, coerce_fields
+from ..conv_network import ConvVSMLConfig
 from ..fwmemory import FWMemoryConfig
 from ..hebbian import HebbianConfig
 from ..metarnn import MetaRNNConfig
@@ -22,7 +23,8 @@ from ..task_mixture import task_specs
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 METHODS = ("es", "bptt")
-MODEL_CONFIGS = {"vsml": VSMLConfig, "metarnn": MetaRNNConfig, "hebbian": HebbianConfig, "fwmemory": FWMemoryConfig}
+MODEL_CONFIGS = {"vsml": VSMLConfig, "vsml_conv": ConvVSMLConfig, "metarnn": MetaRNNConfig, "hebbian": HebbianConfig,
+                 "fwmemory": FWMemoryConfig}
 MODELS = tuple(MODEL_CONFIGS)
 METARNN_OPTIONS = tuple(configs.field_names(MetaRNNConfig))
 # Settings that may change when a run is resumed: none of them touches the parameters.
@@ -40,7 +42,7 @@ class MetaConfig(ConfigMixin):
     """
 
     method: str = "es"                 # es | bptt
-    model: str = "vsml"                # vsml | metarnn | hebbian | fwmemory
+    model: str = "vsml"                # vsml | vsml_conv | metarnn | hebbian | fwmemory
     model_options: dict = field(default_factory=dict)  # fields of MODEL_CONFIGS[model]
     dataset: str = "mnist"             # a vsml.data name
     tasks: list | None = None          # a task mixture replacing dataset (vsml.task_mixture; Figure 8)

@@ -8,10 +8,12 @@ loss and correctness of the online predictions, so the estimators of
 """
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import torch
 
+from ..conv_network import ConvVSMLConfig, ConvVSMLNetwork
 from ..flat_params import flatten, unflatten
 from ..fwmemory import FWMemoryConfig, fwmemory_episode, fwmemory_init, fwmemory_param_shapes
 from ..hebbian import HebbianConfig, hebbian_episode, hebbian_init, hebbian_param_shapes
@@ -79,6 +81,33 @@ class VSMLModel:
 
     def model_config(self) -> dict:
         return self.config.to_dict()
+
+
+class ConvVSMLModel(VSMLModel):
+    """The conv VSML RNN (:mod:`vsml.conv_network`, Appendix D) as a function of a flat vector; same V_M as ``vsml``.
+
+    Without ``input_shape`` in the options the data's inputs are read as one square channel
+    (``784 -> [1, 28, 28]``); without ``dense_sizes`` one dense layer maps to the data's classes.
+    """
+
+    name = "vsml_conv"
+
+    def __init__(self, options: dict, input_size: int, num_classes: int):
+        options = dict(options)
+        if "input_shape" not in options:
+            side = math.isqrt(input_size)
+            if side * side != input_size:
+                raise ValueError(f"the data's {input_size} inputs are no square image: give "
+                                 f"model_options.input_shape [C, H, W]")
+            options["input_shape"] = (1, side, side)
+        options.setdefault("dense_sizes", (num_classes,))
+        self.config = ConvVSMLConfig.from_dict(options)
+        if self.config.input_size != input_size or self.config.num_classes != num_classes:
+            raise ValueError(f"model_options.input_shape {self.config.input_shape} and dense_sizes "
+                             f"{self.config.dense_sizes} must give the data's {input_size} inputs and end with "
+                             f"its {num_classes} classes")
+        self.net = ConvVSMLNetwork(self.config)
+        self.shapes = param_shapes(self.config.sub_lstm)
 
 
 class MetaRNNModel:
@@ -174,7 +203,8 @@ class FWMemoryModel(FastWeightModel):
     episode = staticmethod(fwmemory_episode)
 
 
-MODEL_CLASSES = {"vsml": VSMLModel, "metarnn": MetaRNNModel, "hebbian": HebbianModel, "fwmemory": FWMemoryModel}
+MODEL_CLASSES = {"vsml": VSMLModel, "vsml_conv": ConvVSMLModel, "metarnn": MetaRNNModel, "hebbian": HebbianModel,
+                 "fwmemory": FWMemoryModel}
 
 
 def build_model(config: MetaConfig, input_size: int, num_classes: int):
@@ -183,8 +213,9 @@ def build_model(config: MetaConfig, input_size: int, num_classes: int):
 
 def model_shapes(model_name: str, model_config: dict) -> dict:
     """Parameter shapes of an exported model from its ``model_config`` (as :meth:`model_config` wrote it)."""
-    if model_name == "vsml":
-        return param_shapes(VSMLConfig.from_dict(model_config).sub_lstm)
+    if model_name in ("vsml", "vsml_conv"):
+        config_class = VSMLConfig if model_name == "vsml" else ConvVSMLConfig
+        return param_shapes(config_class.from_dict(model_config).sub_lstm)
     if model_name in ("hebbian", "fwmemory"):
         options = {k: v for k, v in model_config.items() if k not in ("input_size", "num_classes")}
         return MODEL_CLASSES[model_name](options, model_config["input_size"], model_config["num_classes"]).shapes
