@@ -200,6 +200,24 @@ def test_network_episode_shapes_with_batch_and_population(members):
     assert res.state.bwd_in[0].abs().max() > 0  # the dense layer's backward message reaches the conv layer
 
 
+def test_network_with_a_whole_input_kernel_is_the_dense_network():
+    # Episode level: conv 1x4x4 -> 3x1x1 (kernel 4, stride 1) then dense 3 -> 2 equals the dense 16 -> 3 -> 2
+    # network; same initial states (same draws), so this also checks the conv <-> dense message reshapes.
+    from vsml import VSMLConfig, VSMLNetwork
+    conv_net = ConvVSMLNetwork(input_shape=(1, 4, 4), out_channels=3, kernel_size=4, stride=1, padding=0,
+                               dense_sizes=(2,), feed_label=True)
+    dense_net = VSMLNetwork(VSMLConfig(layer_sizes=(16, 3, 2), feed_label=True))
+    params = {k: v.double() for k, v in conv_net.init_params(0).items()}
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(2, 6, 16, generator=g, dtype=F64), torch.randint(0, 2, (2, 6), generator=g)
+    a = conv_net.run_episode(params, x, y, generator=torch.Generator().manual_seed(1))
+    b = dense_net.run_episode(params, x, y, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(a.logits, b.logits, rtol=0, atol=1e-12)
+    for s_conv, s_dense in zip(a.state.c, b.state.c):
+        torch.testing.assert_close(s_conv.reshape(s_dense.shape), s_dense, rtol=0, atol=1e-12)
+    assert a.logits.std() > 0
+
+
 def test_paper_geometry():
     net = ConvVSMLNetwork()  # Appendix D: kernel 3, stride 2, 8 channels, then a dense layer
     assert net.conv.geom.out_size == (14, 14) and net.dense.config.layer_sizes == (8 * 14 * 14, 10)
