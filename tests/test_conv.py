@@ -282,3 +282,21 @@ def test_compiled_ticks_equal_eager():
     with torch.no_grad():
         for a, b in zip(eager(*inputs), compiled(*inputs)):
             torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+
+
+def test_conv_model_carries_its_state_over_segments():
+    # Long-horizon BPTT (vsml.meta.episode_pool) carries V_L between segments: the conv states too.
+    data = remember_the_class()
+    options = {"kernel_size": 2, "stride": 1, "padding": 0, "out_channels": 2}
+    cfg = tiny(method="bptt", model="vsml_conv", model_options=options, episode_length=8, segment_length=4,
+               meta_batch_size=2, eval_every=0)
+    trainer = meta.MetaTrainer(cfg, data)
+    model, theta = trainer.model, trainer.theta.detach()
+    x, y = meta.make_episodes(cfg, data, [1, 2], 12)
+    whole, _ = model.run(theta, x, y, model.initial_state([1, 2], "cpu"))
+    state, parts = model.initial_state([1, 2], "cpu"), []
+    for start in range(0, 12, 4):
+        loss, _, state = model.run(theta, x[:, start:start + 4], y[:, start:start + 4], state, return_state=True)
+        parts.append(loss)
+    torch.testing.assert_close(torch.cat(parts, 1), whole, rtol=0, atol=0)
+    assert all(torch.isfinite(torch.tensor(trainer.step(s)["loss"])) for s in range(2))

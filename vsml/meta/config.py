@@ -98,7 +98,7 @@ class MetaConfig(ConfigMixin):
             task_specs(self.tasks)  # one-line errors for bad entries
             if self.long_horizon:
                 raise ValueError("long-horizon training reads one dataset; tasks (a mixture) is not implemented there")
-        if self.long_horizon and self.model != "vsml":
+        if self.long_horizon and self.model not in ("vsml", "vsml_conv"):
             raise ValueError("long-horizon training carries VSML states; it is not implemented for the Meta RNN "
                              "and the fast-weight baselines")
         if self.steps < 0 or self.eval_every < 0:
