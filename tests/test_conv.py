@@ -300,3 +300,15 @@ def test_conv_model_carries_its_state_over_segments():
         parts.append(loss)
     torch.testing.assert_close(torch.cat(parts, 1), whole, rtol=0, atol=0)
     assert all(torch.isfinite(torch.tensor(trainer.step(s)["loss"])) for s in range(2))
+
+
+def test_cli_trains_exports_and_loads_a_conv_model(tmp_path):
+    run = tmp_path / "run"
+    assert meta.main(["train", "--config", "smoke", "--out", str(run), "--no-progress",
+                      "--set", "steps=1", "model=vsml_conv", "eval_every=1"]) == 0
+    assert meta.main(["export", "--run", str(run), "--name", "conv_test", "--dest", str(tmp_path / "pre")]) == 0
+    params, provenance = meta.load_pretrained("conv_test", directory=tmp_path / "pre")
+    assert provenance["model"] == "vsml_conv" and provenance["model_config"]["input_shape"] == [1, 4, 4]
+    net = ConvVSMLNetwork(ConvVSMLConfig.from_dict(provenance["model_config"]))
+    x, y = torch.rand(2, 3, 16), torch.randint(0, 10, (2, 3))
+    assert torch.isfinite(net.run_episode(params, x, y).loss).all()

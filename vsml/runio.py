@@ -298,10 +298,12 @@ def load_pretrained(name: str, directory=None) -> tuple[dict, dict]:
     bad = non_finite(params)
     if bad:
         raise RuntimeError(f"pretrained file {pt} holds NaN/inf in {', '.join(bad)}; {hint}")
-    if info.get("model") == "vsml":
+    if info.get("model") in ("vsml", "vsml_conv"):
+        from .conv_network import ConvVSMLConfig
         from .lstm import param_shapes
         from .network import VSMLConfig
-        want = param_shapes(VSMLConfig.from_dict(info["model_config"]).sub_lstm)
+        config_class = VSMLConfig if info["model"] == "vsml" else ConvVSMLConfig
+        want = param_shapes(config_class.from_dict(info["model_config"]).sub_lstm)
         got = {k: tuple(v.shape) for k, v in params.items()}
         if got != want:
             raise RuntimeError(f"pretrained file {pt} has parameters {got}, but its provenance describes "
