@@ -25,16 +25,17 @@ instances' states, as weight sharing by averaging the per-position updates
 (the authors' code reduces the same way).
 
 Messages after the last micro-tick come from the instances' states, averaged
-(Appendix C: averaging keeps message sizes independent of the fan-in):
+as in the dense layer (Appendix C: averaging stabilises meta-training; a mean
+also keeps a message's size independent of how many senders it has):
 
 * forward, to output ``(c_out, o)``: the mean over the ``(c_in, k)`` instances
   of ``o``, i.e. over exactly the inputs that ``o`` sees (at the border with
   padding fewer than ``C_in K_h K_w``);
 * backward, to input ``(c_in, i)``: the mean over every ``(c_out, o, k)``
   instance that touched ``i``. The number of touches varies with the position
-  (with kernel 3 and stride 2, even rows are seen by two kernel rows, odd ones
-  by one); a mean, not a sum over a fixed ``K_h K_w``, keeps each message the
-  average of real contributions. An input no instance touches (the last
+  (with kernel 3 and stride 2, every other row is seen by two kernel rows, the
+  rows between by one); a mean over the actual touches, not a sum or a division
+  by a fixed ``K_h K_w``, keeps each message the average of real contributions. An input no instance touches (the last
   column of 28 for kernel 3, stride 2, no padding) receives a zero message.
 
 With one output position (stride 1, kernel = input size, no padding) both
@@ -51,9 +52,10 @@ straightforward formulation this one equals (float64, to 1e-12).
 
 Cost: one example ticks every instance, ``P L C_in K_h K_w C_out`` sub-LSTMs
 per micro-tick (1x28x28 -> 8x14x14 with padding 1: 14,112 computed, 13,448
-over real inputs; the dense 784x10 layer has 7,840). The ticks run as PyTorch ops (autograd for BPTT), optionally
-fused by ``torch.compile`` where autograd does not record; there is no
-hand-written kernel as for the dense layer (``python -m vsml.bench --conv``).
+over real inputs; the dense 784x10 layer has 7,840). The ticks run as PyTorch
+ops (autograd for BPTT), optionally fused by ``torch.compile`` where autograd
+does not record; there is no hand-written kernel as for the dense layer
+(speeds: ``python -m vsml.bench --conv``).
 """
 from __future__ import annotations
 
