@@ -87,6 +87,7 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Patch
 import torch
 from IPython.display import Markdown
 
@@ -245,7 +246,7 @@ def bar_chart(h, title):
             unseen = task.name not in seen_by.get(name, set())
             ax.bar(i - 0.4 + (j + 0.5) * width, v[0], width, yerr=v[1], color=COLORS[name],
                    alpha=1.0 if unseen else 0.35, hatch=None if unseen else "//", edgecolor="white",
-                   label=name if i == 0 else None, error_kw={"elinewidth": 1, "capsize": 2})
+                   error_kw={"elinewidth": 1, "capsize": 2})
         ax.hlines(100 / task.num_classes, i - 0.45, i + 0.45, color="k", ls=":", lw=1)
     labels = [f"{t.label}\n({status}" + (f", {min(h, hz):,} ex." if min(h, hz) != h else "") + ")"
               for t, ok, _, status, hz in task_rows]
@@ -253,7 +254,9 @@ def bar_chart(h, title):
     ax.set_ylim(0, 100)
     ax.set_ylabel(f"cumulative accuracy after {h:,} examples (%)")
     ax.set_title(title)
-    ax.legend(ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+    handles = [Patch(color=COLORS[n], label=n) for n in NAMES]
+    handles.append(Patch(facecolor="0.85", hatch="//", edgecolor="white", label="pale, hatched: seen in meta-training"))
+    ax.legend(handles=handles, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -486,8 +489,8 @@ glue("overtaken_note", Markdown(overtaken_note))
 #   has {glue:text}`p_vsml_f_short` % on Fashion-MNIST (SGD
 #   {glue:text}`p_sgd_f_short`, SGD with a hidden layer
 #   {glue:text}`p_sgd_hidden_f_short` %), {glue:text}`p_vsml_r_short` % on
-#   Random ({glue:text}`p_sgd_r_short` / {glue:text}`p_sgd_hidden_r_short`
-#   %), {glue:text}`p_vsml_s_short` % on Sum Sign
+#   Random ({glue:text}`p_sgd_r_short` /
+#   {glue:text}`p_sgd_hidden_r_short` %), {glue:text}`p_vsml_s_short` % on Sum Sign
 #   ({glue:text}`p_sgd_s_short` / {glue:text}`p_sgd_hidden_s_short` %) and
 #   {glue:text}`p_vsml_d_short` % on digits ({glue:text}`p_sgd_d_short` /
 #   {glue:text}`p_sgd_hidden_d_short` %); {glue:md}`claim_b_failures`.
