@@ -65,6 +65,10 @@ D7  Inner learning rate ``lr = 1`` (``CloningConfig.lr``): per batch of 64 a
     weight moves by at most ``lr * mean|e tanh x|`` (well below 1) while its
     useful range is about +-4, and in the sweep it learned fastest without
     diverging. One learning rate for all layers; D5 says what it means per layer.
+    Revisited by :mod:`vsml.cloning.shadow_sweep` (the shipped clones keep
+    D6, D7): with ``db = -lr e`` on every synapse the bias outpaces the
+    weights and exact backprop's loss jumps early; a bias scale of 0.01 and
+    ``G = 100`` learn without the jump (``WELL_CONDITIONED``).
 D8  Training data for the regression (Section 3.2, C.1): per step a batch of
     random ``(x, e, w, b)``, ``(w, b)`` partly drawn from a buffer of states
     that the sub-LSTM itself produced (C.1: sample a batch from the buffer,
@@ -96,7 +100,7 @@ Modules: ``config`` (CloningConfig, the state layout), ``rule`` (the rule,
 the sub-LSTM on single synapses, the shadow network), ``network`` (the cloned
 network and its fast passes), ``trainer`` (training tuples, loss, buffer,
 trainer), ``run`` (checkpoints, export, loading), ``meta_test`` (Figures 5,
-11), ``cli``.
+11), ``shadow_sweep`` (which shadow-network settings learn), ``cli``.
 
 Command line::
 

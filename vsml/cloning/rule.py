@@ -114,9 +114,23 @@ def top_error(z_top: torch.Tensor, y: torch.Tensor, gain: float) -> torch.Tensor
     return torch.softmax(gain * z_top, -1) - F.one_hot(y, z_top.shape[-1]).to(z_top.dtype)
 
 
-def shadow_step(layers: Layers, x, y, gain: float, lr: float):
+def layer_rates(lr, num_layers: int) -> list[float]:
+    """One inner learning rate per layer from a number or a sequence of ``num_layers`` numbers."""
+    rates = [float(lr)] * num_layers if isinstance(lr, (int, float)) else [float(r) for r in lr]
+    if len(rates) != num_layers or any(not r >= 0 for r in rates):
+        raise ValueError(f"lr must be a number >= 0 or {num_layers} such numbers (one per layer), got {lr!r}")
+    return rates
+
+
+def shadow_step(layers: Layers, x, y, gain: float, lr, bias_scale: float = 1.0):
     """One batched step of exact backpropagation/SGD on the mean MLP, written as the local rule.
 
+    ``lr`` is one inner learning rate for all layers or a sequence of one per
+    layer (D5 gives each layer its effective rate ``lr_k A_k s_k / G``);
+    the biases move with ``bias_scale`` times it (``db = -bias_scale lr e``:
+    every one of a unit's ``A`` synapses gets the same ``db``, so with
+    ``bias_scale = 1`` the bias outpaces the weights, see
+    :mod:`vsml.cloning.shadow_sweep`).
     Returns ``(new_layers, zs, errors)`` where ``errors[k]`` is the error
     entering layer ``k``'s backward message (``errors[-1]`` the top error).
     Every example's update is the local rule; the batch's updates are
@@ -126,12 +140,13 @@ def shadow_step(layers: Layers, x, y, gain: float, lr: float):
     errors = [None] * len(layers)
     e = top_error(zs[-1], y, gain)
     new = list(layers)
+    lrs = layer_rates(lr, len(layers))
     for k in reversed(range(len(layers))):
         w, b = layers[k]
         errors[k] = e
         tx = torch.tanh(zs[k])                                     # [P, A]
-        dw = -lr * tx.T @ e / x.shape[0]                           # mean over the batch of -lr e tanh(x)
-        db = (-lr * e.mean(0)).expand_as(b)
+        dw = -lrs[k] * tx.T @ e / x.shape[0]                       # mean over the batch of -lr e tanh(x)
+        db = (-lrs[k] * bias_scale * e.mean(0)).expand_as(b)
         e = (e @ w.T) / w.shape[1] * (1 - tx * tx)                 # mean over b of e w (1 - tanh^2 x)
         new[k] = (w + dw, b + db)
     return new, zs, errors
