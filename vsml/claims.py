@@ -6,7 +6,7 @@ each with its place in the paper), ours (read from ``vsml/pretrained``,
 ``vsml/results`` or a stored chapter's glued values), the setting, and the
 checks the verdict is computed from (:func:`vsml.report.verdict_of`).
 
-Chapters not written yet feed the report through one glued dict each, so a
+Chapters written beside this module feed the report through glued values, so a
 chapter that lands later fills its rows without a change here:
 
 * Figure 7 (slug ``robust``): ``robustness_table``, ``{vm: {configuration:
@@ -14,10 +14,12 @@ chapter that lands later fills its rows without a change here:
   (chapter 'Robustness'); check: each configuration at most
   :data:`TOLERANCE_POINTS` below the reference.
 * Figure 8 (slug ``transfer``): ``glue("report_fig8", {"horizon": 2000,
-  "tasks": {task: {"unseen": bool, "vsml": acc, "meta_baselines": {name:
-  acc}, "vsml_100": acc, "sgd_100": acc}}})`` (a task not run: its value is
-  a string saying why); checks: on an unseen task VSML above every
-  meta-learned baseline at the horizon; VSML at or above SGD after 100.
+  "setting": str, "tasks": {task: {"unseen": bool, "horizon": h, "vsml": acc,
+  "meta_baselines": {name: acc}, "vsml_100": acc, "sgd_100": acc,
+  "sgd_100_learner": name}}})``; a task that did not run is left out and
+  its ``transfer_vsml_<task>_2000`` glue says why. Checks: on an unseen task
+  VSML above every meta-learned baseline at the horizon; VSML at or above
+  SGD after 100.
 * Figure 18 (slug ``omniglot``): ``glue("report_fig18", {"data": name,
   "vsml": acc, "adam": acc})``; checks: VSML above Adam; the data is Omniglot.
 * Figures 20, 21 (slug ``conv``): ``glue("report_fig20", {"horizon": h,
@@ -319,7 +321,7 @@ def figure18(book_dir: Path) -> list[Claim]:
         return [Claim(*spec, f"{r['data']}: VSML {_pct(r['vsml'])}, Adam {_pct(r['adam'])}",
                       f"{r.get('setting', '')} meta-test on {ch.run['device']}".strip(), checks, src)]
 
-    return _future(book_dir, ("omniglot",), "report_fig18", [spec], build)
+    return _future(book_dir, ("omniglot", "few_shot"), "report_fig18", [spec], build)
 
 
 def figures20_21(book_dir: Path) -> list[Claim]:
