@@ -178,8 +178,9 @@ def test_cli_nan_exits_nonzero(tmp_path, monkeypatch, capsys):
 def test_cli_smoke_run_export_and_load(tmp_path, capsys):
     run = tmp_path / "run"
     assert meta.main(["train", "--config", "smoke", "--out", str(run), "--no-progress",
-                      "--set", "steps=2"]) == 0
+                      "--set", "steps=2", "--set", "checkpoint_every=1"]) == 0  # repeated --set: both apply
     out = capsys.readouterr().out
+    assert meta.load_checkpoint(run)["config"]["checkpoint_every"] == 1
     assert str(run / "checkpoint.pt") in out and str(run / "metrics.jsonl") in out
     assert [r["step"] for r in meta.read_metrics(run)] == [1, 2]
     # --resume takes the config from the checkpoint; --steps extends the run.

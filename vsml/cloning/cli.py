@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="total steps")
     p.add_argument("--init-from", default=None, help="deep stage: a shallow run folder or exported name")
     p.add_argument("--resume", action="store_true", help="continue the run folder's checkpoint (if any)")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="other CloningConfig fields")
+    p.add_argument("--set", nargs="*", action="extend", default=[],
+                   metavar="KEY=VALUE", help="other CloningConfig fields")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-progress", action="store_true")
     p = sub.add_parser("export", help="write a run's V_M as NAME.pt + NAME.json (default: the user folder)")

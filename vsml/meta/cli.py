@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     p_train.add_argument("--out", required=True, help="run folder for checkpoint.pt, metrics.jsonl, config.yaml")
     p_train.add_argument("--steps", type=int, default=None, help="total steps (overrides the config)")
     p_train.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
-    p_train.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config values")
+    p_train.add_argument("--set", nargs="*", action="extend", default=[],
+                         metavar="KEY=VALUE", help="override config values")
     p_train.add_argument("--no-progress", action="store_true", help="no progress bar")
     p_export = sub.add_parser("export", help="write a run's final V_M as NAME.pt + NAME.json")
     p_export.add_argument("--run", required=True)
