@@ -124,7 +124,7 @@ for verdict, key in ((report.REPRODUCED, "n_yes"), (report.PARTLY, "n_partly"),
 
 def figures_with(verdict):
     names = [r.figure for r in rows if r.verdict == verdict]
-    return ", ".join(names) if names else "none"
+    return "; ".join(names) if names else "none"
 
 
 glue("list_yes", figures_with(report.REPRODUCED))
