@@ -109,7 +109,10 @@ def _vm_setting(ch: StoredChapter, pretrained_dir: Path, key: str = "name_long")
     how = ""
     if prov_path.exists():
         p = json.loads(prov_path.read_text())
-        how = f" ({p['method'].upper()}, {p['steps']:,} steps on {p['device']}, {p['dataset']['name']})"
+        data = p["dataset"]["name"] + (" (partial copy)" if p["dataset"].get("partial") else "")
+        init = p.get("config", {}).get("init_from")
+        how = (f" ({p['method'].upper()}, {p['steps']:,} steps on {p['device']}, {data}"
+               + (f", continued from {init}" if init else "") + ")")
     return f"V_M {name}{how}"
 
 
@@ -211,7 +214,8 @@ def introspection(book_dir: Path, pretrained_dir: Path) -> list[Claim]:
     def build():
         ch = StoredChapter(path)
         ch.require_full()
-        setting = (f"{int(ch.num('num_runs'))} runs, MNIST test split, 7x7 and 28x28; V_M {ch.md('vm_name')}; "
+        setting = (f"{int(ch.num('num_runs'))} runs, MNIST test split, 7x7 and 28x28; "
+                   f"{_vm_setting(ch, pretrained_dir, 'vm_name')}; "
                    f"meta-test on {ch.run['device']}")
         rows = []
         for fig, claim, paper, proto in specs:
