@@ -55,14 +55,14 @@ pretrained_metarnn = "mnist_metarnn_bptt"  # Meta RNN, meta-trained like pretrai
 num_runs = 32                              # meta-test runs per method, dataset and resolution
 
 # %%
-# Colab: install the package when it is not there yet.
+# Colab: install the book's release of the package.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+REPO_URL"], check=True)
+                    "vsml @ git+REPO_URL@BOOK_RELEASE"], check=True)
 
 # %%
 import dataclasses

@@ -46,14 +46,14 @@ length = 12000                        # online examples per run (Figure 19)
 image_size = 7                        # input resolution (7: 49 inputs; 28: the paper's 784)
 
 # %%
-# Colab: install the package when it is not there yet.
+# Colab: install the book's release of the package.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+REPO_URL"], check=True)
+                    "vsml @ git+REPO_URL@BOOK_RELEASE"], check=True)
 
 # %%
 import time

@@ -39,14 +39,14 @@ pretrained_short = "mnist_bptt"         # a second V_M for the fast-association 
 num_runs = 64                           # runs for the fast-association numbers
 
 # %%
-# Colab: install the package when it is not there yet.
+# Colab: install the book's release of the package.
 import sys
 
 if "google.colab" in sys.modules:
     import subprocess
 
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+REPO_URL"], check=True)
+                    "vsml @ git+REPO_URL@BOOK_RELEASE"], check=True)
 
 # %%
 import time
