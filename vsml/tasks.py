@@ -180,18 +180,25 @@ class FewShotEpisodes(NamedTuple):
     loss_mask: torch.Tensor
 
 
+def class_index(dataset: Dataset) -> list[torch.Tensor]:
+    """The example indices of each class of ``dataset`` (``[by_class[c] for c in classes]``)."""
+    return [torch.nonzero(dataset.y == c).flatten() for c in range(dataset.num_classes)]
+
+
 def few_shot_episodes(dataset: Dataset, num_episodes: int, n_way: int = 5, k_shot: int = 1, seed=0, *,
-                      standardize: bool = True, image_size=None, device=None) -> FewShotEpisodes:
+                      standardize: bool = True, image_size=None, device=None,
+                      by_class: list[torch.Tensor] | None = None) -> FewShotEpisodes:
     """N-way K-shot episodes as in the paper's Omniglot experiment (Appendix B.2).
 
     Per episode: ``n_way`` random classes, relabelled 0..n-1 in random order; ``k_shot``
     labelled examples of each, shuffled; then one query, a new example of one of those
     classes. The loss counts only the query (``loss_mask[:, -1]``). Use the background
     alphabets (``split="train"``) for meta-training and the evaluation alphabets
-    (``split="test"``) for meta-testing.
+    (``split="test"``) for meta-testing. ``by_class`` (:func:`class_index`) saves
+    recomputing the class index when many episodes are drawn one seed at a time.
     """
     _positive(num_episodes=num_episodes, n_way=n_way, k_shot=k_shot)
-    by_class = [torch.nonzero(dataset.y == c).flatten() for c in range(dataset.num_classes)]
+    by_class = class_index(dataset) if by_class is None else by_class
     eligible = torch.tensor([c for c, idx in enumerate(by_class) if len(idx) >= k_shot + 1])
     if n_way > len(eligible):
         raise ValueError(f"n_way={n_way} needs {n_way} classes with at least k_shot+1={k_shot + 1} examples; "

@@ -57,10 +57,11 @@ from ..runio import check_export_name, load_pretrained, pretrained_names, read_m
 from ..runloop import CHECKPOINT, METRICS, NonFiniteError, RunInterrupted
 from .bptt_estimator import BPTTEstimator
 from .cli import main
-from .config import (CONFIG_DIR, METARNN_OPTIONS, METHODS, MODELS, RESUMABLE_CHANGES, MetaConfig, config_names,
-                     config_path, load_config)
+from .config import (CONFIG_DIR, EPISODE_KINDS, METARNN_OPTIONS, METHODS, MODELS, RESUMABLE_CHANGES, MetaConfig,
+                     config_names, config_path, load_config)
 from .distributed import Distributed
-from .episodes import dataset_info, derive_seed, load_dataset, make_episode_segment, make_episodes
+from .episodes import (dataset_info, derive_seed, load_dataset, make_episode_segment, make_episodes,
+                       make_few_shot_episodes, scored)
 from .es_estimator import ESEstimator
 from .estimators import Estimator
 from .pretrained import export, pretrained_network

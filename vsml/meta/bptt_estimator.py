@@ -63,6 +63,7 @@ class BPTTEstimator(Estimator):
             self.pool.advance(final)
         else:
             loss, correct = self.model.run(self.theta, x, y, state)
+        loss, correct = self.trainer.scored(loss), self.trainer.scored(correct)  # few-shot: the query only
         meta_loss = loss.mean()
         meta_loss.backward()
         stats = torch.stack([meta_loss.detach(), correct.float().mean()])

@@ -23,6 +23,7 @@ from ..task_mixture import task_specs
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 METHODS = ("es", "bptt")
+EPISODE_KINDS = ("online", "few_shot")
 MODEL_CONFIGS = {"vsml": VSMLConfig, "vsml_conv": ConvVSMLConfig, "metarnn": MetaRNNConfig, "hebbian": HebbianConfig,
                  "fwmemory": FWMemoryConfig}
 MODELS = tuple(MODEL_CONFIGS)
@@ -50,6 +51,9 @@ class MetaConfig(ConfigMixin):
     eval_split: str = "test"           # meta-test split for the periodic evaluation
     resize: int | None = None          # input side length (7 -> 7x7 = 49 inputs); None keeps the size
     random_projection: bool = False    # per-episode Glorot-uniform D x D projection (Section 4.3)
+    episode_kind: str = "online"       # online (every step scored) | few_shot (N-way K-shot, the query scored)
+    n_way: int | None = None           # few_shot: classes per episode (they become the model's outputs)
+    k_shot: int | None = None          # few_shot: labelled examples per class before the query
     episode_length: int = 500          # T, examples per episode (the shortest, with episode_length_max)
     segment_length: int | None = None  # BPTT window: episodes cut into segments, state carried (None: T)
     episode_length_max: int | None = None  # pool mode: each episode's length log-uniform in [T, this]
@@ -101,12 +105,43 @@ class MetaConfig(ConfigMixin):
         if self.long_horizon and self.model not in ("vsml", "vsml_conv"):
             raise ValueError("long-horizon training carries VSML states; it is not implemented for the Meta RNN "
                              "and the fast-weight baselines")
+        self._check_episode_kind()
         if self.steps < 0 or self.eval_every < 0:
             raise ValueError(f"steps and eval_every must be >= 0, got {self.steps}, {self.eval_every}")
         if self.sigma <= 0 or self.lr < 0:
             raise ValueError(f"need sigma > 0 and lr >= 0, got sigma={self.sigma}, lr={self.lr}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ValueError(f"grad_clip must be > 0 or null, got {self.grad_clip}")
+
+    def _check_episode_kind(self) -> None:
+        """Few-shot episodes (Appendix D, Omniglot) have a fixed length and score only the query."""
+        if self.episode_kind not in EPISODE_KINDS:
+            raise ValueError(f"episode_kind must be one of {EPISODE_KINDS}, got {self.episode_kind!r}")
+        if self.episode_kind == "online":
+            if self.n_way is not None or self.k_shot is not None:
+                raise ValueError("n_way / k_shot apply to episode_kind: few_shot; remove them or set "
+                                 "episode_kind: few_shot")
+            return
+        if self.n_way is None or self.k_shot is None:
+            raise ValueError("episode_kind: few_shot needs n_way and k_shot (e.g. n_way: 5, k_shot: 1)")
+        if int(self.n_way) < 2 or int(self.k_shot) < 1:
+            raise ValueError(f"few_shot needs n_way >= 2 and k_shot >= 1, got n_way={self.n_way}, k_shot={self.k_shot}")
+        length = self.few_shot_length
+        if self.episode_length != length or self.eval_length != length:
+            raise ValueError(f"a {self.n_way}-way {self.k_shot}-shot episode has n_way * k_shot + 1 = {length} "
+                             f"steps: set episode_length and eval_length to {length}, got "
+                             f"{self.episode_length} and {self.eval_length}")
+        if self.tasks is not None:
+            raise ValueError("few_shot episodes draw classes from one dataset; tasks (a mixture) is not supported")
+        if self.long_horizon:
+            raise ValueError("few_shot episodes are short; segment_length / episode_length_max do not apply")
+
+    @property
+    def few_shot_length(self) -> int | None:
+        """Steps of a few-shot episode: ``n_way * k_shot`` support examples and one query."""
+        if self.episode_kind != "few_shot":
+            return None
+        return int(self.n_way) * int(self.k_shot) + 1
 
     @property
     def long_horizon(self) -> bool:

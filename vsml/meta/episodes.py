@@ -63,6 +63,33 @@ def make_episodes(config: MetaConfig, dataset, seeds: list[int], length: int, de
     return torch.cat(xs).to(device), torch.cat(ys).to(device)
 
 
+def make_few_shot_episodes(config: MetaConfig, dataset, seeds: list[int], device=None, by_class=None):
+    """One N-way K-shot episode per seed (Appendix D, Omniglot; :func:`vsml.tasks.few_shot_episodes`).
+
+    Like :func:`make_episodes`, each episode depends only on its seed. Returns
+    ``x [n, T, D]``, ``y [n, T]`` (labels ``0..n_way-1``) and the loss mask
+    ``[T]`` shared by all episodes: only the query, the last step, is scored.
+    """
+    from .. import tasks
+    by_class = tasks.class_index(dataset) if by_class is None else by_class
+    xs, ys, mask = [], [], None
+    for s in seeds:
+        ep = tasks.few_shot_episodes(dataset, 1, config.n_way, config.k_shot, seed=derive_seed(s, "data"),
+                                     image_size=config.resize, by_class=by_class)
+        x = ep.x
+        if config.random_projection:
+            x = tasks.random_projection(x, seed=derive_seed(s, "projection"))
+        xs.append(x)
+        ys.append(ep.y)
+        mask = ep.loss_mask[0]
+    return torch.cat(xs).to(device), torch.cat(ys).to(device), mask.to(device)
+
+
+def scored(values: torch.Tensor, loss_mask: torch.Tensor | None) -> torch.Tensor:
+    """The steps of ``values [n, T]`` that count for the meta-loss and accuracy: all (``None``) or ``loss_mask [T]``."""
+    return values if loss_mask is None else values[:, loss_mask]
+
+
 def make_episode_segment(config: MetaConfig, dataset, seed: int, length: int, start: int, stop: int, device=None):
     """Examples ``start:stop`` of ``make_episodes(config, dataset, [seed], length)`` (same data, same projection)."""
     from .. import tasks

@@ -51,6 +51,7 @@ class ESEstimator(Estimator):
         x, y, state = self.trainer.episodes(step, lo, hi)
         with torch.inference_mode():
             loss, correct = self.model.run(population[2 * lo:2 * hi], x, y, state, repeats=2)
+            loss, correct = self.trainer.scored(loss), self.trainer.scored(correct)  # few-shot: the query only
             member = torch.stack([loss.mean(1), correct.float().mean(1)], 1)  # [2 n_local, 2]
         member = all_gather(member, self.dist)
         losses = member[:, 0]

@@ -38,9 +38,10 @@ def load_checkpoint(run_dir) -> dict:
 def check_resumable(saved: dict, config: MetaConfig) -> None:
     """Only settings that never touch the parameters (:data:`RESUMABLE_CHANGES`) may differ on resume."""
     now = config.to_dict()
-    changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k) != now[k])
+    defaults = MetaConfig().to_dict()  # keys added after the checkpoint was written have their default there
+    changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k, defaults[k]) != now[k])
     if changed:
-        diff = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in changed)
+        diff = ", ".join(f"{k}: {saved.get(k, defaults[k])!r} -> {now[k]!r}" for k in changed)
         raise ValueError(f"cannot resume: the config differs from the checkpoint's in {diff}")
 
 

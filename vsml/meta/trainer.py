@@ -4,7 +4,7 @@ Paper: Section 3.1 and Algorithm 1 ("VSML: Meta Training"), Section 4.2
 (online episodes) and Appendix C.2. The meta-loss of a parameter vector is the
 mean cross-entropy over all online predictions of an episode (the prediction
 for ``x_t`` made before ``y_t`` is seen), starting from fresh random LSTM
-states. The meta-gradient comes from an estimator (:data:`ESTIMATORS`: ES or
+states (few-shot episodes, Appendix D: only the query's prediction). The meta-gradient comes from an estimator (:data:`ESTIMATORS`: ES or
 BPTT); the trainer supplies data, model and device and never branches on the
 method. Checkpoints and logs are :func:`vsml.meta.run.train`'s.
 """
@@ -20,7 +20,7 @@ from ..runloop import CHECKPOINT
 from .bptt_estimator import BPTTEstimator
 from .config import MetaConfig
 from .distributed import Distributed, resolve_run_device
-from .episodes import PreparedInputs, derive_seed, load_dataset, make_episodes
+from .episodes import PreparedInputs, derive_seed, load_dataset, make_episodes, make_few_shot_episodes, scored
 from .es_estimator import ESEstimator
 from .models import build_model
 
@@ -45,7 +45,18 @@ class MetaTrainer:
         self.eval_data = eval_dataset
         x, _ = make_episodes(config, self.data, [0], 1)
         self._prepared = {}  # "train" / "eval" -> PreparedInputs, built on first use
-        self.input_size, self.num_classes = x.shape[-1], int(self.data.num_classes)
+        self.few_shot = config.episode_kind == "few_shot"
+        self._class_index = {}  # few_shot: "train" / "eval" -> indices per class
+        # few_shot: the model's outputs are the episode's n_way relabelled classes; only the query is scored
+        self.input_size = x.shape[-1]
+        self.num_classes = int(config.n_way) if self.few_shot else int(self.data.num_classes)
+        self.loss_mask = None
+        if self.few_shot:
+            from .. import tasks
+            for which, ds in (("train", self.data), ("eval", self.eval_data)):
+                self._class_index[which] = tasks.class_index(ds)
+            self.loss_mask = torch.zeros(config.few_shot_length, dtype=torch.bool, device=self.device)
+            self.loss_mask[-1] = True
         self.model = build_model(config, self.input_size, self.num_classes)
         self.estimator = ESTIMATORS[config.method](self)
         self.reset()
@@ -88,11 +99,20 @@ class MetaTrainer:
     def _episodes(self, which: str, seeds: list[int], length: int):
         """``make_episodes`` on the train or eval data, from device-resident inputs where that applies."""
         dataset = self.data if which == "train" else self.eval_data
+        if self.few_shot:
+            x, y, mask = make_few_shot_episodes(self.config, dataset, seeds, self.device, self._class_index[which])
+            if not torch.equal(mask, self.loss_mask):
+                raise RuntimeError("few-shot episodes must score only their last step (the query)")
+            return x, y
         if not PreparedInputs.applies(self.config, dataset):
             return make_episodes(self.config, dataset, seeds, length, self.device)
         if which not in self._prepared:
             self._prepared[which] = PreparedInputs(self.config, dataset, self.device)
         return self._prepared[which].episodes(seeds, length)
+
+    def scored(self, values: torch.Tensor) -> torch.Tensor:
+        """The steps of per-step ``loss`` / ``correct`` ``[n, T]`` that count: all, or the few-shot query."""
+        return scored(values, self.loss_mask)
 
     def step(self, step: int) -> dict:
         """One meta-update with the randomness of ``(seed, step)``; returns loss/accuracy/grad_norm."""
@@ -106,6 +126,7 @@ class MetaTrainer:
         seeds = [derive_seed(c.seed, "eval", i) for i in range(c.eval_episodes)]
         x, y = self._episodes("eval", seeds, c.eval_length)
         loss, correct = self.model.run(flat, x, y, self.model.initial_state(seeds, self.device))
+        loss, correct = self.scored(loss), self.scored(correct)
         return {"eval_loss": float(loss.mean()), "eval_accuracy": float(correct.float().mean())}
 
 

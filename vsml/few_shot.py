@@ -1,0 +1,99 @@
+"""Few-shot meta-testing: N-way K-shot query accuracy of meta-learned learners and of online Adam.
+
+Paper: Appendix D, "Omniglot" and Figure 18: "In each episode, we select 5
+random classes, sample 1 instance each, and show it to the network with the
+label and prediction error. Then, we sample a new random test instance from one
+of the 5 classes and meta train to minimize the cross-entropy on that example.
+At meta test time we use unseen alphabets (classes) from the test set and report
+the accuracy of the test instance across 100 episodes."
+
+Episodes are :func:`vsml.tasks.few_shot_episodes`; every learner runs them with
+the online protocol of :func:`vsml.evaluate.meta_test` (predict, then see the
+label and error), and only the last prediction, the query's, is scored.
+Meta-training on such episodes is :mod:`vsml.meta` with ``episode_kind:
+few_shot`` (configs ``cpu_bptt_fewshot_*``).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+
+from . import tasks
+from .evaluate import BASELINES, meta_test
+from .meta.episodes import derive_seed
+
+
+@dataclass
+class Learner:
+    """A learner to meta-test: a shipped V_M (``pretrained``) or an online-SGD baseline name (``method``)."""
+
+    name: str
+    method: str                  # vsml | metarnn | fwmemory | hebbian | a vsml.evaluate.BASELINES name
+    pretrained: str | None = None
+
+
+def load_learner(learner: Learner):
+    """``(params, provenance)`` of a shipped learner, ``(None, None)`` for a baseline."""
+    if learner.pretrained is None:
+        if learner.method not in BASELINES:
+            raise ValueError(f"learner {learner.name!r}: {learner.method!r} needs a pretrained V_M; "
+                             f"baselines without one: {', '.join(BASELINES)}")
+        return None, None
+    from .meta import load_pretrained
+    params, info = load_pretrained(learner.pretrained)
+    if info.get("model") != learner.method:
+        raise ValueError(f"learner {learner.name!r}: {learner.pretrained!r} holds a {info.get('model')!r} "
+                         f"model, not {learner.method!r}")
+    return params, info
+
+
+def query_correct(learner: Learner, x: torch.Tensor, y: torch.Tensor, n_way: int, params=None, info=None,
+                  seed: int = 0) -> torch.Tensor:
+    """Whether each episode's query (its last step) was predicted right: ``[P]`` bool."""
+    if learner.method == "vsml":
+        from .network import VSMLConfig
+        out = meta_test("vsml", x, y, n_way, params=params, vsml_config=VSMLConfig.from_dict(info["model_config"]),
+                        seed=seed)
+    elif learner.method in BASELINES:
+        out = meta_test(learner.method, x, y, n_way, seed=seed)
+    else:
+        out = meta_test(learner.method, x, y, n_way, params=params, model_config=info["model_config"], seed=seed)
+    return out["correct"][:, -1]
+
+
+def mean_sem(correct: torch.Tensor) -> tuple[float, float]:
+    """Accuracy and its standard error over episodes, in %."""
+    c = correct.float()
+    n = c.numel()
+    acc = float(c.mean())
+    return 100 * acc, 100 * math.sqrt(acc * (1 - acc) / max(n - 1, 1))
+
+
+def evaluate(learners: list[Learner], dataset, *, num_episodes: int, n_way: int = 5, k_shot: int = 1,
+             image_size=None, seed: int = 0, chunk: int = 250) -> dict:
+    """Query accuracy of each learner on the same ``num_episodes`` episodes of ``dataset``.
+
+    Returns ``{name: {"acc": %, "sem": %, "episodes": n, "seconds": s}}``; every learner
+    sees the same episodes (drawn from ``seed``) in chunks of ``chunk``.
+    """
+    if num_episodes < 1:
+        raise ValueError(f"num_episodes must be >= 1, got {num_episodes}")
+    by_class = tasks.class_index(dataset)
+    chunks = []
+    for i, lo in enumerate(range(0, num_episodes, chunk)):
+        n = min(chunk, num_episodes - lo)
+        chunks.append(tasks.few_shot_episodes(dataset, n, n_way, k_shot, seed=derive_seed(seed, "few_shot", i),
+                                              image_size=image_size, by_class=by_class))
+    results = {}
+    for learner in learners:
+        params, info = load_learner(learner)
+        t0 = time.perf_counter()
+        correct = torch.cat([query_correct(learner, ep.x, ep.y, n_way, params, info, seed=seed + i)
+                             for i, ep in enumerate(chunks)])
+        acc, sem = mean_sem(correct)
+        results[learner.name] = {"acc": acc, "sem": sem, "episodes": int(correct.numel()),
+                                 "seconds": time.perf_counter() - t0}
+    return results
