@@ -117,7 +117,8 @@ def exact_run(setting: ShadowSetting, sizes, x, y, evals: dict, budgets, *, batc
     As in :func:`vsml.cloning.metatest`, one generator seeded with ``seed``
     draws the initial weights and then the batch indices into ``x [N, A]``.
     Returns per budget (as a string key): ``accuracy`` on every ``evals``
-    entry ``name: (x, y)``, ``max_loss`` (largest batch loss before its
+    entry ``name: (x, y)``, ``first_loss`` (of the first batch, before any
+    update: the loss of the initial weights), ``max_loss`` (largest batch loss before its
     update, up to the budget), ``final_loss`` (mean of the last 10 batch
     losses), ``w_abs_max`` and ``b_abs_max`` over the run, and whether it
     stayed ``finite``. ``losses`` (every batch loss) with ``keep_loss``.
@@ -146,8 +147,9 @@ def exact_run(setting: ShadowSetting, sizes, x, y, evals: dict, budgets, *, batc
             if step in budgets:
                 acc = {name: float((shadow_forward(layers, ex)[-1].argmax(-1) == ey).float().mean())
                        for name, (ex, ey) in evals.items()}
-                out[str(step)] = {"accuracy": acc, "max_loss": max(losses), "final_loss": sum(losses[-10:]) / len(
-                    losses[-10:]), "w_abs_max": w_max, "b_abs_max": b_max, "finite": finite}
+                out[str(step)] = {"accuracy": acc, "first_loss": losses[0], "max_loss": max(losses),
+                                  "final_loss": sum(losses[-10:]) / len(losses[-10:]), "w_abs_max": w_max,
+                                  "b_abs_max": b_max, "finite": finite}
     if keep_loss:
         out["losses"] = losses
     return out
@@ -272,7 +274,8 @@ def run_study(*, budgets=(200, 500), select_seeds=(0, 1), test_seeds=range(6), v
 def _test(setting, sizes, data, seeds, test_size, curve_steps) -> dict:
     """Per dataset and step in ``curve_steps``: seed-mean test accuracy on the first ``test_size`` test images
     (``accuracy``, per seed in ``accuracy_seeds``) and on all (``accuracy_full``), the largest batch loss so far
-    over all seeds (``max_loss``), the largest ``|w|`` (``w_abs_max``), and seed 0's batch losses."""
+    over all seeds (``max_loss``; ``first_loss`` per seed: that of the initial weights), the largest ``|w|``
+    (``w_abs_max``), and seed 0's batch losses."""
     out = {}
     for name, (tr, te) in data.items():
         x, y = _flat(tr)
@@ -285,6 +288,7 @@ def _test(setting, sizes, data, seeds, test_size, curve_steps) -> dict:
                      "accuracy_seeds": [[r["accuracy"]["test"] for r in p] for p in per],
                      "accuracy_full": [sum(r["accuracy"]["full"] for r in p) / len(p) for p in per],
                      "max_loss": [max(r["max_loss"] for r in p) for p in per],
+                     "first_loss": [r[str(curve_steps[0])]["first_loss"] for r in runs],
                      "w_abs_max": [max(r["w_abs_max"] for r in p) for p in per],
                      "losses_seed0": [round(v, 3) for v in runs[0]["losses"]]}
     return out
