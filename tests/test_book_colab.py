@@ -20,7 +20,7 @@ import pytest
 from vsml import book
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS = ["01", "02", "03", "04", "05", "06", "10", "11_reproduction"]  # add a chapter once it follows the rules
+CHAPTERS = ["01", "02", "03", "04", "05", "06", "10", "11_reproduction", "12"]  # add a chapter once it follows the rules
 # Import name -> pip name, for packages that vsml itself does not depend on.
 PIP_NAMES = {"sklearn": "scikit-learn", "scipy": "scipy", "pandas": "pandas"}
 # Installed with vsml (pyproject's dependencies) or part of Jupyter/Colab itself.
