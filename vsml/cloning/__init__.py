@@ -107,6 +107,7 @@ Command line::
     python -m vsml.cloning train --out runs/clone_shallow [--stage shallow|deep] [--steps N] [--resume]
     python -m vsml.cloning export --run runs/clone_shallow --name my_clone   # -> the user folder
     python -m vsml.cloning metatest --name cloned_shallow --steps 150 --seeds 6
+    python -m vsml.cloning.shadow_sweep --out vsml/results/shadow_sweep/shadow_sweep.json   # ~25 min, 1 core
 """
 from ..runio import SHIPPED_DIR as PRETRAINED_DIR
 from ..runloop import CHECKPOINT, METRICS
