@@ -46,4 +46,7 @@ def test_vsml_mnist_accuracy_at_100_matches_the_book():
         res = meta_test("vsml", x, y, 10, params=params,
                         vsml_config=meta.VSMLConfig.from_dict(prov["model_config"]), seed=0)
         mean, sem = horizon.at(res["cum_acc"], [100])[100]
-        assert (round(100 * mean, 1), round(100 * sem, 1)) == (float(mean_text), float(sem_text)), name
+        # The book prints one decimal; a mean on a rounding boundary (54.25) comes out 54.2 or 54.3
+        # depending on float32 summation order, so allow the half-unit of the printed digit.
+        assert abs(100 * mean - float(mean_text)) <= 0.05 + 1e-4, (name, 100 * mean, mean_text)
+        assert abs(100 * sem - float(sem_text)) <= 0.05 + 1e-4, (name, 100 * sem, sem_text)

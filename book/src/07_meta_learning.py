@@ -51,6 +51,7 @@ device = "auto"
 seed = 0
 pretrained_long = "mnist_bptt_long"        # V_M with long-horizon meta-training (vsml/pretrained/)
 pretrained_short = "mnist_bptt"            # V_M meta-trained on short episodes only
+pretrained_long28 = "mnist_bptt_long_gpu"  # pretrained_long after a 28x28 long-horizon fine-tune on one GPU
 pretrained_metarnn = "mnist_metarnn_bptt"  # Meta RNN, meta-trained like pretrained_short
 num_runs = 32                              # meta-test runs per method, dataset and resolution
 
@@ -192,6 +193,7 @@ print(f"{live_steps} steps in {time.perf_counter() - t0:.1f} s")
 # %%
 params_long, prov_long = meta.load_pretrained(pretrained_long)
 params_short, prov_short = meta.load_pretrained(pretrained_short)
+params_long28, prov_long28 = meta.load_pretrained(pretrained_long28)
 params_mrnn, prov_mrnn = meta.load_pretrained(pretrained_metarnn)
 
 
@@ -209,7 +211,7 @@ def max_horizon(prov) -> int:
     return int(c.get("episode_length_max") or c["episode_length"])
 
 
-for p in (prov_short, prov_long, prov_mrnn):
+for p in (prov_short, prov_long, prov_long28, prov_mrnn):
     c = p["config"]
     print(f"{p['name']}: {p['model']} by {p['method']}, {p['num_params']:,} parameters, {p['steps']:,} steps on "
           f"{trained_horizon(p)}, {c['meta_batch_size']} per step, lr {c['lr']}, resize {c['resize']}"
@@ -217,11 +219,17 @@ for p in (prov_short, prov_long, prov_mrnn):
     print(f"   {p['wall_time_s'] / 60:.0f} min on {p['device']} (torch {p['torch']}), commit {p['git_commit'][:12]}, "
           f"{p['date']}; data {p['dataset']['name']}/{p['dataset']['split']}: {p['dataset']['num_examples']:,} images"
           + (" [PARTIAL]" if p["dataset"]["partial"] else " (official split)"))
-names = {"long": f"VSML ({pretrained_long})", "short": f"VSML ({pretrained_short})"}
+names = {"long": f"VSML ({pretrained_long})", "short": f"VSML ({pretrained_short})",
+         "long28": f"VSML ({pretrained_long28})"}
+LEARNERS = {"long": (params_long, prov_long), "short": (params_short, prov_short),
+            "long28": (params_long28, prov_long28)}
 glue("name_long", Markdown(f"`{pretrained_long}`"), display=False)
 glue("name_short", Markdown(f"`{pretrained_short}`"), display=False)
 glue("horizon_long", Markdown(trained_horizon(prov_long)), display=False)
 glue("horizon_short", Markdown(trained_horizon(prov_short)), display=False)
+glue("name_long28", Markdown(f"`{pretrained_long28}`"), display=False)
+glue("steps_long28", f"{prov_long28['steps']:,}", display=False)
+glue("device_long28", Markdown(prov_long28["device"]), display=False)
 glue("steps_long", prov_long["steps"], display=False)
 glue("steps_short", prov_short["steps"], display=False)
 glue("num_params", prov_long["num_params"], display=False)
@@ -289,7 +297,7 @@ def meta_test_all(dataset, px):
     x, y = online_episodes(dataset, num_runs, T, seed=1000 + seed, image_size=None if px == 28 else px,
                           device=dev)
     curves, per_h, secs = {}, {}, {}
-    for key, (params, prov) in (("long", (params_long, prov_long)), ("short", (params_short, prov_short))):
+    for key, (params, prov) in LEARNERS.items():
         t0 = time.perf_counter()
         res = meta_test("vsml", x, y, 10, params={k: v.to(dev) for k, v in params.items()},
                         vsml_config=meta.VSMLConfig.from_dict(prov["model_config"]), seed=seed)
@@ -316,7 +324,7 @@ for label, ds in (("MNIST", mnist_test), ("Fashion-MNIST", fashion_test)):
         results[label, px] = meta_test_all(ds, px)
 
 # %% tags=["hide-input"]
-COLORS = {names["long"]: "C3", names["short"]: "C1", "Meta RNN": "C4", "SGD": "C0", "Adam": "C2",
+COLORS = {names["long"]: "C3", names["short"]: "C1", names["long28"]: "C6", "Meta RNN": "C4", "SGD": "C0", "Adam": "C2",
           "SGD, 160 hidden": "C9", "Adam, 160 hidden": "C8"}
 STYLES = {names["short"]: "--", "SGD, 160 hidden": "-.", "Adam, 160 hidden": "-."}
 
@@ -390,7 +398,7 @@ def gaps(label, px, who):
 
 
 verdicts, target = {}, {}
-for who in ("long", "short"):
+for who in LEARNERS:
     for px in (7, 28):
         g_m, g_f = gaps("MNIST", px, who), gaps("Fashion-MNIST", px, who)
         a_m = {h: 100 * acc("MNIST", px, names[who], h)[0] for h in HORIZONS}
@@ -440,9 +448,9 @@ for px in (7, 28):
     for lab, key in (("MNIST", "m"), ("Fashion-MNIST", "f")):
         for i, h in enumerate(HORIZONS, 1):
             glue(f"best_{key}{px}_h{i}", 100 * best_baseline(lab, px, h)[1], display=False)
-            for who in ("long", "short"):
+            for who in LEARNERS:
                 glue(f"{who}_{key}{px}_h{i}", 100 * acc(lab, px, names[who], h)[0], display=False)
-    for who in ("long", "short"):
+    for who in LEARNERS:
         glue(f"va_{who}{px}", Markdown(f"**{verdicts[who, px][0]}**"), display=False)
         glue(f"vb_{who}{px}", Markdown(f"**{verdicts[who, px][1]}**"), display=False)
         glue(f"target_{who}{px}", Markdown("**met**" if target[who, px] else "**not met**"), display=False)
@@ -472,6 +480,17 @@ glue("num_runs", num_runs, display=False)
 #   {glue:text}`best_m28_h1:.1f` / {glue:text}`best_m28_h2:.1f` /
 #   {glue:text}`best_m28_h3:.1f` %. Verdict (a): at 7x7 {glue:md}`va_long7`;
 #   at 28x28 {glue:md}`va_long28`.
+# * **The same $V_M$ after a 28x28 fine-tune.** {glue:md}`name_long28` is
+#   {glue:md}`name_long` continued for {glue:text}`steps_long28` long-horizon
+#   steps at 28x28 on one GPU ({glue:md}`device_long28`). At 28x28 it reaches
+#   {glue:text}`long28_m28_h1:.1f` / {glue:text}`long28_m28_h2:.1f` /
+#   {glue:text}`long28_m28_h3:.1f` % on MNIST and
+#   {glue:text}`long28_f28_h1:.1f` / {glue:text}`long28_f28_h2:.1f` /
+#   {glue:text}`long28_f28_h3:.1f` % on Fashion-MNIST. Verdict (a) at 28x28:
+#   {glue:md}`va_long2828`; (b): {glue:md}`vb_long2828`; this chapter's
+#   target: {glue:md}`target_long2828`. At 7x7, the resolution it was not
+#   fine-tuned on: {glue:text}`long28_m7_h3:.1f` % on MNIST after
+#   {glue:text}`h3:,d` examples.
 # * **The short-horizon $V_M$, for comparison.** {glue:md}`name_short`,
 #   meta-trained on {glue:md}`horizon_short`, reaches
 #   {glue:text}`short_m7_h1:.1f` % after {glue:text}`h1:,d` examples at 7x7 and
@@ -596,7 +615,8 @@ for lab, yy in (("true labels", y_ex), ("shuffled labels", y_shuffled)):
 
 # %%
 print(f"{names['long']}: commit {prov_long['git_commit'][:12]}, {prov_long['date']}; "
-      f"{names['short']}: commit {prov_short['git_commit'][:12]}")
+      f"{names['short']}: commit {prov_short['git_commit'][:12]}; "
+      f"{names['long28']}: commit {prov_long28['git_commit'][:12]}, {prov_long28['date']}")
 print(f"data: {mnist_test.describe()} | {fashion_test.describe()}")
 print(f"chapter runtime {run.elapsed()} on {dev}, peak memory {peak_rss_mb():,.0f} MB")
 
