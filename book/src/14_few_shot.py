@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Few-shot learning: Omniglot
+# # Few-shot learning: Omniglot (run here on a stand-in)
 #
 # COLAB_BADGE
 #
@@ -48,7 +48,9 @@
 #   of about 12 minutes on one CPU thread per model (the paper: ES or BPTT
 #   on GPUs at 28x28). VSML starts from the shipped online-MNIST $V_M$
 #   `mnist_bptt` (chapter {doc}`07_meta_learning`) and is then few-shot
-#   meta-trained; the Meta RNN and FWMemory start from scratch. Each model's
+#   meta-trained; the Meta RNN and FWMemory start from scratch, so the
+#   budgets are *not* equal: VSML also has the online meta-training of
+#   `mnist_bptt` behind it. Each model's
 #   provenance is printed below. The Meta RNN has 128 hidden units, the
 #   authors' default: a first run with the 16 units of the paper's text
 #   (`cpu_bptt_metarnn`) stayed at chance within the same budget.
@@ -126,7 +128,7 @@ fashion = data.load("fashion_mnist", "test")
 demo = tasks.few_shot_episodes(fashion, 1, n_way, k_shot, seed=3)
 print("labels of one episode:", demo.y[0].tolist(), " scored (loss mask):", demo.loss_mask[0].int().tolist())
 
-# %%
+# %% mystnb={"figure": {"name": "fig-14-episode", "caption": "One 5-way 1-shot episode of the stand-in meta-test (Fashion-MNIST test split): five labelled support examples in random order, then the query (red), whose prediction alone is scored; top at full size, bottom at the resolution the learners see."}}
 demo_full = tasks.few_shot_episodes(fashion, 1, n_way, k_shot, seed=3, image_size=None, standardize=False)
 demo_small = tasks.few_shot_episodes(fashion, 1, n_way, k_shot, seed=3, image_size=image_size, standardize=False)
 fig, axes = plt.subplots(2, n_way * k_shot + 1, figsize=(10, 3.6))
@@ -141,14 +143,12 @@ for t in range(n_way * k_shot + 1):
                          fontsize=9, color="C3" if t == n_way * k_shot else "k")
 axes[0, 0].set_ylabel("28x28")
 axes[1, 0].set_ylabel(f"{image_size}x{image_size}")
-fig.suptitle(f"Figure 1: one {n_way}-way {k_shot}-shot episode of the stand-in meta-test (Fashion-MNIST); "
-             "only the query's prediction is scored", fontsize=10)
 plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Figure 1 shows one meta-test episode: five labelled examples, then the
-# query, at full size (top) and at the 7x7 the learners see (bottom).
+# {numref}`fig-14-episode` shows one meta-test episode: five labelled examples, then the
+# query, at full size (top) and at the resolution the learners see (bottom).
 
 # %% [markdown]
 # ## The learners
@@ -189,7 +189,7 @@ for name in pretrained:
 # Each run's periodic meta-test (query accuracy on fixed episodes of MNIST
 # *test* digits: same classes, unseen images) as stored in its provenance.
 
-# %%
+# %% mystnb={"figure": {"name": "fig-14-metatraining", "caption": "Few-shot meta-training on MNIST digits: query accuracy on fixed episodes of MNIST test digits (the meta-training classes, unseen images), read from each shipped model's provenance; each model ran for its own CPU time budget. Dotted: chance."}}
 fig, ax = plt.subplots(figsize=(8, 4))
 for i, name in enumerate(pretrained):
     curve = provenance[name]["eval_curve"]
@@ -198,7 +198,6 @@ ax.axhline(CHANCE, color="0.5", ls=":", label="chance")
 ax.set_xscale("log")
 ax.set_xlabel("few-shot meta-training step (BPTT update)")
 ax.set_ylabel("query accuracy, MNIST test (%)")
-ax.set_title("Figure 2: few-shot meta-training on MNIST digits (each model's own CPU budget)")
 ax.legend()
 plt.tight_layout()
 plt.show()
@@ -228,7 +227,7 @@ for l in learners:
 print(f"{'chance':24s} {CHANCE:8.1f} %")
 print(f"meta-testing took {elapsed:.0f} s on {run.device}; data: {fashion.describe()}; {mnist_test.describe()}")
 
-# %%
+# %% mystnb={"figure": {"name": "fig-14-accuracy", "caption": "Query accuracy of every learner on the same 5-way 1-shot episodes: Fashion-MNIST classes (the stand-in meta-test, new classes and domain) and MNIST test digits (the meta-training classes). Bars: one standard error; dotted: chance."}}
 fig, ax = plt.subplots(figsize=(10, 4.2))
 width = 0.38
 for j, (ds_name, label) in enumerate((("fashion_mnist", "Fashion-MNIST (stand-in meta-test)"),
@@ -241,8 +240,7 @@ ax.axhline(CHANCE, color="0.3", ls=":", label=f"chance ({CHANCE:.0f} %)")
 ax.set_xticks(range(len(learners)))
 ax.set_xticklabels([l.name for l in learners], rotation=15, fontsize=9)
 ax.set_ylabel("query accuracy (%)")
-ax.set_title(f"Figure 3: {n_way}-way {k_shot}-shot query accuracy, {num_episodes:,} episodes, "
-             "bars: one standard error")
+ax.set_title(f"{n_way}-way {k_shot}-shot query accuracy, {num_episodes:,} episodes")
 ax.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
@@ -350,10 +348,10 @@ print(report)
 #   {glue:text}`fs_fwmemory_fashion_mnist_sem` % (above chance:
 #   {glue:md}`verdict_fwmemory`), {glue:text}`fs_fwmemory_mnist` % on
 #   MNIST test digits.
-# * **On MNIST test digits** (the meta-training classes) VSML gets
+# * **On MNIST test digits** (the meta-training classes, unseen images: not
+#   the unseen classes Appendix D meta-tests on) VSML gets
 #   {glue:text}`fs_vsml_mnist` %, Adam {glue:text}`fs_adam_mnist` %. Here
-#   the picture of Figure 18 appears: where meta-test classes resemble the
-#   meta-training ones, the Meta RNN ({glue:text}`fs_metarnn_mnist` %) is
+#   the ordering of Figure 18 appears: on classes it was meta-trained on, the Meta RNN ({glue:text}`fs_metarnn_mnist` %) is
 #   ahead of VSML, which "does learn more slowly"; across the domain gap to
 #   Fashion-MNIST it falls to {glue:text}`fs_metarnn_fashion_mnist` % while
 #   VSML keeps {glue:text}`fs_vsml_fashion_mnist` %. FWMemory did not
@@ -383,10 +381,15 @@ print(report)
 # ```{admonition} Solution
 # :class: dropdown
 # Each support example is of a class not yet seen in the episode (one
-# instance per class, 1-shot), with labels assigned at random: no learner can
-# beat chance on them, so their loss only adds noise to the meta-gradient
-# (and, with K > 1, rewards remembering within-episode repeats). The query is
-# the one prediction that depends on what was learned from the support set.
+# instance per class, 1-shot), so its image says nothing about its label.
+# But the labels are not independent: in 1-shot they are a permutation of
+# the five, so a learner can beat chance by *excluding* labels it has already
+# seen (one in five for the first example, one in one for the last). Scoring
+# the support steps would reward this bookkeeping of labels, which has
+# nothing to do with recognising images, and add its noise to the
+# meta-gradient (with K > 1 it would also reward remembering
+# within-episode repeats). The query is the one prediction that depends on
+# what was learned from the support images.
 # `tests/test_few_shot.py` checks that the BPTT meta-gradient is the
 # query's alone.
 # ```
