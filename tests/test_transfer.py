@@ -98,3 +98,17 @@ def test_compare_is_paired_and_its_rules_can_fail():
     with pytest.raises(ValueError, match="horizon"):
         transfer.compare(a, b, 3)
     assert transfer.mean_and_se(a, 2) == pytest.approx((60.0, 10.0))
+
+
+def test_sgd_learner_takes_its_learning_rate():
+    with pytest.raises(ValueError, match="lr applies to sgd"):
+        transfer.Learner("VSML", "vsml", "mnist_bptt_long", lr=0.1)
+    with pytest.raises(ValueError, match="lr applies to sgd"):
+        transfer.Learner("SGD", "sgd", lr=0.0)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(2, 20, 9, generator=g), torch.randint(0, 3, (2, 20), generator=g)
+    slow = transfer.meta_test_learner(transfer.Learner("SGD", "sgd", lr=1e-4), x, y, 3)["loss"]
+    fast = transfer.meta_test_learner(transfer.Learner("SGD", "sgd", lr=1.0), x, y, 3)["loss"]
+    default = transfer.meta_test_learner(transfer.Learner("SGD", "sgd"), x, y, 3)["loss"]
+    paper = transfer.meta_test_learner(transfer.Learner("SGD", "sgd", lr=1e-2), x, y, 3)["loss"]
+    assert not torch.allclose(slow, fast) and torch.equal(default, paper)

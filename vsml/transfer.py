@@ -134,12 +134,14 @@ def get_task(name: str) -> Task:
 class Learner:
     """A learner of Figure 8. ``method``: ``vsml``, ``metarnn``, ``hebbian``, ``fwmemory`` (need
     ``pretrained``, a shipped name) or ``sgd``; ``hidden``: for ``sgd``, ``None`` (one layer) or
-    ``"V_L"`` (one tanh hidden layer with as many weights as VSML's V_L has state dimensions)."""
+    ``"V_L"`` (one tanh hidden layer with as many weights as VSML's V_L has state dimensions);
+    ``lr``: for ``sgd``, the learning rate (``None``: the paper's tuned 1e-2)."""
 
     name: str
     method: str
     pretrained: str | None = None
     hidden: str | None = None
+    lr: float | None = None
 
     def __post_init__(self):
         if self.method not in ("vsml", "sgd", *FIXED_SIZE_METHODS):
@@ -148,6 +150,8 @@ class Learner:
             raise ValueError("meta-learned learners need `pretrained`, SGD must not have it")
         if self.hidden not in (None, "V_L"):
             raise ValueError(f"hidden must be None or 'V_L', got {self.hidden!r}")
+        if self.lr is not None and (self.method != "sgd" or not self.lr > 0):
+            raise ValueError(f"lr applies to sgd learners and must be > 0, got {self.lr!r} for {self.method}")
 
 
 LEARNERS = {l.name: l for l in (
@@ -219,7 +223,7 @@ def meta_test_learner(learner: Learner, x: torch.Tensor, y: torch.Tensor, num_cl
         if learner.hidden == "V_L":
             hidden = vl_matched_hidden_size(D, num_classes)
         t0 = time.perf_counter()
-        res = online_sgd(x, y, num_classes, hidden_size=hidden, optimizer="sgd", seed=seed)
+        res = online_sgd(x, y, num_classes, hidden_size=hidden, optimizer="sgd", seed=seed, lr=learner.lr)
         out = online_metrics(res["logits"], y)
         out["seconds"] = torch.tensor(time.perf_counter() - t0)
         return out
