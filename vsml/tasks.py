@@ -46,8 +46,8 @@ def _positive(**values) -> None:
             raise ValueError(f"{key} must be a positive int, got {value!r}")
 
 
-def _inputs(dataset: Dataset, index: torch.Tensor, standardize: bool, image_size) -> torch.Tensor:
-    """Images at ``index`` (any shape), standardised, optionally resized, flattened."""
+def model_inputs(dataset: Dataset, index: torch.Tensor, standardize: bool, image_size) -> torch.Tensor:
+    """The learners' inputs for the images at ``index`` (any shape): standardised, optionally resized, flattened."""
     images = dataset.x[index.reshape(-1)]
     if standardize and not dataset.is_standardized:
         mean, std = dataset.stats
@@ -59,6 +59,19 @@ def _inputs(dataset: Dataset, index: torch.Tensor, standardize: bool, image_size
 
 # --------------------------------------------------------------------------- episodes
 
+def _check_length(dataset: Dataset, length: int) -> None:
+    if length > len(dataset):
+        raise ValueError(f"length {length} exceeds the {len(dataset):,} examples of "
+                         f"{dataset.name}/{dataset.split} (episodes draw without replacement)")
+
+
+def episode_index(dataset: Dataset, length: int, seed=0) -> torch.Tensor:
+    """The example indices ``[length]`` of the single episode ``online_episodes(dataset, 1, length, seed)``."""
+    _positive(length=length)
+    _check_length(dataset, length)
+    return torch.randperm(len(dataset), generator=generator(seed))[:length]
+
+
 def online_episodes(dataset: Dataset, num_episodes: int, length: int, seed=0, *, standardize: bool = True,
                     image_size=None, device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """``P = num_episodes`` online episodes of ``T = length`` examples (Section 4.2).
@@ -69,12 +82,10 @@ def online_episodes(dataset: Dataset, num_episodes: int, length: int, seed=0, *,
     int64 ``[P, T]``.
     """
     _positive(num_episodes=num_episodes, length=length)
-    if length > len(dataset):
-        raise ValueError(f"length {length} exceeds the {len(dataset):,} examples of "
-                         f"{dataset.name}/{dataset.split} (episodes draw without replacement)")
+    _check_length(dataset, length)
     g = generator(seed)
     index = torch.stack([torch.randperm(len(dataset), generator=g)[:length] for _ in range(num_episodes)])
-    x, y = _inputs(dataset, index, standardize, image_size), dataset.y[index]
+    x, y = model_inputs(dataset, index, standardize, image_size), dataset.y[index]
     return x.to(device), y.to(device)
 
 
@@ -89,11 +100,8 @@ def online_episode_segment(dataset: Dataset, length: int, start: int, stop: int,
     _positive(length=length)
     if not 0 <= start < stop <= length:
         raise ValueError(f"need 0 <= start < stop <= length, got start={start}, stop={stop}, length={length}")
-    if length > len(dataset):
-        raise ValueError(f"length {length} exceeds the {len(dataset):,} examples of "
-                         f"{dataset.name}/{dataset.split} (episodes draw without replacement)")
-    index = torch.randperm(len(dataset), generator=generator(seed))[:length][start:stop].unsqueeze(0)
-    return _inputs(dataset, index, standardize, image_size), dataset.y[index]
+    index = episode_index(dataset, length, seed)[start:stop].unsqueeze(0)
+    return model_inputs(dataset, index, standardize, image_size), dataset.y[index]
 
 
 def class_subset_episodes(dataset: Dataset, num_episodes: int, length: int, num_classes: int, seed=0, *,
@@ -122,7 +130,7 @@ def class_subset_episodes(dataset: Dataset, num_episodes: int, length: int, num_
                              f"of {dataset.name}/{dataset.split} (episodes draw without replacement)")
         index[p] = pool[torch.randperm(len(pool), generator=g)[:length]]
         labels[p] = relabel[dataset.y[index[p]]]
-    x = _inputs(dataset, index, standardize, image_size)
+    x = model_inputs(dataset, index, standardize, image_size)
     return x.to(device), labels.to(device)
 
 
@@ -218,7 +226,7 @@ def few_shot_episodes(dataset: Dataset, num_episodes: int, n_way: int = 5, k_sho
         index[p, -1], labels[p, -1] = picks[query][k_shot], query
     loss_mask = torch.zeros(num_episodes, steps, dtype=torch.bool)
     loss_mask[:, -1] = True
-    x = _inputs(dataset, index, standardize, image_size)
+    x = model_inputs(dataset, index, standardize, image_size)
     return FewShotEpisodes(x.to(device), labels.to(device), loss_mask.to(device))
 
 

@@ -107,7 +107,7 @@ class PreparedInputs:
     copies the episode to the device: for the paper's ES generation (1,024 episodes of 500
     28x28 images) that is 1.6 GB built and copied per generation, and at 7x7 it costs ten
     times the GPU work (both measured with the profiler on an H100). This keeps
-    ``tasks._inputs`` of every image (``[N, D]``, 188 MB for MNIST at 28x28) and the labels
+    ``tasks.model_inputs`` of every image (``[N, D]``, 188 MB for MNIST at 28x28) and the labels
     on the device and gathers episodes there. The draws are the same as ``make_episodes``'
     (one ``randperm`` per episode seed, drawn in a thread pool), so the episodes are equal.
     Only plain datasets without random projections take this path (:meth:`applies`).
@@ -117,7 +117,7 @@ class PreparedInputs:
         from .. import tasks
         self.config, self.dataset = config, dataset
         n = len(dataset.y)
-        parts = [tasks._inputs(dataset, torch.arange(i, min(i + chunk, n)), True, config.resize)
+        parts = [tasks.model_inputs(dataset, torch.arange(i, min(i + chunk, n)), True, config.resize)
                  for i in range(0, n, chunk)]
         self.x = torch.cat(parts).to(device)
         self.y = dataset.y.to(device)
@@ -130,13 +130,9 @@ class PreparedInputs:
     def episodes(self, seeds: list[int], length: int):
         """``make_episodes(config, dataset, seeds, length, device)``, gathered on the device."""
         from .. import tasks
-        n = len(self.y)
-        if length > n:
-            raise ValueError(f"length {length} exceeds the {n:,} examples of {self.dataset.name}/"
-                             f"{self.dataset.split} (episodes draw without replacement)")
 
         def draw(seed):
-            return torch.randperm(n, generator=tasks.generator(derive_seed(seed, "data")))[:length]
+            return tasks.episode_index(self.dataset, length, derive_seed(seed, "data"))
 
         if len(seeds) > 8:  # randperm releases the GIL: 1,024 draws of 60,000 take 0.2 s on one core
             with ThreadPoolExecutor(max_workers=min(8, torch.get_num_threads() or 1)) as pool:
