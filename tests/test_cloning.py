@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tiny_tasks import tiny_cfg, tiny_dataset
+from tiny_tasks import mean_mlp_problem, tiny_cfg, tiny_dataset
 from vsml import cloning
 from vsml.cloning import CloningConfig
 from vsml.data import Dataset
@@ -20,11 +20,7 @@ SHIPPED = "cloned_shallow"
 @pytest.mark.parametrize("sizes", [(5, 3), (6, 4, 3), (4, 5, 3, 2)])
 def test_shadow_step_is_scaled_gradient_descent_on_the_mean_mlp(sizes):
     """D5: the local rule on the mean MLP is SGD with per-layer rates A_k s_k / G (checked by autograd, float64)."""
-    g = torch.Generator().manual_seed(1)
-    layers = [(torch.randn(a, b, generator=g, dtype=torch.float64),
-               torch.randn(a, b, generator=g, dtype=torch.float64)) for a, b in zip(sizes[:-1], sizes[1:])]
-    x = torch.randn(7, sizes[0], generator=g, dtype=torch.float64)
-    y = torch.randint(sizes[-1], (7,), generator=g)
+    layers, x, y = mean_mlp_problem(sizes)
     gain, lr = 3.0, 0.5
     new, _, _ = cloning.shadow_step(layers, x, y, gain, lr)
     leaves = [(w.clone().requires_grad_(), b.clone().requires_grad_()) for w, b in layers]

@@ -9,7 +9,7 @@ from vsml.conv import ConvGeometry, ConvTick
 from vsml.conv_network import ConvVSMLConfig, ConvVSMLNetwork
 from vsml.lstm import DenseTick, SubLSTMConfig, dense_tick_reference, param_count, unflatten_params
 
-from tiny_tasks import remember_the_class, tiny
+from tiny_tasks import assert_segments_equal_one_pass, remember_the_class, tiny
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 F64 = torch.float64
@@ -293,12 +293,7 @@ def test_conv_model_carries_its_state_over_segments():
     trainer = meta.MetaTrainer(cfg, data)
     model, theta = trainer.model, trainer.theta.detach()
     x, y = meta.make_episodes(cfg, data, [1, 2], 12)
-    whole, _ = model.run(theta, x, y, model.initial_state([1, 2], "cpu"))
-    state, parts = model.initial_state([1, 2], "cpu"), []
-    for start in range(0, 12, 4):
-        loss, _, state = model.run(theta, x[:, start:start + 4], y[:, start:start + 4], state, return_state=True)
-        parts.append(loss)
-    torch.testing.assert_close(torch.cat(parts, 1), whole, rtol=0, atol=0)
+    assert_segments_equal_one_pass(model, theta, x, y, [1, 2], 4)
     assert all(torch.isfinite(torch.tensor(trainer.step(s)["loss"])) for s in range(2))
 
 

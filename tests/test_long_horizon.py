@@ -4,6 +4,7 @@ import dataclasses
 import pytest
 import torch
 
+from tiny_tasks import assert_segments_equal_one_pass
 from vsml import meta, tasks
 from vsml.data import Dataset
 
@@ -42,12 +43,7 @@ def test_carried_segments_give_the_logits_of_one_long_pass():
     trainer = meta.MetaTrainer(cfg, data)
     model, theta = trainer.model, trainer.theta.detach()
     x, y = meta.make_episodes(cfg, data, [1, 2], 24)
-    whole_loss, whole_correct = model.run(theta, x, y, model.initial_state([1, 2], "cpu"))
-    state, parts = model.initial_state([1, 2], "cpu"), []
-    for start in range(0, 24, 6):
-        loss, _, state = model.run(theta, x[:, start:start + 6], y[:, start:start + 6], state, return_state=True)
-        parts.append(loss)
-    torch.testing.assert_close(torch.cat(parts, 1), whole_loss, rtol=0, atol=0)
+    assert_segments_equal_one_pass(model, theta, x, y, [1, 2], 6)
 
 
 def test_pool_slots_continue_their_episodes_and_restart_on_schedule():

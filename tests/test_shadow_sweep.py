@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from tiny_tasks import mean_mlp_problem
 from vsml import cloning
 from vsml.cloning import shadow_sweep as ss
 
@@ -29,11 +30,7 @@ def strokes(num, seed):
 @pytest.mark.parametrize("sizes", [(5, 3), (6, 4, 3)])
 def test_per_layer_rates_and_bias_scale_are_scaled_gradient_descent(sizes):
     """D5 with one rate per layer and a bias scale: dw^k = -lr_k A_k s_k / G dL/dw^k, db^k the same times bias_scale."""
-    g = torch.Generator().manual_seed(1)
-    layers = [(torch.randn(a, b, generator=g, dtype=torch.float64),
-               torch.randn(a, b, generator=g, dtype=torch.float64)) for a, b in zip(sizes[:-1], sizes[1:])]
-    x = torch.randn(7, sizes[0], generator=g, dtype=torch.float64)
-    y = torch.randint(sizes[-1], (7,), generator=g)
+    layers, x, y = mean_mlp_problem(sizes)
     setting = ss.ShadowSetting(1.0, 3.0, tuple(0.2 + 0.3 * k for k in range(len(layers))), bias_scale=0.25)
     new, _, _ = cloning.shadow_step(layers, x, y, setting.logit_gain, setting.lrs, setting.bias_scale)
     leaves = [(w.clone().requires_grad_(), b.clone().requires_grad_()) for w, b in layers]

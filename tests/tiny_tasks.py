@@ -39,3 +39,24 @@ def tiny_dataset(num=40, side=3, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(num, 1, side, side, generator=g)
     return Dataset("synthetic", "train", x, torch.randint(10, (num,), generator=g), 10, "test fixture")
+
+
+def assert_segments_equal_one_pass(model, theta, x, y, seeds, segment):
+    """Running episodes ``x, y`` in ``segment``-long pieces with the state carried gives the losses of one pass."""
+    whole, _ = model.run(theta, x, y, model.initial_state(seeds, "cpu"))
+    state, parts = model.initial_state(seeds, "cpu"), []
+    for start in range(0, x.shape[1], segment):
+        loss, _, state = model.run(theta, x[:, start:start + segment], y[:, start:start + segment], state,
+                                   return_state=True)
+        parts.append(loss)
+    torch.testing.assert_close(torch.cat(parts, 1), whole, rtol=0, atol=0)
+
+
+def mean_mlp_problem(sizes, seed=1):
+    """Random float64 layers ``[(w, b)]`` of a mean MLP with ``sizes``, and a batch ``x [7, sizes[0]]``, ``y``."""
+    g = torch.Generator().manual_seed(seed)
+    layers = [(torch.randn(a, b, generator=g, dtype=torch.float64),
+               torch.randn(a, b, generator=g, dtype=torch.float64)) for a, b in zip(sizes[:-1], sizes[1:])]
+    x = torch.randn(7, sizes[0], generator=g, dtype=torch.float64)
+    y = torch.randint(sizes[-1], (7,), generator=g)
+    return layers, x, y
