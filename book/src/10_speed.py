@@ -63,8 +63,8 @@ RESULTS = Path(str(resources.files("vsml") / "results" / "gpu_2026-11-27"))
 TARGET_ES_S = 1.5  # the seconds per paper ES generation this package aims for on one GPU
 
 
-def load(name):
-    return json.loads((RESULTS / name).read_text())
+def load(name, folder=RESULTS):
+    return json.loads((folder / name).read_text())
 
 
 paper_cfg, long_cfg = load_config("paper"), load_config("gpu_bptt_long")
@@ -182,24 +182,18 @@ glue("bptt_peak_gib", f"{steps[1][1]['peak_memory_mb'] / 1024:.0f}", display=Fal
 # %%
 # NBVAL_CHECK_OUTPUT
 H100 = RESULTS.parent / "gpu_h100_2026-11-27"
-
-
-def load_h100(name):
-    return json.loads((H100 / name).read_text())
-
-
-h100_tick = load_h100("bench_pop2048.json")
+h100_tick = load("bench_pop2048.json", H100)
 print(f"device: {h100_tick['device']}")
 print(f"{'formulation (population ' + format(h100_tick['pop_size'], ',') + ')':40s} {'ms/example':>10s} "
       f"{'vs ref':>7s} {'max |diff|':>10s}")
 for r in h100_tick["rows"]:
     if r["case"].startswith("(b)"):
         print(f"{r['formulation']:40s} {1e3 * r['secs']:10.2f} {r['speedup_vs_reference']:6.2f}x {r['max_diff']:10.1e}")
-h100_gen = {"rank-1 updates": load_h100("bench_meta.json")[0], "tl.dot": load_h100("bench_meta_dot.json")[0]}
+h100_gen = {"rank-1 updates": load("bench_meta.json", H100)[0], "tl.dot": load("bench_meta_dot.json", H100)[0]}
 for label, r in h100_gen.items():
     print(f"paper ES generation, ieee tile with {label:15s}: {r['sec_per_step']:.2f} s "
           f"({r['micro_ticks_per_s'] / 1e9:.2f} G ticks/s, peak {r['peak_memory_mb'] / 1024:.1f} GiB)")
-prof = load_h100("profile_generation.json")["paper"]
+prof = load("profile_generation.json", H100)["paper"]
 glue("h100_tick_dot_ms", f"{1e3 * row(h100_tick, '(b)', 'kernel ieee 64/4w dot')['secs']:.2f}", display=False)
 glue("h100_tick_rank1_ms", f"{1e3 * row(h100_tick, '(b)', 'kernel')['secs']:.2f}", display=False)
 glue("h100_gen_rank1_s", f"{h100_gen['rank-1 updates']['sec_per_step']:.2f}", display=False)
@@ -294,7 +288,7 @@ glue("es_gpu_eval_every", f"{load_config('gpu_es').eval_every}", display=False)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-chapters_gpu = load_h100("chapters_gpu_vs_cpu.json")
+chapters_gpu = load("chapters_gpu_vs_cpu.json", H100)
 print(f"{'chapter':20s} {'GPU s':>6s} {'CPU s, stored run then':>23s} {'numbers compared':>17s} "
       f"{'max |GPU - CPU|':>16s}")
 for ch, r in chapters_gpu.items():
