@@ -77,5 +77,20 @@ def test_meta_config_and_trainer_use_the_mixture():
     assert meta.dataset_info(data)["tasks"][1]["dataset"] == "sum_sign"
     with pytest.raises(ValueError, match=r"tasks\[1\]"):
         tiny(tasks=[{"dataset": "mnist"}, {"dataset": "nope"}])
-    with pytest.raises(ValueError, match="tasks .a mixture. is not implemented there"):
-        tiny(method="bptt", tasks=specs, episode_length=10, episode_length_max=20)
+
+
+def test_long_horizon_segments_of_a_mixture_are_slices_of_its_episodes():
+    specs = [{"dataset": "mnist", "classes": [2, 3]}, {"dataset": "random"}]
+    cfg = tiny(method="bptt", tasks=specs, episode_length=10, episode_length_max=40, segment_length=10,
+               random_projection=True)
+    data = mixture(specs, mnist=images(4, side=3))
+    for seed in range(6):  # both tasks, with their projection (a matmul over 10 rows or 40: float32 rounding)
+        x, y = meta.make_episodes(cfg, data, [seed], 40)
+        parts = [meta.make_episode_segment(cfg, data, seed, 40, a, a + 10) for a in range(0, 40, 10)]
+        torch.testing.assert_close(torch.cat([p[0] for p in parts], 1), x, rtol=0, atol=1e-5)
+        assert torch.equal(torch.cat([p[1] for p in parts], 1), y)
+    with pytest.raises(ValueError, match="start < stop"):
+        data.episode_segment(0, 40, 30, 50)
+    trainer = meta.MetaTrainer(cfg, data)
+    losses = [trainer.step(s)["loss"] for s in range(3)]  # the pool restarts slots across segments
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses)

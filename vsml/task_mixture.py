@@ -137,3 +137,20 @@ class TaskMixture:
                 x, y = tasks.class_subset_episodes(dataset, 1, length, k, data_seed, image_size=self.image_size)
             x = F.pad(x, (0, D - x.shape[-1]))
         return x, y
+
+    def episode_segment(self, seed, length: int, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Examples ``start:stop`` of :meth:`episode` (long-horizon training reads episodes a segment at a time).
+
+        The whole episode is drawn and kept for the next segment of the same
+        episode (one per pool slot), so a 2,000-example episode is built once.
+        """
+        if not 0 <= start < stop <= length:
+            raise ValueError(f"need 0 <= start < stop <= length, got start={start}, stop={stop}, length={length}")
+        key = (seed, length)
+        cache = self.__dict__.setdefault("_segment_cache", {})
+        if key not in cache:
+            if len(cache) >= 64:  # more than the slots of one pool: drop the oldest episode
+                cache.pop(next(iter(cache)))
+            cache[key] = self.episode(seed, length)
+        x, y = cache[key]
+        return x[:, start:stop], y[:, start:stop]

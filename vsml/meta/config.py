@@ -100,8 +100,6 @@ class MetaConfig(ConfigMixin):
             raise ValueError("segment_length / episode_length_max (long-horizon training) need method: bptt")
         if self.tasks is not None:
             task_specs(self.tasks)  # one-line errors for bad entries
-            if self.long_horizon:
-                raise ValueError("long-horizon training reads one dataset; tasks (a mixture) is not implemented there")
         if self.long_horizon and self.model not in ("vsml", "vsml_conv"):
             raise ValueError("long-horizon training carries VSML states; it is not implemented for the Meta RNN "
                              "and the fast-weight baselines")

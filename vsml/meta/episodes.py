@@ -93,8 +93,12 @@ def scored(values: torch.Tensor, loss_mask: torch.Tensor | None) -> torch.Tensor
 def make_episode_segment(config: MetaConfig, dataset, seed: int, length: int, start: int, stop: int, device=None):
     """Examples ``start:stop`` of ``make_episodes(config, dataset, [seed], length)`` (same data, same projection)."""
     from .. import tasks
-    x, y = tasks.online_episode_segment(dataset, length, start, stop, seed=derive_seed(seed, "data"),
-                                        image_size=config.resize)
+    from ..task_mixture import TaskMixture
+    if isinstance(dataset, TaskMixture):
+        x, y = dataset.episode_segment(derive_seed(seed, "data"), length, start, stop)
+    else:
+        x, y = tasks.online_episode_segment(dataset, length, start, stop, seed=derive_seed(seed, "data"),
+                                            image_size=config.resize)
     if config.random_projection:
         x = tasks.random_projection(x, seed=derive_seed(seed, "projection"))
     return x.to(device), y.to(device)
