@@ -307,3 +307,25 @@ def test_cli_trains_exports_and_loads_a_conv_model(tmp_path):
     net = ConvVSMLNetwork(ConvVSMLConfig.from_dict(provenance["model_config"]))
     x, y = torch.rand(2, 3, 16), torch.randint(0, 10, (2, 3))
     assert torch.isfinite(net.run_episode(params, x, y).loss).all()
+
+
+def test_meta_test_runs_a_conv_v_m_at_any_square_size_through_evaluate_and_transfer(tmp_path):
+    from vsml import evaluate, transfer
+    cfg = ConvVSMLConfig(input_shape=(1, 4, 4), dense_sizes=(3,), sub_lstm=SubLSTMConfig(layer_norm=True))
+    params = ConvVSMLNetwork(cfg).init_params(0)
+    provenance = {"model": "vsml_conv", "model_config": cfg.to_dict()}
+    for side, classes in ((4, 3), (6, 5)):  # the trained size, and a larger image with more classes
+        g = torch.Generator().manual_seed(side)
+        x, y = torch.randn(2, 5, side * side, generator=g), torch.randint(0, classes, (2, 5), generator=g)
+        direct_cfg = ConvVSMLConfig(input_shape=(1, side, side), dense_sizes=(classes,),
+                                    sub_lstm=SubLSTMConfig(layer_norm=True))
+        direct = ConvVSMLNetwork(direct_cfg).run_episode(params, x, y, generator=torch.Generator().manual_seed(7))
+        via = evaluate.meta_test("vsml_conv", x, y, classes, params=params, vsml_config=cfg.to_dict(), seed=7)
+        assert torch.equal(via["correct"], direct.correct)
+        learner = transfer.Learner("VSML, conv", "vsml_conv", "conv_test")
+        out = transfer.meta_test_learner(learner, x, y, classes, params=params, provenance=provenance, seed=7)
+        assert torch.equal(out["cum_acc"], via["cum_acc"]) and out["cum_acc"].shape == (2, 5)
+    with pytest.raises(ValueError, match="no 1-channel square image"):
+        evaluate.conv_config_for(cfg, 15, 3)
+    with pytest.raises(ValueError, match="needs params"):
+        evaluate.meta_test("vsml_conv", x, y, classes)

@@ -19,12 +19,14 @@ online steps. Plots of these curves are :mod:`vsml.plots`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Sequence
 
 import torch
 
 from .baselines import online_sgd
+from .conv_network import ConvVSMLConfig, ConvVSMLNetwork
 from .fwmemory import FWMemoryConfig, fwmemory_episode
 from .hebbian import HebbianConfig, hebbian_episode
 from .metarnn import metarnn_episode
@@ -79,12 +81,30 @@ BASELINES = {  # name -> online_sgd options (Appendix C.2: tuned lr 1e-2 SGD, 1e
 }
 
 
+def conv_config_for(config, input_size: int, num_classes: int) -> ConvVSMLConfig:
+    """``config`` (a ``ConvVSMLConfig``, a dict of its fields, ``None``: defaults) resized to episodes of
+    ``input_size`` values (``C`` square channels of the config's ``C``) and ``num_classes`` outputs."""
+    if not isinstance(config, ConvVSMLConfig):
+        config = ConvVSMLConfig.from_dict(dict(config or {}))
+    channels = config.input_shape[0]
+    side = math.isqrt(input_size // channels)
+    if channels * side * side != input_size:
+        raise ValueError(f"{input_size} inputs are no {channels}-channel square image for the conv VSML "
+                         f"(its input shape is {list(config.input_shape)})")
+    return dataclasses.replace(config, input_shape=(channels, side, side),
+                               dense_sizes=(*config.dense_sizes[:-1], num_classes))
+
+
 def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *, params=None,
               vsml_config=None, model_config=None, seed: int = 0, progress: bool = False) -> dict[str, torch.Tensor]:
     """Algorithm 2 / the baselines on episodes ``x [P, T, D]``, ``y [P, T]``: one run per episode.
 
     ``method`` is ``"vsml"`` (``params``: V_M dict, ``vsml_config``: a ``VSMLConfig``
-    whose layer sizes are set to ``D`` and ``num_classes`` here), ``"metarnn"``
+    whose layer sizes are set to ``D`` and ``num_classes`` here), ``"vsml_conv"``
+    (the same V_M in the conv architecture of Appendix D, ``vsml_config``: a
+    ``ConvVSMLConfig`` or dict whose input is set to ``[C, H, W]`` with ``C`` its
+    channels and a square ``H = W`` giving ``D``, and whose last dense size is
+    set to ``num_classes``), ``"metarnn"``
     (``params``: Meta RNN dict), ``"hebbian"`` or ``"fwmemory"`` (``params``: their
     dict; ``model_config``: their config, or a dict of its fields such as an
     export's ``model_config``; default: the config class's defaults), or a name in
@@ -101,6 +121,12 @@ def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *
             res = VSMLNetwork(cfg).run_episode(params, x, y, generator=torch.Generator().manual_seed(seed),
                                                progress=progress)
             logits = res.logits
+        elif method == "vsml_conv":
+            if params is None:
+                raise ValueError("meta_test('vsml_conv', ...) needs params (V_M)")
+            net = ConvVSMLNetwork(conv_config_for(vsml_config, x.shape[-1], num_classes))
+            logits = net.run_episode(params, x, y, generator=torch.Generator().manual_seed(seed),
+                                     progress=progress).logits
         elif method == "metarnn":
             if params is None:
                 raise ValueError("meta_test('metarnn', ...) needs the Meta RNN's params")
@@ -116,7 +142,7 @@ def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *
         elif method in BASELINES:
             logits = None
         else:
-            raise ValueError(f"unknown method {method!r}; known: vsml, metarnn, "
+            raise ValueError(f"unknown method {method!r}; known: vsml, vsml_conv, metarnn, "
                              f"{', '.join([*FAST_WEIGHT_MODELS, *BASELINES])}")
     if logits is None:  # gradient-based baselines need autograd-free but not inference-mode tensors
         logits = online_sgd(x, y, num_classes, seed=seed, **BASELINES[method])["logits"]

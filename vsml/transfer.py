@@ -132,7 +132,7 @@ def get_task(name: str) -> Task:
 
 @dataclass(frozen=True)
 class Learner:
-    """A learner of Figure 8. ``method``: ``vsml``, ``metarnn``, ``hebbian``, ``fwmemory`` (need
+    """A learner of Figure 8. ``method``: ``vsml``, ``vsml_conv`` (Figure 20), ``metarnn``, ``hebbian``, ``fwmemory`` (need
     ``pretrained``, a shipped name) or ``sgd``; ``hidden``: for ``sgd``, ``None`` (one layer) or
     ``"V_L"`` (one tanh hidden layer with as many weights as VSML's V_L has state dimensions);
     ``lr``: for ``sgd``, the learning rate (``None``: the paper's tuned 1e-2)."""
@@ -144,8 +144,9 @@ class Learner:
     lr: float | None = None
 
     def __post_init__(self):
-        if self.method not in ("vsml", "sgd", *FIXED_SIZE_METHODS):
-            raise ValueError(f"learner method must be vsml, sgd or one of {FIXED_SIZE_METHODS}, got {self.method!r}")
+        if self.method not in ("vsml", "vsml_conv", "sgd", *FIXED_SIZE_METHODS):
+            raise ValueError(f"learner method must be vsml, vsml_conv, sgd or one of {FIXED_SIZE_METHODS}, "
+                             f"got {self.method!r}")
         if (self.method == "sgd") == (self.pretrained is not None):
             raise ValueError("meta-learned learners need `pretrained`, SGD must not have it")
         if self.hidden not in (None, "V_L"):
@@ -233,6 +234,9 @@ def meta_test_learner(learner: Learner, x: torch.Tensor, y: torch.Tensor, num_cl
         from .network import VSMLConfig
         cfg = VSMLConfig.from_dict(provenance["model_config"])
         return meta_test("vsml", x, y, num_classes, params=params, vsml_config=cfg, seed=seed)
+    if learner.method == "vsml_conv":  # Appendix D: the conv layer, then dense; any square input size
+        return meta_test("vsml_conv", x, y, num_classes, params=params, vsml_config=provenance["model_config"],
+                         seed=seed)
     ok, why = applicable(learner, provenance, D, num_classes)
     if not ok:
         raise ValueError(f"{learner.name} cannot take this task: {why}")
