@@ -325,7 +325,10 @@ def test_meta_test_runs_a_conv_v_m_at_any_square_size_through_evaluate_and_trans
         learner = transfer.Learner("VSML, conv", "vsml_conv", "conv_test")
         out = transfer.meta_test_learner(learner, x, y, classes, params=params, provenance=provenance, seed=7)
         assert torch.equal(out["cum_acc"], via["cum_acc"]) and out["cum_acc"].shape == (2, 5)
-    with pytest.raises(ValueError, match="no 1-channel square image"):
+    with pytest.raises(ValueError, match="no square image of 1, 1 or 3 channels"):
         evaluate.conv_config_for(cfg, 15, 3)
+    colour = evaluate.conv_config_for(cfg, 3 * 5 * 5, 4)  # a CIFAR-like input: three channels
+    assert colour.input_shape == (3, 5, 5) and colour.dense_sizes == (4,)
+    assert evaluate.conv_config_for(colour, 49, 10).input_shape == (1, 7, 7)  # and back to one channel
     with pytest.raises(ValueError, match="needs params"):
         evaluate.meta_test("vsml_conv", x, y, classes)

@@ -83,16 +83,17 @@ BASELINES = {  # name -> online_sgd options (Appendix C.2: tuned lr 1e-2 SGD, 1e
 
 def conv_config_for(config, input_size: int, num_classes: int) -> ConvVSMLConfig:
     """``config`` (a ``ConvVSMLConfig``, a dict of its fields, ``None``: defaults) resized to episodes of
-    ``input_size`` values (``C`` square channels of the config's ``C``) and ``num_classes`` outputs."""
+    ``input_size`` values and ``num_classes`` outputs. The input is read as square images with the config's
+    channels, else one channel (MNIST-like), else three (CIFAR-like): one V_M runs on any of them."""
     if not isinstance(config, ConvVSMLConfig):
         config = ConvVSMLConfig.from_dict(dict(config or {}))
-    channels = config.input_shape[0]
-    side = math.isqrt(input_size // channels)
-    if channels * side * side != input_size:
-        raise ValueError(f"{input_size} inputs are no {channels}-channel square image for the conv VSML "
-                         f"(its input shape is {list(config.input_shape)})")
-    return dataclasses.replace(config, input_shape=(channels, side, side),
-                               dense_sizes=(*config.dense_sizes[:-1], num_classes))
+    for channels in dict.fromkeys((config.input_shape[0], 1, 3)):
+        side = math.isqrt(input_size // channels)
+        if channels * side * side == input_size:
+            return dataclasses.replace(config, input_shape=(channels, side, side),
+                                       dense_sizes=(*config.dense_sizes[:-1], num_classes))
+    raise ValueError(f"{input_size} inputs are no square image of {config.input_shape[0]}, 1 or 3 channels "
+                     f"for the conv VSML")
 
 
 def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *, params=None,

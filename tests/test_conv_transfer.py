@@ -1,0 +1,37 @@
+"""Figure 21's path (vsml/conv_transfer.py): meta-train the conv VSML on CIFAR-10, meta-test on CIFAR-10 and
+Fashion-MNIST; run here on a tiny CIFAR-format archive, and "not run" without one."""
+import pytest
+import torch
+
+from test_data import offline, publish, write_cifar, write_mnist_like  # noqa: F401 (fixture)
+from vsml import conv_transfer, data
+
+
+def test_without_cifar_nothing_runs_and_the_reason_is_given(offline, tmp_path):  # noqa: F811
+    out = conv_transfer.figure21(tmp_path, steps=1, init_from=None, num_runs=2, length=5, progress=False)
+    assert out["ran"] is False and out["why"].startswith("not run: needs download") and "cifar10" in out["why"]
+    assert not (tmp_path / "run").exists()
+
+
+def test_figure21_on_a_tiny_cifar_archive(offline, tmp_path, monkeypatch):  # noqa: F811
+    folder = tmp_path / "cache" / "cifar10"
+    write_cifar(folder, per_batch=6)
+    publish(monkeypatch, "cifar10", folder)
+    fashion = tmp_path / "cache" / "fashion_mnist"
+    write_mnist_like(fashion, n_train=12, n_test=8)
+    publish(monkeypatch, "fashion_mnist", fashion)
+    monkeypatch.setitem(data.SIZES, "fashion_mnist", (12, 8))
+    out = conv_transfer.figure21(tmp_path / "fig21", steps=1, init_from=None, num_runs=2, length=6,
+                                 image_size=4, tune_runs=2, sgd_grid=(1e-2, 1e-1), progress=False,
+                                 meta_batch_size=2, episode_length=6, episode_length_max=None, segment_length=3,
+                                 eval_every=0, checkpoint_every=1, device="cpu")
+    assert out["ran"] and (tmp_path / "fig21" / "cifar_conv_bptt.pt").exists()
+    prov = out["provenance"]
+    assert prov["model"] == "vsml_conv" and prov["model_config"]["input_shape"] == [3, 4, 4]
+    assert prov["config"]["dataset"] == "cifar10"
+    for task in conv_transfer.TEST_TASKS:  # three colour channels, then one: the same V_M
+        for learner, curve in out["curves"][task].items():
+            assert curve.shape == (2, 6) and torch.all((curve >= 0) & (curve <= 1)), (task, learner)
+        assert out["sgd_lr"][task] in (1e-2, 1e-1)
+    mean, se = conv_transfer.final_accuracy(out["curves"]["cifar10"]["SGD"])
+    assert 0 <= mean <= 100 and se >= 0
