@@ -332,3 +332,10 @@ def test_meta_test_runs_a_conv_v_m_at_any_square_size_through_evaluate_and_trans
     assert evaluate.conv_config_for(colour, 49, 10).input_shape == (1, 7, 7)  # and back to one channel
     with pytest.raises(ValueError, match="needs params"):
         evaluate.meta_test("vsml_conv", x, y, classes)
+    # One V_M, either architecture: a dense export's model_config runs as a conv network and back.
+    from vsml import VSMLConfig
+    dense_cfg = VSMLConfig(layer_sizes=(16, 3), sub_lstm=SubLSTMConfig(layer_norm=True), batch_average=True)
+    as_conv = evaluate.conv_config_for(dense_cfg.to_dict(), 16, 3)
+    assert as_conv.sub_lstm.layer_norm and as_conv.input_shape == (1, 4, 4)
+    back = evaluate.meta_test("vsml", x, y, classes, params=params, vsml_config=cfg.to_dict(), seed=7)
+    assert back["cum_acc"].shape == (2, 5)

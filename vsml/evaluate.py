@@ -81,12 +81,21 @@ BASELINES = {  # name -> online_sgd options (Appendix C.2: tuned lr 1e-2 SGD, 1e
 }
 
 
+def _shared_fields(config_class, values) -> dict:
+    """The entries of ``values`` (a dict, ``None``, or another architecture's config dict) that
+    ``config_class`` has: one V_M's export runs in the dense or the conv architecture."""
+    if values is not None and not isinstance(values, dict):
+        values = values.to_dict()
+    names = {f.name for f in dataclasses.fields(config_class)}
+    return {k: v for k, v in (values or {}).items() if k in names}
+
+
 def conv_config_for(config, input_size: int, num_classes: int) -> ConvVSMLConfig:
     """``config`` (a ``ConvVSMLConfig``, a dict of its fields, ``None``: defaults) resized to episodes of
     ``input_size`` values and ``num_classes`` outputs. The input is read as square images with the config's
     channels, else one channel (MNIST-like), else three (CIFAR-like): one V_M runs on any of them."""
     if not isinstance(config, ConvVSMLConfig):
-        config = ConvVSMLConfig.from_dict(dict(config or {}))
+        config = ConvVSMLConfig.from_dict(_shared_fields(ConvVSMLConfig, config))
     for channels in dict.fromkeys((config.input_shape[0], 1, 3)):
         side = math.isqrt(input_size // channels)
         if channels * side * side == input_size:
@@ -100,8 +109,8 @@ def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *
               vsml_config=None, model_config=None, seed: int = 0, progress: bool = False) -> dict[str, torch.Tensor]:
     """Algorithm 2 / the baselines on episodes ``x [P, T, D]``, ``y [P, T]``: one run per episode.
 
-    ``method`` is ``"vsml"`` (``params``: V_M dict, ``vsml_config``: a ``VSMLConfig``
-    whose layer sizes are set to ``D`` and ``num_classes`` here), ``"vsml_conv"``
+    ``method`` is ``"vsml"`` (``params``: V_M dict, ``vsml_config``: a ``VSMLConfig`` or a dict of its
+    fields such as an export's ``model_config``, whose layer sizes are set to ``D`` and ``num_classes`` here), ``"vsml_conv"``
     (the same V_M in the conv architecture of Appendix D, ``vsml_config``: a
     ``ConvVSMLConfig`` or dict whose input is set to ``[C, H, W]`` with ``C`` its
     channels and a square ``H = W`` giving ``D``, and whose last dense size is
@@ -118,7 +127,9 @@ def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *
         if method == "vsml":
             if params is None:
                 raise ValueError("meta_test('vsml', ...) needs params (V_M)")
-            cfg = dataclasses.replace(vsml_config or VSMLConfig(), layer_sizes=(x.shape[-1], num_classes))
+            cfg = vsml_config if isinstance(vsml_config, VSMLConfig) else VSMLConfig.from_dict(
+                _shared_fields(VSMLConfig, vsml_config))
+            cfg = dataclasses.replace(cfg, layer_sizes=(x.shape[-1], num_classes))
             res = VSMLNetwork(cfg).run_episode(params, x, y, generator=torch.Generator().manual_seed(seed),
                                                progress=progress)
             logits = res.logits
