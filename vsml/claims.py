@@ -20,6 +20,11 @@ chapter that lands later fills its rows without a change here:
   its ``transfer_vsml_<task>_2000`` glue says why. Checks: on an unseen task
   VSML above every meta-learned baseline at the horizon; VSML at or above
   SGD after 100.
+* Figures 14-16 (slug ``transfer``): ``glue("report_ablation", {"horizon": h, "unseen": [task],
+  "pairs": {learner: {task: {"diff": points, "se": points}}}, "fashion": {learner: {"off": acc, "on": acc}}})``
+  (with minus without random projections in meta-training, paired runs); checks: VSML's mean difference
+  over unseen tasks above zero; each baseline significantly higher (beyond two standard errors) on at most
+  half of them; on Fashion-MNIST VSML higher with projections and the Meta RNN's change smaller than VSML's.
 * Figure 18 (slug ``omniglot``): ``glue("report_fig18", {"data": name,
   "vsml": acc, "adam": acc})``; checks: VSML above Adam; the data is Omniglot.
 * Figures 20, 21 (slug ``conv``): ``glue("report_fig20", {"horizon": h,
@@ -331,6 +336,51 @@ def figure8(book_dir: Path) -> list[Claim]:
     return _future(book_dir, ("transfer",), "report_fig8", [spec], build)
 
 
+def figures14_16(book_dir: Path) -> list[Claim]:
+    spec15 = ("Figures 14, 15", "random input projections in meta-training help VSML generalize; the baselines gain "
+              "no significant generalization from them",
+              "\"When not randomly projecting inputs (Figure 14), generalization of VSML is slightly reduced\"; "
+              "\"the Meta RNN, Hebbian fast weights, and external memory baselines do not increase their "
+              "generalization significantly\" (Appendix B)")
+    spec16 = ("Figure 16", "on MNIST meta-training, projections slightly improve VSML on Fashion-MNIST; limited "
+              "effect on the Meta RNN",
+              "\"The Fashion MNIST performance (out of distribution) is slightly improved for VSML while the "
+              "effect on the Meta RNN is limited\" (Appendix B)")
+
+    def build(r, ch, src):
+        pairs, unseen, h = r["pairs"], list(r["unseen"]), int(r["horizon"])
+        setting = f"{r.get('setting', '')} meta-test on {ch.run['device']}".strip()
+        checks15, ours15 = [], []
+        for label, per in pairs.items():
+            diffs = [per[t] for t in unseen if t in per]
+            if not diffs:
+                continue
+            mean = sum(d["diff"] for d in diffs) / len(diffs)
+            significant = sum(d["diff"] > 2 * d["se"] for d in diffs)
+            ours15.append(f"{label} {mean:+.1f} ({significant} of {len(diffs)} significant)")
+            if label.startswith("VSML"):
+                checks15.append(Check(f"{label}: with minus without, mean over unseen tasks {mean:+.1f} > 0", mean > 0))
+            else:
+                checks15.append(Check(f"{label}: significantly higher with projections on {significant} of "
+                                      f"{len(diffs)} unseen tasks (at most half)", significant <= len(diffs) / 2))
+        rows = [Claim(*spec15, f"@{h:,}, with minus without projections, points: " + "; ".join(ours15),
+                      setting, checks15, src)]
+        fashion = r.get("fashion", {})
+        if "VSML" in fashion and "Meta RNN" in fashion:
+            v, m = fashion["VSML"], fashion["Meta RNN"]
+            gain_v, gain_m = v["on"] - v["off"], m["on"] - m["off"]
+            checks16 = [Check(f"VSML on Fashion-MNIST: with {v['on']:.1f} > without {v['off']:.1f}", gain_v > 0),
+                        Check(f"Meta RNN's change {gain_m:+.1f} smaller than VSML's {gain_v:+.1f}", gain_m < gain_v)]
+            rows.append(Claim(*spec16, f"@{h:,} on Fashion-MNIST, without / with projections: VSML "
+                                       f"{_pct(v['off'])} / {_pct(v['on'])}, Meta RNN {_pct(m['off'])} / "
+                                       f"{_pct(m['on'])}", setting, checks16, src))
+        else:
+            rows.append(not_run(*spec16, "Fashion-MNIST or a VSML / Meta RNN pair did not run", src))
+        return rows
+
+    return _future(book_dir, ("transfer",), "report_ablation", [spec15, spec16], build)
+
+
 def figure18(book_dir: Path) -> list[Claim]:
     spec = ("Figure 18", "5-way 1-shot Omniglot: VSML learns faster than SGD with Adam",
             "VSML \"learns significantly faster on Omniglot compared to SGD with Adam\" (Appendix D)")
@@ -408,5 +458,5 @@ def all_claims(root: str | Path) -> list[Claim]:
     root = Path(root)
     book_dir, pre, res = root / "book", root / "vsml" / "pretrained", root / "vsml" / "results"
     return (cloning(pre) + figure6(book_dir, pre) + figure7(book_dir) + figure8(book_dir)
-            + introspection(book_dir, pre) + figure18(book_dir) + figure19(book_dir, pre)
+            + figures14_16(book_dir) + introspection(book_dir, pre) + figure18(book_dir) + figure19(book_dir, pre)
             + figures20_21(book_dir) + speed(res))
