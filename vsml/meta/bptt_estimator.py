@@ -61,8 +61,8 @@ class BPTTEstimator(Estimator):
             loss, correct, final = self.model.run(self.theta, x, y, state, return_state=True)
             pool_stats = self.pool.stats()
             self.pool.advance(final)
-        else:
-            loss, correct = self.model.run(self.theta, x, y, state)
+        else:  # resize_choices: this update's input size has its own model (one V_M)
+            loss, correct = self.trainer.model_for(x.shape[-1]).run(self.theta, x, y, state)
         loss, correct = self.trainer.scored(loss), self.trainer.scored(correct)  # few-shot: the query only
         meta_loss = loss.mean()
         meta_loss.backward()

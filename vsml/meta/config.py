@@ -50,6 +50,8 @@ class MetaConfig(ConfigMixin):
     split: str = "train"               # meta-training split
     eval_split: str = "test"           # meta-test split for the periodic evaluation
     resize: int | None = None          # input side length (7 -> 7x7 = 49 inputs); None keeps the size
+    resize_choices: list | None = None  # Section 4.3: each meta-update draws one side length from these for all its
+                                        # episodes (VSML only: one V_M, any layer size); evaluation stays at resize
     random_projection: bool = False    # per-episode Glorot-uniform D x D projection (Section 4.3)
     episode_kind: str = "online"       # online (every step scored) | few_shot (N-way K-shot, the query scored)
     n_way: int | None = None           # few_shot: classes per episode (they become the model's outputs)
@@ -76,6 +78,23 @@ class MetaConfig(ConfigMixin):
     eval_length: int = 500
     device: str = "auto"               # auto | cpu | cuda
     num_threads: int | None = None     # torch CPU threads (None: torch's default)
+
+    def _check_resize_choices(self) -> None:
+        if self.resize_choices is None:
+            return
+        sides = self.resize_choices
+        if not isinstance(sides, (list, tuple)) or not sides or any(int(s) < 1 for s in sides):
+            raise ValueError(f"resize_choices must be a non-empty list of side lengths >= 1, got {sides!r}")
+        if self.model != "vsml":
+            raise ValueError("resize_choices (several input sizes in one run) needs model: vsml, whose V_M runs at "
+                             f"any layer size; got {self.model!r}")
+        if self.long_horizon:
+            raise ValueError("resize_choices draws a size per meta-update; the long-horizon pool carries states of "
+                             "one size (set segment_length and episode_length_max to null)")
+        if self.resize is None:
+            raise ValueError("resize_choices needs resize, the side length of the periodic evaluation")
+        if self.episode_kind != "online":
+            raise ValueError("resize_choices is implemented for online episodes")
 
     def __post_init__(self):
         coerce_fields(self)
@@ -104,6 +123,7 @@ class MetaConfig(ConfigMixin):
             raise ValueError("long-horizon training carries VSML states; it is not implemented for the Meta RNN "
                              "and the fast-weight baselines")
         self._check_episode_kind()
+        self._check_resize_choices()
         if self.steps < 0 or self.eval_every < 0:
             raise ValueError(f"steps and eval_every must be >= 0, got {self.steps}, {self.eval_every}")
         if self.sigma <= 0 or self.lr < 0:

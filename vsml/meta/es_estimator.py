@@ -50,7 +50,8 @@ class ESEstimator(Estimator):
         lo, hi = self.dist.rank * n_local, (self.dist.rank + 1) * n_local
         x, y, state = self.trainer.episodes(step, lo, hi)
         with torch.inference_mode():
-            loss, correct = self.model.run(population[2 * lo:2 * hi], x, y, state, repeats=2)
+            model = self.trainer.model_for(x.shape[-1])  # resize_choices: a model per input size, one V_M
+            loss, correct = model.run(population[2 * lo:2 * hi], x, y, state, repeats=2)
             loss, correct = self.trainer.scored(loss), self.trainer.scored(correct)  # few-shot: the query only
             member = torch.stack([loss.mean(1), correct.float().mean(1)], 1)  # [2 n_local, 2]
         member = all_gather(member, self.dist)

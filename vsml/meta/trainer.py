@@ -10,6 +10,7 @@ method. Checkpoints and logs are :func:`vsml.meta.run.train`'s.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -58,6 +59,7 @@ class MetaTrainer:
             self.loss_mask = torch.zeros(config.few_shot_length, dtype=torch.bool, device=self.device)
             self.loss_mask[-1] = True
         self.model = build_model(config, self.input_size, self.num_classes)
+        self._models = {self.input_size: self.model}  # resize_choices: one model per input size, one V_M
         self.estimator = ESTIMATORS[config.method](self)
         self.reset()
 
@@ -90,11 +92,30 @@ class MetaTrainer:
         self.estimator.load_state_dict(state)
 
     # ---- one step of Algorithm 1
+    def model_for(self, input_size: int):
+        """The model for episodes of ``input_size`` inputs (another size only with ``resize_choices``)."""
+        if input_size not in self._models:
+            self._models[input_size] = build_model(self.config, input_size, self.num_classes)
+        return self._models[input_size]
+
+    def step_resize(self, step: int) -> int | None:
+        """The side length of meta-update ``step``'s episodes: drawn from ``resize_choices`` (Section 4.3:
+        "we train across rescaled versions"), else ``resize``. All episodes of one update share it."""
+        sides = self.config.resize_choices
+        if not sides:
+            return self.config.resize
+        g = torch.Generator().manual_seed(derive_seed(self.config.seed, step, "resize"))
+        return int(sides[int(torch.randint(len(sides), (1,), generator=g))])
+
     def episodes(self, step: int, start: int, stop: int):
         """Episodes ``start..stop-1`` of meta-update ``step``: ``x [n, T, D]``, ``y [n, T]``, initial states."""
         seeds = [derive_seed(self.config.seed, step, "episode", i) for i in range(start, stop)]
-        x, y = self._episodes("train", seeds, self.config.episode_length)
-        return x, y, self.model.initial_state(seeds, self.device)
+        if self.config.resize_choices:
+            config = dataclasses.replace(self.config, resize=self.step_resize(step), resize_choices=None)
+            x, y = make_episodes(config, self.data, seeds, self.config.episode_length, self.device)
+        else:
+            x, y = self._episodes("train", seeds, self.config.episode_length)
+        return x, y, self.model_for(x.shape[-1]).initial_state(seeds, self.device)
 
     def _episodes(self, which: str, seeds: list[int], length: int):
         """``make_episodes`` on the train or eval data, from device-resident inputs where that applies."""
