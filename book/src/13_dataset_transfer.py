@@ -493,6 +493,7 @@ print(f"\nclaim A met on {n_a} of {len(unseen_run)} unseen tasks that ran; claim
 # %%
 abl_loaded, abl_curves = {}, {}
 available = set(meta.pretrained_names())
+ablation_labels = list(ablation)  # every pair keeps its glued names, "not run" where it is not shipped
 for label, names in list(ablation.items()):
     if not set(names) <= available:
         print(f"{label:14s} not run: no shipped {' / '.join(n for n in names if n not in available)}")
@@ -569,7 +570,7 @@ plt.show()
 # %%
 for (label, task_name), d in abl_diff.items():
     glue(f"abl_{SLUG[label]}_{task_name}", fmt(d))
-for label in ablation:
+for label in ablation_labels:
     for arm in ("off", "on"):
         c = abl_curves.get((label, arm, "fashion_mnist"))
         glue(f"abl_{SLUG[label]}_{arm}_fashion", f"{transfer.mean_and_se(c, min(T, c.shape[1]))[0]:.1f}"
