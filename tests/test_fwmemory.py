@@ -121,14 +121,3 @@ def test_bad_inputs_give_clear_errors():
         meta.MetaConfig(model="fwmemory", model_options={"rule": "oja"})
     with pytest.raises(ValueError, match="not implemented for the Meta RNN and the fast-weight baselines"):
         meta.MetaConfig(method="bptt", model="fwmemory", segment_length=10, episode_length=20)
-
-
-def test_shipped_parameters_load_with_provenance_and_run():
-    """mnist_fwmemory_bptt (cpu_bptt_fwmemory): loads with weights_only, says how it was made, runs on 7x7 inputs."""
-    params, prov = meta.load_pretrained("mnist_fwmemory_bptt")
-    assert prov["model"] == "fwmemory" and prov["config"]["resize"] == 7 and prov["dataset"]["name"] == "mnist"
-    shapes = model_shapes("fwmemory", prov["model_config"])
-    assert {k: tuple(v.shape) for k, v in params.items()} == shapes and prov["num_params"] == num_params(shapes)
-    x, y = torch.randn(2, 6, 49), torch.randint(0, 10, (2, 6))
-    out = meta_test("fwmemory", x, y, 10, params=params, model_config=prov["model_config"])
-    assert out["loss"].shape == out["correct"].shape == (2, 6) and torch.isfinite(out["loss"]).all()

@@ -118,14 +118,3 @@ def test_bad_inputs_give_clear_errors():
         HebbianConfig(rule="sgd")
     with pytest.raises(ValueError, match="model_options for model 'hebbian'"):
         meta.MetaConfig(model="hebbian", model_options={"hidden_size": 4})
-
-
-def test_shipped_parameters_load_with_provenance_and_run():
-    """mnist_hebbian_bptt (cpu_bptt_hebbian): loads with weights_only, says how it was made, runs on 7x7 inputs."""
-    params, prov = meta.load_pretrained("mnist_hebbian_bptt")
-    assert prov["model"] == "hebbian" and prov["config"]["resize"] == 7 and prov["dataset"]["name"] == "mnist"
-    shapes = model_shapes("hebbian", prov["model_config"])
-    assert {k: tuple(v.shape) for k, v in params.items()} == shapes and prov["num_params"] == num_params(shapes)
-    x, y = torch.randn(2, 6, 49), torch.randint(0, 10, (2, 6))
-    out = meta_test("hebbian", x, y, 10, params=params, model_config=prov["model_config"])
-    assert out["loss"].shape == out["correct"].shape == (2, 6) and torch.isfinite(out["loss"]).all()
