@@ -458,11 +458,11 @@ for task, ok, where, status, horizon in task_rows:
     best_sgd = max(transfer.SGD_LEARNERS, key=lambda n: at(n, task, T_short)[0])
     report_tasks[task.name] = {
         "unseen": status == "unseen", "horizon": h_long,
-        "vsml": round(at("VSML", task, T)[0], 2),
-        "meta_baselines": {n: round(at(n, task, T)[0], 2) for n in transfer.META_LEARNED_RIVALS
+        "vsml": round(at("VSML", task, T)[0], 4),
+        "meta_baselines": {n: round(at(n, task, T)[0], 4) for n in transfer.META_LEARNED_RIVALS
                            if (n, task.name) in curves},
-        "vsml_100": round(at("VSML", task, T_short)[0], 2),
-        "sgd_100": round(at(best_sgd, task, T_short)[0], 2), "sgd_100_learner": best_sgd,
+        "vsml_100": round(at("VSML", task, T_short)[0], 4),
+        "sgd_100": round(at(best_sgd, task, T_short)[0], 4), "sgd_100_learner": best_sgd,
     }
 unseen_run = [t.name for t, ok, _, status, _ in task_rows if ok and status == "unseen"]
 n_a = sum(verdicts[t][0] == "met" for t in unseen_run)
@@ -582,11 +582,11 @@ abl_note = "; ".join(f"{label}: higher with projections on {helped[label]} of {l
 print(f"tasks unseen by every arm ({', '.join(unseen_abl)}): {abl_note}")
 glue("abl_note", Markdown(abl_note))
 report_ablation = {"horizon": T, "unseen": unseen_abl,
-                   "pairs": {label: {t: {"diff": round(abl_diff[label, t].mean, 2),
-                                         "se": round(abl_diff[label, t].standard_error, 2)}
+                   "pairs": {label: {t: {"diff": round(abl_diff[label, t].mean, 4),
+                                         "se": round(abl_diff[label, t].standard_error, 4)}
                                      for t in unseen_abl if (label, t) in abl_diff} for label in ablation},
                    "fashion": {label: {arm: round(transfer.mean_and_se(abl_curves[label, arm, "fashion_mnist"],
-                                                                       T)[0], 2) for arm in ("off", "on")}
+                                                                       T)[0], 4) for arm in ("off", "on")}
                                for label in ablation if (label, "off", "fashion_mnist") in abl_curves},
                    "setting": f"{num_runs} runs x {T:,} examples at {image_size}x{image_size}; pairs meta-trained "
                               f"from the same start for the same steps;"}

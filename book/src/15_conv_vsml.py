@@ -328,7 +328,7 @@ for ds_name, per in curves.items():
         print(f"{ds_name:14s} {label:18s} " + "  ".join(f"@{h}: {m:5.1f} ± {s:3.1f}" for h, (m, s) in
                                                           row[label].items()))
     conv, dense = row["VSML, conv"][T][0], row["VSML, dense"][T][0]
-    report20["datasets"][ds_name] = {"conv": round(conv, 1), "dense": round(dense, 1)}
+    report20["datasets"][ds_name] = {"conv": round(conv, 4), "dense": round(dense, 4)}
     verdicts[ds_name] = abs(conv - dense) <= 5
     for label, key in (("VSML, conv", "conv"), ("VSML, dense", "dense"), ("start V_M in conv", "start"),
                        ("SGD (tuned)", "sgd")):
@@ -361,8 +361,8 @@ fig21 = conv_transfer.figure21(cifar_dir, steps=cifar_steps, init_from=pretraine
 if fig21["ran"]:
     report21 = {"horizon": T, "setting": f"7x7, {cifar_runs} runs, {cifar_steps} CIFAR-10 steps;"}
     for task, per in fig21["curves"].items():
-        report21[task] = {"vsml": round(conv_transfer.final_accuracy(per["VSML, conv"])[0], 1),
-                          "sgd": round(conv_transfer.final_accuracy(per["SGD"])[0], 1)}
+        report21[task] = {"vsml": round(conv_transfer.final_accuracy(per["VSML, conv"])[0], 4),
+                          "sgd": round(conv_transfer.final_accuracy(per["SGD"])[0], 4)}
     cifar_note = (f"ran: {cifar_steps} steps of CIFAR-10 meta-training in {fig21['train_seconds'] / 60:.0f} min; "
                   f"CIFAR-10 VSML {report21['cifar10']['vsml']:.1f} %, SGD {report21['cifar10']['sgd']:.1f} %; "
                   f"Fashion-MNIST VSML {report21['fashion_mnist']['vsml']:.1f} %, SGD "
