@@ -21,7 +21,7 @@ from vsml import book
 
 ROOT = Path(__file__).resolve().parent.parent
 # add a chapter once it follows the rules
-CHAPTERS = ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11_reproduction", "12", "13", "14"]
+CHAPTERS = ["01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11_reproduction", "12", "13", "14", "15"]
 # Import name -> pip name, for packages that vsml itself does not depend on.
 PIP_NAMES = {"sklearn": "scikit-learn", "scipy": "scipy", "pandas": "pandas"}
 # Installed with vsml (pyproject's dependencies) or part of Jupyter/Colab itself.
