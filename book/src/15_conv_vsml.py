@@ -76,8 +76,11 @@ if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "vsml @ git+REPO_URL@BOOK_RELEASE"], check=True)
 
 # %%
+import json
 import tempfile
 import time
+from importlib import resources
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
@@ -242,6 +245,35 @@ glue("diag_T", f"{diag_T}")
 # in one arrangement transfers to other sizes (chapter {doc}`12_robustness`)
 # but not by itself to depth, which is why the paper meta-trains each
 # architecture.
+
+# %% [markdown]
+# **A first attempt that stalled.** The conv $V_M$ shipped here is the
+# second run. The first used the long-horizon recipe of `mnist_bptt_long`
+# (episodes of 100 to 2,000 examples, learning rate 5e-4); its log is
+# shipped in `vsml/results/conv_cpu_2026-11-27/`:
+
+# %%
+first_dir = Path(str(resources.files("vsml") / "results" / "conv_cpu_2026-11-27"))
+first = [json.loads(line) for line in (first_dir / "first_attempt_metrics.jsonl").read_text().splitlines()]
+first_cfg = json.loads((first_dir / "first_attempt_config.json").read_text())
+train_rows = [r for r in first if "loss" in r]
+print(f"first attempt: lr {first_cfg['lr']}, episodes {first_cfg['episode_length']}-{first_cfg['episode_length_max']}"
+      f" examples; stopped at step {train_rows[-1]['step']}")
+for r in (train_rows[0], train_rows[len(train_rows) // 2], train_rows[-1]):
+    print(f"  step {r['step']:3d}: meta-loss {r['loss']:.4f} (ln 10 = 2.3026), gradient norm {r['grad_norm']:.3f}")
+glue("first_steps", f"{train_rows[-1]['step']}")
+glue("first_grad_start", f"{train_rows[0]['grad_norm']:.2f}")
+glue("first_grad_end", f"{train_rows[-1]['grad_norm']:.3f}")
+
+# %% [markdown]
+# Within {glue:text}`first_steps` steps its meta-loss settled at $\ln 10$,
+# uniform predictions, and the gradient norm fell from
+# {glue:text}`first_grad_start` to {glue:text}`first_grad_end`: the
+# meta-optimiser had found that saying nothing is the cheapest loss when
+# nothing is learned. It was stopped, and the shipped run (config
+# `cpu_bptt_conv`) uses the recipe that took `mnist_bptt` off chance from
+# scratch: 100-example episodes and learning rate 1e-3; its dense control
+# uses the same.
 
 # %% mystnb={"figure": {"name": "fig-15-metatraining", "caption": "Meta-training from the same dense V_M: the periodic meta-test accuracy on fixed 7x7 MNIST test episodes (500 examples each; mean accuracy over the episode) stored in each run's provenance. The conv arrangement starts at chance, the dense one where the dense V_M already was. Dotted: chance."}}
 fig, ax = plt.subplots(figsize=(8, 4))
