@@ -26,10 +26,13 @@ VSML network (``online_step``: tick, prediction, error) at ``--pop-size`` per-me
 parameters, and prints the implied seconds per 500-example ES generation. ``--conv``
 times the convolutional VSML layer of Appendix D (``vsml.conv``: kernel 3, stride 2,
 padding 1, 8 channels) on the same 28x28 image beside the dense 784x10 layer, and the
-dense 1568x10 layer after it (printed before the two speed-up lines)::
+dense 1568x10 layer after it (printed before the two speed-up lines). ``--cloned`` times one
+batch-64 meta-test step of the shipped cloned learning algorithms (Section 4.1, Appendix B.1;
+``vsml.cloning.step_timing``) on the shallow 784-10 and deep 784-32-10 networks: the fused kernel
+beside the PyTorch passes it replaced, outputs compared, its two speed-ups on the last two lines::
 
     python -m vsml.bench [--device cuda] [--pop-size 64] [--repeats 5] [--threads 1] [--step] [--conv]
-                         [--json out.json]
+                         [--cloned] [--json out.json]
 """
 from __future__ import annotations
 
@@ -268,6 +271,9 @@ def main(argv=None) -> int:
                         help="also time a whole example (online_step) at --pop-size members (default on CUDA)")
     parser.add_argument("--conv", action="store_true",
                         help="also time the conv VSML layer (Appendix D) beside the dense layer on a 28x28 image")
+    parser.add_argument("--cloned", action="store_true",
+                        help="also time one batch-64 meta-test step of the cloned learning algorithms (CPU)")
+    parser.add_argument("--cloned-repeats", type=int, default=3, help="timed steps per pass with --cloned")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch (and CPU kernel) threads (default: torch's; 1 is steadier on a busy machine)")
     parser.add_argument("--json", default=None, help="also write the rows, with the device, to this JSON file")
@@ -311,12 +317,30 @@ def main(argv=None) -> int:
     for case, b in best.items():
         print(f"speed-up over the straightforward formulation, {case}: {b['speedup']:.2f}x "
               f"({b['formulation']}, {b['ms_per_example']:.3f} ms/example)")
+    cloned = _cloned(args) if args.cloned else None
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"device": describe(args.device), "pop_size": args.pop_size, "inputs": args.inputs,
                        "outputs": args.outputs, "threads": torch.get_num_threads(), "repeats": args.repeats,
-                       "rows": rows, "speedups": best, "step": step, "conv": conv_rows}, f, indent=1)
+                       "rows": rows, "speedups": best, "step": step, "conv": conv_rows, "cloned": cloned}, f,
+                      indent=1)
     return 0
+
+
+def _cloned(args) -> dict:
+    """``--cloned``: print the step rows, then one speed-up line per network (the run's last lines)."""
+    from .cloning.step_timing import cloned_speedups, cloned_step_benchmark
+    rows = cloned_step_benchmark(repeats=args.cloned_repeats, compile=not args.no_compile)
+    for r in rows:
+        print(f"cloned meta-test step, {r['network']:15s} {r['impl']:14s} {r['secs'] * 1e3:10.1f} ms/step "
+              f"(batch {r['batch']}, median {r['secs_median'] * 1e3:.1f} ms) max |diff| {r['max_diff']:.2e}"
+              f"{'' if r['max_diff'] <= EXACT else '  (inexact)'}")
+    ups = cloned_speedups(rows)
+    for label, u in ups.items():
+        vs = f", {u['speedup_vs_compiled']:.2f}x over fast compiled" if "speedup_vs_compiled" in u else ""
+        print(f"cloned meta-test step speed-up, {label}: {u['speedup']:.2f}x (kernel {u['ms_kernel']:.1f} vs fast "
+              f"{u['ms_fast']:.1f} ms per batch-64 step{vs}; max |diff| {u['max_diff']:.1e})")
+    return {"rows": rows, "speedups": ups}
 
 
 if __name__ == "__main__":

@@ -98,7 +98,9 @@ D10 Meta-test (Section 4.1, C.1): a VSML network of ``DenseTick`` layers
 
 Modules: ``config`` (CloningConfig, the state layout), ``rule`` (the rule,
 the sub-LSTM on single synapses, the shadow network), ``network`` (the cloned
-network and its fast passes), ``trainer`` (training tuples, loss, buffer,
+network and its fast passes), ``kernel`` (fused C++ passes of a cloned layer,
+the meta-test default; D3 makes them possible), ``step_timing`` (their speed,
+``python -m vsml.bench --cloned``), ``trainer`` (training tuples, loss, buffer,
 trainer), ``run`` (checkpoints, export, loading), ``meta_test`` (Figures 5,
 11), ``shadow_sweep`` (which shadow-network settings learn), ``cli``.
 

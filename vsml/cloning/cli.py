@@ -54,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=25)
     p.add_argument("--test-size", type=int, default=1000)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--no-compile", action="store_true", help="eager ticks (torch.compile fuses them, ~3-5x)")
+    p.add_argument("--no-compile", action="store_true", help="impl fast: eager ticks (torch.compile fuses them)")
+    p.add_argument("--impl", default="auto", choices=("auto", "kernel", "fast", "plain"),
+                   help="the network's passes (auto: the fused C++ kernel where it applies, ~20x the fast ones)")
     p.add_argument("--out", default=None, help="save the curves and their provenance as JSON")
     p.add_argument("--force", action="store_true", help="with --out: replace a shipped file deliberately")
     return parser
@@ -86,7 +88,7 @@ def main(argv=None) -> int:
             tr, te = load(args.dataset, "train").standardized(), load(args.dataset, "test").standardized()
             res = metatest(params, cfg, tr, te, hidden=args.hidden, steps=args.steps, seeds=range(args.seeds),
                            eval_every=args.eval_every, test_size=args.test_size, progress=True,
-                           compile=not args.no_compile)
+                           compile=not args.no_compile, impl=args.impl)
             for kind in ("vsml", "sgd"):
                 acc = res[kind]["test_accuracy"][:, -1]
                 print(f"{kind:5s} test accuracy after {args.steps} steps: {acc.mean():.3f} +- {acc.std():.3f}")

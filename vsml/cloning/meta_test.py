@@ -20,7 +20,8 @@ from .rule import init_layers, shadow_forward, shadow_step
 
 def metatest(params, cfg: CloningConfig, train_set, test_set, *, hidden: int | None = None, steps: int = 100,
              seeds=range(6), batch_size: int = 64, eval_every: int = 25, test_size: int = 1000,
-             progress: bool = False, state_clip: float | None = 4.0, compile: bool = False) -> dict:
+             progress: bool = False, state_clip: float | None = 4.0, compile: bool = False,
+             impl: str = "auto") -> dict:
     """Train a network purely by running the cloned V_M forward, beside exact SGD on the same network.
 
     For every seed both learners start from the same weights (``U(-3, 3)``, b = 0)
@@ -28,11 +29,14 @@ def metatest(params, cfg: CloningConfig, train_set, test_set, *, hidden: int | N
     learner (``"vsml"``, ``"sgd"``), ``loss`` and ``accuracy`` ``[S, steps]`` on
     each batch *before* its update, and ``test_accuracy`` ``[S, E]`` on the
     first ``test_size`` test images at the steps in ``eval_steps``.
+    ``impl`` (see :class:`ClonedNetwork`): ``"auto"`` runs the fused kernel
+    (:mod:`vsml.cloning.kernel`, exact up to float32 round-off; by D3 one call per
+    layer and batch) where it applies, ``"fast"`` the PyTorch passes it replaced.
     """
     sizes = [train_set.num_features] + ([hidden] if hidden else []) + [train_set.num_classes]
     x_all, y_all = train_set.x.flatten(1), train_set.y
     x_test, y_test = test_set.x.flatten(1)[:test_size], test_set.y[:test_size]
-    net = ClonedNetwork(params, cfg, sizes, state_clip=state_clip, compile=compile)
+    net = ClonedNetwork(params, cfg, sizes, state_clip=state_clip, compile=compile, impl=impl)
     eval_steps = sorted({0, *range(eval_every, steps + 1, eval_every), steps})
     out = {k: {"loss": [], "accuracy": [], "test_accuracy": []} for k in ("vsml", "sgd")}
     seeds = list(seeds)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from ..lstm import DenseTick, SubLSTMConfig, lstm_update
+from . import kernel
 from .config import B_DIM, E_SLOT, EPREV_SLOT, W_DIM, X_SLOT, Y_SLOT, CloningConfig
 from .rule import Layers, gate_offsets, initial_state, top_error
 
@@ -23,14 +24,36 @@ class ClonedNetwork:
     (error input zero, states discarded) and backward ``K..1`` (inputs fed
     back, only ``c[0], c[1]`` kept, then averaged over the batch: C.1).
     ``chunk`` splits the batch to bound memory (``[chunk, A, B, 4N]`` floats).
+
+    ``impl`` picks the passes, all equal within float32 round-off:
+    ``"kernel"`` the fused C++ passes of :mod:`vsml.cloning.kernel` (whole
+    batch per call, no ``[P, A, B, N]`` tensors); ``"fast"`` the PyTorch
+    passes below that use the D3 structure (the default before the kernel,
+    kept as its reference; ``compile`` fuses their big ticks); ``"plain"``
+    the general ``DenseTick``. ``"auto"`` (default) is ``"kernel"`` where it
+    applies (two micro-ticks, N a multiple of 16, float32 CPU, a compiler),
+    else ``"fast"``. ``fast=False`` is the old spelling of ``impl="plain"``.
     """
 
+    IMPLS = ("auto", "kernel", "fast", "plain")
+
     def __init__(self, params, cfg: CloningConfig, sizes, state_clip: float | None = 4.0,
-                 chunk: int = 8, fast: bool = True, compile: bool = False):
+                 chunk: int = 8, fast: bool = True, compile: bool = False, impl: str | None = None):
         self.params, self.cfg, self.sizes = params, cfg, tuple(int(s) for s in sizes)
-        self.state_clip, self.chunk, self.fast, self.compile = state_clip, chunk, fast, compile
+        impl = impl or ("auto" if fast else "plain")
+        if impl not in self.IMPLS:
+            raise ValueError(f"impl must be one of {self.IMPLS}, got {impl!r}")
+        if impl in ("auto", "kernel"):
+            usable = kernel.available(cfg, params)
+            if impl == "kernel" and not usable:
+                raise RuntimeError("impl='kernel': the fused cloned-layer kernel does not apply here "
+                                   "(needs num_ticks=2, N a multiple of 16 <= 64, float32 CPU, a C++ compiler)")
+            impl = "kernel" if usable else "fast"
+        self.impl, self.fast = impl, impl != "plain"
+        self.state_clip, self.chunk, self.compile = state_clip, chunk, compile
         self.tick = DenseTick(cfg.sub_lstm, cfg.num_ticks, state_clip)
         self.prepared = _prepare(params, cfg.sub_lstm)
+        self.kernel_params = kernel.prepare(self.prepared) if impl == "kernel" else None
 
     def _messages(self, values: torch.Tensor, size: int) -> torch.Tensor:
         msg = values.new_zeros(*values.shape, size)
@@ -49,6 +72,9 @@ class ClonedNetwork:
         """``[z^0 = x, z^1, ..., z^K]`` computed by the sub-LSTMs (error input zero, states frozen)."""
         zs = [x]
         for w, b in layers:
+            if self.impl == "kernel":
+                zs.append(kernel.layer_forward(self.kernel_params, self.cfg, zs[-1], w, b, self.state_clip))
+                continue
             outs = []
             for xc in zs[-1].split(self.chunk):
                 if self.fast:
@@ -67,6 +93,11 @@ class ClonedNetwork:
         scale, new, e = self.cfg.state_scale, list(layers), e_top
         for k in reversed(range(len(layers))):
             w, b = layers[k]
+            if self.impl == "kernel":
+                w_sum, b_sum, e = kernel.layer_backward(self.kernel_params, self.cfg, zs[k], e, w, b,
+                                                        self.state_clip, k > 0)
+                new[k] = (w_sum / zs[k].shape[0], b_sum / zs[k].shape[0])
+                continue
             w_sum, b_sum, e_prev = torch.zeros_like(w), torch.zeros_like(b), []
             for xc, ec in zip(zs[k].split(self.chunk), e.split(self.chunk)):
                 if self.fast:
@@ -102,8 +133,10 @@ class ClonedNetwork:
 # on (a, b), and the second tick's gate input is a per-a term plus a rank-2
 # term in (a, b): no [P*A*B, N] x [N, 4N] matrix product is needed. In the
 # backward pass the last tick of the first layer only has to produce the two
-# kept cell dims (6 of the 4N gate columns). ``ClonedNetwork(fast=False)``
-# runs the plain ``DenseTick`` instead; the tests check both agree.
+# kept cell dims (6 of the 4N gate columns). ``ClonedNetwork(impl="plain")``
+# runs the plain ``DenseTick`` instead; the tests check both agree. The
+# fused C++ passes (``impl="kernel"``, :mod:`vsml.cloning.kernel`) do the same
+# algebra per sub-LSTM in registers, for the whole batch in one call.
 
 def _prepare(params, sub: SubLSTMConfig) -> dict:
     W = params["lstm_w"]
