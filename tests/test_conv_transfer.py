@@ -9,7 +9,7 @@ from vsml import conv_transfer, data
 
 def test_without_cifar_nothing_runs_and_the_reason_is_given(offline, tmp_path):  # noqa: F811
     out = conv_transfer.figure21(tmp_path, steps=1, init_from=None, num_runs=2, length=5, progress=False)
-    assert out["ran"] is False and out["why"].startswith("not run: needs download") and "cifar10" in out["why"]
+    assert out["ran"] is False and out["why"].startswith("not run: needs download") and "CIFAR-10" in out["why"]
     assert not (tmp_path / "run").exists()
 
 

@@ -48,7 +48,9 @@ def figure21(out_dir, *, steps: int, init_from: str | None, num_runs: int, lengt
         test = {"cifar10": data.load("cifar10", "test"), "fashion_mnist": data.load("fashion_mnist", "test")}
         tune_data = {"cifar10": train, "fashion_mnist": data.load("fashion_mnist", "train")}
     except data.DatasetUnavailable as err:
-        return {"ran": False, "why": f"not run: needs download ({str(err).splitlines()[0]})"}
+        missing = "CIFAR-10" if "cifar10" in str(err) else "Fashion-MNIST"
+        return {"ran": False, "why": f"not run: needs download ({missing} is not on this machine: run "
+                                     f"`python -m vsml.data fetch cifar10` on a connected machine or on Colab)"}
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
     cfg = cifar_config(steps, init_from, image_size=image_size, **config_changes)
