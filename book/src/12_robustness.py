@@ -31,7 +31,11 @@
 #   10-class MNIST only (chapter {doc}`07_meta_learning`): no class subsets, no
 #   rescaling, no projections. Every configuration below except the
 #   reference is therefore unseen, a harder test than the paper's: the paper
-#   trained on neighbours of its held-out configurations.
+#   trained on neighbours of its held-out configurations. The package can
+#   meta-train on the paper's distribution (class subsets and datasets as a
+#   task mixture, `tasks:`; several input sizes in one run,
+#   `resize_choices:`, config `cpu_bptt_sizes`; projections,
+#   `random_projection:`); no $V_M$ so trained is meta-tested here.
 # * *Resolution.* The main $V_M$ ({glue:md}`name_main`) was meta-trained at
 #   7x7 (49 inputs) on a CPU, and 7x7 is its reference; the paper's reference
 #   is 28x28. A second $V_M$ ({glue:md}`name_big`, the first one fine-tuned
