@@ -69,6 +69,9 @@ D7  Inner learning rate ``lr = 1`` (``CloningConfig.lr``): per batch of 64 a
     D6, D7): with ``db = -lr e`` on every synapse the bias outpaces the
     weights and exact backprop's loss jumps early; a bias scale of 0.01 and
     ``G = 100`` learn without the jump (``WELL_CONDITIONED``).
+    ``CloningConfig.bias_scale`` (``db = -bias_scale lr e``, default 1) and
+    ``w_init`` (default 3) make that setting clonable; the named configs
+    ``configs/well_conditioned_shallow.yaml`` and ``..._deep.yaml`` hold it.
 D8  Training data for the regression (Section 3.2, C.1): per step a batch of
     random ``(x, e, w, b)``, ``(w, b)`` partly drawn from a buffer of states
     that the sub-LSTM itself produced (C.1: sample a batch from the buffer,
@@ -107,6 +110,7 @@ trainer), ``run`` (checkpoints, export, loading), ``meta_test`` (Figures 5,
 Command line::
 
     python -m vsml.cloning train --out runs/clone_shallow [--stage shallow|deep] [--steps N] [--resume]
+    python -m vsml.cloning train --config well_conditioned_shallow --out runs/clone_wc_shallow  # configs/*.yaml
     python -m vsml.cloning export --run runs/clone_shallow --name my_clone   # -> the user folder
     python -m vsml.cloning metatest --name cloned_shallow --steps 150 --seeds 6
     python -m vsml.cloning.shadow_sweep --out vsml/results/shadow_sweep/shadow_sweep.json   # ~25 min, 1 core
@@ -115,7 +119,7 @@ from ..runio import SHIPPED_DIR as PRETRAINED_DIR
 from ..runloop import CHECKPOINT, METRICS
 from .cli import main
 from .config import (B_DIM, E_SLOT, EPREV_SLOT, FORMAT, TARGETS, W_DIM, W_INIT, X_SLOT, Y_SLOT,
-                     CloningConfig)
+                     CloningConfig, config_names, load_config)
 from .meta_test import load_metatest, metatest, save_metatest
 from .network import ClonedNetwork, fast_layer_backward, fast_layer_forward
 from .rule import (Layers, clone_backward, clone_forward, clone_outputs, cloning_errors, init_layers,

@@ -13,12 +13,13 @@ import torch
 
 from .. import config as configs
 from ..runloop import CHECKPOINT, CLI_ERRORS, cli_failure
-from .config import CloningConfig
+from .config import CloningConfig, config_names, load_config
 from .meta_test import metatest, save_metatest
 from .run import export, load_cloned, load_run, train
 
 USAGE = """examples:
   python -m vsml.cloning train --out runs/clone_shallow [--stage shallow|deep] [--steps N] [--resume]
+  python -m vsml.cloning train --config well_conditioned_shallow --out runs/clone_wc_shallow
   python -m vsml.cloning export --run runs/clone_shallow --name my_clone     # -> the user folder
   python -m vsml.cloning metatest --name cloned_shallow --steps 150 --seeds 6
 """
@@ -31,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("train", help="clone backpropagation into V_M (Section 3.2)")
     p.add_argument("--out", required=True, help="run folder (checkpoint.pt, metrics.jsonl)")
+    p.add_argument("--config", default=None,
+                   help="a cloning config: a name in vsml/cloning/configs/ (" + ", ".join(config_names())
+                        + ") or a YAML path (default: CloningConfig's defaults; ignored when resuming)")
     p.add_argument("--stage", choices=("shallow", "deep"), default=None)
     p.add_argument("--steps", type=int, default=None, help="total steps")
     p.add_argument("--init-from", default=None, help="deep stage: a shallow run folder or exported name")
@@ -63,9 +67,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train_config(args) -> CloningConfig:
-    """The checkpoint's config when resuming (else the defaults), with --stage, --steps and --set applied."""
+    """The checkpoint's config when resuming (else --config's, else the defaults), with --stage, --steps
+    and --set applied."""
     resuming = args.resume and (Path(args.out) / CHECKPOINT).exists()
-    values = load_run(args.out)["config"] if resuming else CloningConfig().to_dict()
+    if resuming:
+        values = CloningConfig.from_dict(load_run(args.out)["config"]).to_dict()
+    else:
+        values = (load_config(args.config) if args.config else CloningConfig()).to_dict()
     if args.resume and not resuming:
         print(f"vsml.cloning: no checkpoint in {args.out}; starting a new run", flush=True)
     configs.apply_overrides(values, args.set)

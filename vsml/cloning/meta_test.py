@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import runio
-from .config import W_INIT, CloningConfig
+from .config import CloningConfig
 from .network import ClonedNetwork
 from .rule import init_layers, shadow_forward, shadow_step
 
@@ -24,11 +24,13 @@ def metatest(params, cfg: CloningConfig, train_set, test_set, *, hidden: int | N
              impl: str = "auto") -> dict:
     """Train a network purely by running the cloned V_M forward, beside exact SGD on the same network.
 
-    For every seed both learners start from the same weights (``U(-3, 3)``, b = 0)
-    and see the same batches of ``batch_size`` training examples. Returns, per
-    learner (``"vsml"``, ``"sgd"``), ``loss`` and ``accuracy`` ``[S, steps]`` on
-    each batch *before* its update, and ``test_accuracy`` ``[S, E]`` on the
-    first ``test_size`` test images at the steps in ``eval_steps``.
+    For every seed both learners start from the same weights (``U(-w_init, w_init)``
+    of ``cfg``, b = 0) and see the same batches of ``batch_size`` training examples;
+    SGD learns with ``cfg``'s ``logit_gain``, ``lr`` and ``bias_scale`` (the rule the
+    V_M was cloned onto). Returns, per learner (``"vsml"``, ``"sgd"``), ``loss`` and
+    ``accuracy`` ``[S, steps]`` on each batch *before* its update, and
+    ``test_accuracy`` ``[S, E]`` on the first ``test_size`` test images at the
+    steps in ``eval_steps``.
     ``impl`` (see :class:`ClonedNetwork`): ``"auto"`` runs the fused kernel
     (:mod:`vsml.cloning.kernel`, exact up to float32 round-off; by D3 one call per
     layer and batch) where it applies, ``"fast"`` the PyTorch passes it replaced.
@@ -48,7 +50,7 @@ def metatest(params, cfg: CloningConfig, train_set, test_set, *, hidden: int | N
     with torch.inference_mode():
         for seed in seeds:
             g = torch.Generator().manual_seed(seed)
-            start = init_layers(sizes, W_INIT, g)
+            start = init_layers(sizes, cfg.w_init, g)
             layers = {"vsml": start, "sgd": start}
             rows = {k: {"loss": [], "accuracy": [], "test_accuracy": []} for k in layers}
 
@@ -65,7 +67,7 @@ def metatest(params, cfg: CloningConfig, train_set, test_set, *, hidden: int | N
                 idx = torch.randint(len(y_all), (batch_size,), generator=g)
                 x, y = x_all[idx], y_all[idx]
                 layers["vsml"], logits = net.step(layers["vsml"], x, y)
-                new, zs, _ = shadow_step(layers["sgd"], x, y, cfg.logit_gain, cfg.lr)
+                new, zs, _ = shadow_step(layers["sgd"], x, y, cfg.logit_gain, cfg.lr, cfg.bias_scale)
                 layers["sgd"] = new
                 for kind, lg in (("vsml", logits), ("sgd", cfg.logit_gain * zs[-1])):
                     rows[kind]["loss"].append(float(F.cross_entropy(lg, y)))

@@ -17,10 +17,15 @@ from .config import B_DIM, E_SLOT, EPREV_SLOT, TARGETS, W_DIM, X_SLOT, Y_SLOT, C
 
 # --------------------------------------------------------------------------- the rule to clone
 
-def local_targets(x, e, w, b, lr: float) -> dict[str, torch.Tensor]:
-    """What one sub-LSTM must compute (Figure 4): ``y``, the SGD updates and the backpropagated error."""
+def local_targets(x, e, w, b, lr: float, bias_scale: float = 1.0) -> dict[str, torch.Tensor]:
+    """What one sub-LSTM must compute (Figure 4): ``y``, the SGD updates and the backpropagated error.
+
+    ``db = -bias_scale lr e``: ``bias_scale = 1`` is Figure 4's rule; a smaller
+    one keeps the bias from outpacing the weights (``shadow_step``, D7).
+    """
     tx = torch.tanh(x)
-    return {"y": tx * w + b, "dw": -lr * e * tx, "db": -lr * e, "e_prev": e * w * (1 - tx * tx)}
+    # (-bias_scale * lr) is exactly -lr for bias_scale = 1: the targets of the shipped clones, bit for bit.
+    return {"y": tx * w + b, "dw": -lr * e * tx, "db": -bias_scale * lr * e, "e_prev": e * w * (1 - tx * tx)}
 
 
 # --------------------------------------------------------------------------- one sub-LSTM, any batch shape
@@ -78,7 +83,7 @@ def clone_outputs(params, cfg: CloningConfig, x, e, w, b) -> dict[str, torch.Ten
 def cloning_errors(params, cfg: CloningConfig, x, e, w, b) -> dict[str, float]:
     """Root-mean-square and max absolute error of each output against the rule, on given inputs."""
     with torch.no_grad():
-        got, want = clone_outputs(params, cfg, x, e, w, b), local_targets(x, e, w, b, cfg.lr)
+        got, want = clone_outputs(params, cfg, x, e, w, b), local_targets(x, e, w, b, cfg.lr, cfg.bias_scale)
     out = {}
     for k in TARGETS:
         d = (got[k] - want[k]).abs()

@@ -53,7 +53,8 @@ def train(cfg: CloningConfig | None, out_dir, *, resume: bool = False, init_from
     saved = loop.existing_checkpoint(resume, load_run)
     if saved is not None:
         cfg = cfg or CloningConfig.from_dict(saved["config"])
-        if cfg.to_dict() | {"steps": 0} != saved["config"] | {"steps": 0}:
+        # Through from_dict, so that fields added since the checkpoint was written count at their defaults.
+        if cfg.to_dict() | {"steps": 0} != CloningConfig.from_dict(saved["config"]).to_dict() | {"steps": 0}:
             raise ValueError("cannot resume: the config differs from the checkpoint's (only steps may change)")
     if cfg is None:
         raise ValueError(f"no config given and no checkpoint to resume in {out}")

@@ -20,7 +20,6 @@ import time
 
 import torch
 
-from .config import W_INIT
 from .network import ClonedNetwork
 from .rule import init_layers
 from .run import load_cloned
@@ -42,7 +41,7 @@ def cloned_step_benchmark(batch: int = 64, repeats: int = 3, compile: bool = Tru
     for label, name, sizes in NETWORKS:
         params, cfg, _ = load_cloned(name)
         g = torch.Generator().manual_seed(seed)
-        layers = init_layers(sizes, W_INIT, g)
+        layers = init_layers(sizes, cfg.w_init, g)
         x, y = torch.randn(batch, sizes[0], generator=g), torch.randint(sizes[-1], (batch,), generator=g)
         nets = {"fast": ClonedNetwork(params, cfg, sizes, impl="fast")}
         if compile:

@@ -15,19 +15,22 @@ import torch.nn.functional as F
 
 from ..lstm import init_params
 from ..runloop import NonFiniteError
-from .config import EPREV_SLOT, TARGETS, W_INIT, CloningConfig
+from .config import EPREV_SLOT, TARGETS, CloningConfig
 from .network import ClonedNetwork
 from .rule import Layers, clone_backward, clone_forward, cloning_errors, init_layers, local_targets, shadow_step
 
 # --------------------------------------------------------------------------- training data (D8, D9)
 
 def random_tuples(n: int, cfg: CloningConfig, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """Random ``(x, e, w, b)``: uniform ``x``, ``w``, ``b``; ``e`` half uniform in [-1, 1], half log-uniform small."""
+    """Random ``(x, e, w, b)``: uniform ``x``, ``w``, ``b``; ``e`` half uniform in [-1, 1], half log-uniform small.
+
+    ``w ~ U(-w_range, w_range)``, ``b ~ U(-b_range, b_range)`` (``cfg.bias_range``).
+    """
     u = lambda r: (torch.rand(n, generator=generator) * 2 - 1) * r  # noqa: E731
     e = u(1.0)
     small = torch.rand(n, generator=generator) < 0.5
     e = torch.where(small, e * 10 ** (-2 * torch.rand(n, generator=generator)), e)
-    return {"x": u(cfg.x_range), "e": e, "w": u(cfg.w_range), "b": u(cfg.w_range)}
+    return {"x": u(cfg.x_range), "e": e, "w": u(cfg.w_range), "b": u(cfg.bias_range)}
 
 
 def tuples_from_network(zs, errors, layers: Layers, n: int, generator: torch.Generator, layer_ids=None):
@@ -49,12 +52,16 @@ def tuples_from_network(zs, errors, layers: Layers, n: int, generator: torch.Gen
 def target_scales(cfg: CloningConfig) -> dict[str, float]:
     """Standard deviation of every target under the random distribution (fixed loss normalisers, D8)."""
     t = random_tuples(200_000, cfg, torch.Generator().manual_seed(12345))
-    targets = local_targets(t["x"], t["e"], t["w"], t["b"], cfg.lr)
+    targets = local_targets(t["x"], t["e"], t["w"], t["b"], cfg.lr, cfg.bias_scale)
     return {k: float(v.std()) for k, v in targets.items()}
 
 
 class ShadowStream:
-    """Shadow networks trained by exact SGD on a dataset, re-initialised every ``reset`` steps (D8)."""
+    """Shadow networks trained by exact SGD on a dataset, re-initialised every ``shadow_reset`` steps (D8).
+
+    They start at ``U(-w_init, w_init)`` and learn with the config's ``logit_gain``,
+    ``lr`` and ``bias_scale``: the rule that ``local_targets`` asks the sub-LSTM for.
+    """
 
     def __init__(self, sizes, cfg: CloningConfig, dataset, seed: int):
         self.sizes, self.cfg, self.seed = tuple(sizes), cfg, seed
@@ -67,11 +74,12 @@ class ShadowStream:
     def next(self):
         """One SGD step on a fresh batch: ``(zs, errors, layers_before_the_step)``."""
         if self.count % self.cfg.shadow_reset == 0:
-            self.layers = init_layers(self.sizes, W_INIT, self.generator)
+            self.layers = init_layers(self.sizes, self.cfg.w_init, self.generator)
         self.count += 1
         idx = torch.randint(len(self.y), (self.cfg.shadow_batch,), generator=self.generator)
         before = self.layers
-        new, zs, errors = shadow_step(before, self.x[idx], self.y[idx], self.cfg.logit_gain, self.cfg.lr)
+        new, zs, errors = shadow_step(before, self.x[idx], self.y[idx], self.cfg.logit_gain, self.cfg.lr,
+                                      self.cfg.bias_scale)
         self.layers = [(w.clamp(-4 * self.cfg.state_scale, 4 * self.cfg.state_scale),
                         b.clamp(-4 * self.cfg.state_scale, 4 * self.cfg.state_scale)) for w, b in new]
         return zs, errors, before
@@ -94,7 +102,7 @@ def cloning_loss(params, cfg: CloningConfig, fwd: dict, bwd: dict, scales: dict)
     y = clone_forward(params, cfg, fwd["x"], fwd["w"], fwd["b"])
     y_target = torch.tanh(fwd["x"]) * fwd["w"] + fwd["b"]
     got = clone_backward(params, cfg, bwd["x"], bwd["e"], bwd["w"], bwd["b"])
-    want = local_targets(bwd["x"], bwd["e"], bwd["w"], bwd["b"], cfg.lr)
+    want = local_targets(bwd["x"], bwd["e"], bwd["w"], bwd["b"], cfg.lr, cfg.bias_scale)
     mse = {"y": F.mse_loss(y, y_target)}
     for k in ("dw", "db", "e_prev"):
         mse[k] = F.mse_loss(got[k], want[k])
