@@ -682,6 +682,13 @@ glue("overtaken_note", Markdown(overtaken_note))
 # * **Later in the run**, read off the curves of {numref}`fig-13-figure12`:
 #   {glue:md}`overtaken_note` (compare chapter {doc}`08_short_horizon`).
 #
+# * **The mixture learner** ("VSML, mixture": the main $V_M$ continued on
+#   MNIST + Random with projections) after {glue:text}`horizon_long`
+#   examples: Fashion-MNIST {glue:text}`p_vsml_mix_f_long` %, Sum Sign
+#   {glue:text}`p_vsml_mix_s_long` %, digits {glue:text}`p_vsml_mix_d_long` %
+#   (the MNIST-only $V_M$: {glue:text}`p_vsml_f_long` /
+#   {glue:text}`p_vsml_s_long` / {glue:text}`p_vsml_d_long` %), and
+#   {glue:text}`p_vsml_mix_r_long` % on Random, which it saw.
 # * **Projections (Figures 14-16),** paired runs with minus without, on the
 #   tasks no arm saw ({glue:text}`abl_unseen`): {glue:md}`abl_note`. On
 #   Fashion-MNIST after {glue:text}`horizon_long` examples, without / with:
