@@ -249,8 +249,8 @@ glue("diag_T", f"{diag_T}")
 # %% [markdown]
 # **A first attempt that stalled.** The conv $V_M$ shipped here is the
 # second run. The first used the long-horizon recipe of `mnist_bptt_long`
-# (episodes of 100 to 2,000 examples, learning rate 5e-4); its log is
-# shipped in `vsml/results/conv_cpu_2026-11-27/`:
+# (long episodes, a smaller learning rate; printed below); its config and
+# log are shipped in `vsml/results/conv_cpu_2026-11-27/`:
 
 # %%
 first_dir = Path(str(resources.files("vsml") / "results" / "conv_cpu_2026-11-27"))
