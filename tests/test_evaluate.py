@@ -97,7 +97,7 @@ def test_meta_test_runs_every_method_on_the_given_episodes():
         kwargs = {"params": vm} if name == "vsml" else {"params": rnn} if name == "metarnn" else {}
         changed = meta_test(name, x, other_y, 3, seed=4, **kwargs)
         assert not torch.equal(changed["loss"], runs[name]["loss"]), name
-    with pytest.raises(ValueError, match="unknown method 'hopfield'; known: vsml, metarnn, hebbian, fwmemory, SGD"):
+    with pytest.raises(ValueError, match="unknown method 'hopfield'; known: vsml, vsml_conv, metarnn, hebbian, fwmemory, SGD"):
         meta_test("hopfield", x, y, 3)
     with pytest.raises(ValueError, match="needs params"):
         meta_test("vsml", x, y, 3)
