@@ -47,6 +47,9 @@ def test_seen_tasks_from_provenance():
     assert transfer.seen_tasks(mix) == ("mnist", "random")
     with pytest.raises(ValueError, match="names no"):
         transfer.seen_tasks({"name": "x", "config": {}})
+    # Every shipped export says what it saw, the clones (cloning exports: their shadow data) included.
+    for name in meta.pretrained_names():
+        assert transfer.seen_tasks(meta.load_pretrained(name)[1])
 
 
 def test_vl_matched_hidden_size():

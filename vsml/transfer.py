@@ -173,6 +173,8 @@ def seen_tasks(provenance: dict) -> tuple[str, ...]:
     cfg = provenance.get("config", {})
     if cfg.get("tasks"):
         return tuple(dict.fromkeys(t["dataset"] if isinstance(t, dict) else t.dataset for t in cfg["tasks"]))
+    if "dataset" not in cfg and isinstance(provenance.get("dataset"), str):  # a cloning export: its shadow data
+        return (provenance["dataset"],)
     if "dataset" not in cfg:
         raise ValueError(f"provenance of {provenance.get('name', '?')!r} names no meta-training dataset or tasks")
     return (cfg["dataset"],)
