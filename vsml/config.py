@@ -219,3 +219,22 @@ def apply_overrides(values: dict, overrides) -> dict:
     for key, value in items:
         set_dotted(values, key, value)
     return values
+
+
+def shipped_config_names(config_dir) -> list[str]:
+    """Names of the YAML configs shipped in ``config_dir``."""
+    from pathlib import Path
+    return sorted(p.stem for p in Path(config_dir).glob("*.yaml"))
+
+
+def shipped_config_path(config_dir, name_or_path, kind: str = "config"):
+    """A YAML file path, or the config of that name shipped in ``config_dir`` (``kind`` names it in errors)."""
+    from pathlib import Path
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    path = Path(config_dir) / f"{name_or_path}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no config file {name_or_path!r} and no shipped {kind} of that name; "
+                                f"shipped: {', '.join(shipped_config_names(config_dir))}")
+    return path

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config as configs
-from ..config import ConfigMixin, coerce_fields
+from ..config import ConfigMixin, coerce_fields, shipped_config_names, shipped_config_path
 from ..lstm import SubLSTMConfig
 
 FORMAT = "vsml.cloning/1"
@@ -90,19 +90,12 @@ class CloningConfig(ConfigMixin):
 
 def config_names() -> list[str]:
     """Names of the shipped cloning configs (``vsml/cloning/configs/*.yaml``)."""
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    return shipped_config_names(CONFIG_DIR)
 
 
 def config_path(name_or_path) -> Path:
     """A YAML file path, or the shipped cloning config of that name."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    path = CONFIG_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"no config file {name_or_path!r} and no shipped cloning config of that name; "
-                                f"shipped: {', '.join(config_names())}")
-    return path
+    return shipped_config_path(CONFIG_DIR, name_or_path, "cloning config")
 
 
 def load_config(name_or_path, overrides=None) -> CloningConfig:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .. import config as configs
 from .. import es
-from ..config import ConfigMixin, coerce_fields
+from ..config import ConfigMixin, coerce_fields, shipped_config_names, shipped_config_path
 from ..conv_network import ConvVSMLConfig
 from ..fwmemory import FWMemoryConfig
 from ..hebbian import HebbianConfig
@@ -174,19 +174,12 @@ class MetaConfig(ConfigMixin):
 
 def config_names() -> list[str]:
     """Names of the shipped configs (``vsml/configs/*.yaml``)."""
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    return shipped_config_names(CONFIG_DIR)
 
 
 def config_path(name_or_path) -> Path:
     """A YAML file path, or the shipped config of that name."""
-    path = Path(name_or_path)
-    if path.is_file():
-        return path
-    path = CONFIG_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"no config file {name_or_path!r} and no shipped config of that name; "
-                                f"shipped: {', '.join(config_names())}")
-    return path
+    return shipped_config_path(CONFIG_DIR, name_or_path, "config")
 
 
 def load_config(name_or_path, overrides=None) -> MetaConfig:
