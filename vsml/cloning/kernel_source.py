@@ -19,11 +19,13 @@ So, for ``num_ticks = 2``:
   and ``e'`` (deeper layers). Kept dims are summed over the batch here; the
   caller averages (C.1 "Batching").
 
-``exp`` is the branch-free polynomial of :mod:`vsml.kernels.cpu_tick_source`
-(about 1 ulp), so results equal the PyTorch passes within float32 rounding.
+``exp`` is the branch-free polynomial of :mod:`vsml.kernels.vector_math`
+(about 1 ulp, shared with the fused tick), so results equal the PyTorch passes within float32 rounding.
 ``NS`` (the state size ``N``, a multiple of 16) is fixed at compile time.
 One thread; the work is ``P * A * B * N`` gate evaluations per pass.
 """
+
+from ..kernels.vector_math import VECTOR_MATH
 
 SOURCE = r"""
 #include <cstdint>
@@ -35,9 +37,7 @@ SOURCE = r"""
 #define NV (NS / VW)
 #define G4 (4 * NS)
 
-typedef float vf __attribute__((vector_size(64)));
-typedef int32_t vi __attribute__((vector_size(64)));
-
+""" + VECTOR_MATH + r"""
 struct ClonedArgs {
     const float *x, *e, *w, *b, *r_x, *r_e, *bias, *w_h, *w_cols, *v;
     float *out, *w_sum, *b_sum;
@@ -45,35 +45,6 @@ struct ClonedArgs {
     float v0, scale, clip;
 };
 
-static inline vf vload(const float *p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
-static inline void vstore(float *p, vf v) { std::memcpy(p, &v, sizeof v); }
-
-static inline vf vexp(vf x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 87.0f ? 87.0f : x;
-    const float shift = 12582912.0f + 127.0f;
-    vf t = x * 1.44269504088896341f + shift;
-    vf n = t - shift;
-    vf r = x - n * 0.693145751953125f;
-    r = r - n * 1.428606765330187045e-06f;
-    vf p = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    vi bits = (vi)t << 23;
-    return p * (vf)bits;
-}
-static inline vf vsigmoid(vf x) { return 1.0f / (1.0f + vexp(-x)); }
-/* sigmoid(s) * tanh(x) with one division */
-static inline vf sig_tanh(vf s, vf x) {
-    vf ax = x < 0.0f ? -x : x;
-    vf e = vexp(-2.0f * ax);
-    vf t = (1.0f - e) / ((1.0f + vexp(-s)) * (1.0f + e));
-    return x < 0.0f ? -t : t;
-}
 static inline float hsum(vf v) { float s = 0.0f; for (int k = 0; k < VW; k++) s += v[k]; return s; }
 static inline float ssig(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 

@@ -9,6 +9,8 @@ which the calling thread finishes in a fixed order once the workers are done.
 ``NS`` (the state size ``N``, a multiple of 16) is fixed at compile time.
 """
 
+from .vector_math import VECTOR_MATH
+
 SOURCE = r"""
 #include <cstdint>
 #include <cstring>
@@ -23,9 +25,7 @@ SOURCE = r"""
 #define ROWS (G <= 64 ? 4 : (G <= 128 ? 2 : 1))  /* sub-LSTMs updated together: independent FMA chains */
 #define MAXM 64
 
-typedef float vf __attribute__((vector_size(64)));
-typedef int32_t vi __attribute__((vector_size(64)));
-
+""" + VECTOR_MATH + r"""
 struct TickArgs {
     const float *h, *c, *fwd_in, *bwd_in, *lstm_w, *bias, *fwd_w, *fwd_b, *bwd_w, *bwd_b;
     const float *fwd_ln_scale, *fwd_ln_bias, *bwd_ln_scale, *bwd_ln_bias;
@@ -33,38 +33,6 @@ struct TickArgs {
     int64_t P, A, B, FW, BW, per_member, ticks, layer_norm, has_clip, threads;
     float clip, ln_eps;
 };
-
-static inline vf vload(const float *p) { vf v; std::memcpy(&v, p, sizeof v); return v; }
-static inline void vstore(float *p, vf v) { std::memcpy(p, &v, sizeof v); }
-
-/* exp(x) = 2^n e^r with |r| <= ln2/2 and a degree-7 Taylor polynomial (about 1 ulp), x clamped to
-   [-87, 87]. The integer n + 127 sits in the low mantissa bits of t; shifted, it is 2^n's exponent. */
-static inline vf vexp(vf x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 87.0f ? 87.0f : x;
-    const float shift = 12582912.0f + 127.0f;  /* 1.5 * 2^23 rounds to an integer; 127: exponent bias */
-    vf t = x * 1.44269504088896341f + shift;
-    vf n = t - shift;
-    vf r = x - n * 0.693145751953125f;         /* ln 2, high part (exact product) */
-    r = r - n * 1.428606765330187045e-06f;     /* ln 2, low part */
-    vf p = r * (1.0f / 5040.0f) + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    vi bits = (vi)t << 23;
-    return p * (vf)bits;
-}
-static inline vf vsigmoid(vf x) { return 1.0f / (1.0f + vexp(-x)); }
-/* sigmoid(s) * tanh(x) with one division: (1 - e) / ((1 + exp(-s)) (1 + e)), e = exp(-2|x|). */
-static inline vf sig_tanh(vf s, vf x) {
-    vf ax = x < 0.0f ? -x : x;
-    vf e = vexp(-2.0f * ax);
-    vf t = (1.0f - e) / ((1.0f + vexp(-s)) * (1.0f + e));
-    return x < 0.0f ? -t : t;
-}
 
 /* y[j] = b[j] + sum_k x[k] w[k, j] for j < m, optionally LayerNorm'ed (biased variance, as F.layer_norm). */
 static inline void project(const float *x, int64_t n, const float *w, const float *b, int64_t m, float *y,
