@@ -234,10 +234,30 @@ def test_metatest_shapes_and_save_load_round_trip(tmp_path):
     for kind in ("vsml", "sgd"):
         assert res[kind]["loss"].shape == res[kind]["accuracy"].shape == (2, 4)
         assert res[kind]["test_accuracy"].shape == (2, 3)
+        assert res[kind]["w_abs_max"].shape == res[kind]["b_abs_max"].shape == (2, 3, 2)  # seeds, evals, layers
+    assert res["vsml"]["out_of_range"].shape == res["vsml"]["rel_distance"].shape == (2, 3, 2)
+    assert "rel_distance" not in res["sgd"]
+    # Both learners start from the same weights: no distance, same largest |w|, b = 0.
+    assert torch.equal(res["vsml"]["rel_distance"][:, 0], torch.zeros(2, 2))
+    assert torch.equal(res["vsml"]["w_abs_max"][:, 0], res["sgd"]["w_abs_max"][:, 0])
+    assert torch.equal(res["vsml"]["b_abs_max"][:, 0], torch.zeros(2, 2))
     cloning.save_metatest(res, tmp_path / "mt.json", name="tiny", train_set=ds, test_set=ds)
     back = cloning.load_metatest(tmp_path / "mt.json")
-    torch.testing.assert_close(back["sgd"]["loss"], res["sgd"]["loss"], atol=1e-5, rtol=0)
-    assert back["sizes"] == [9, 4, 10] and "synthetic" in back["test_data"]
+    torch.testing.assert_close(back["sgd"]["loss"], res["sgd"]["loss"].double(), atol=1e-5, rtol=0)
+    torch.testing.assert_close(back["vsml"]["rel_distance"], res["vsml"]["rel_distance"].double(), atol=1e-5, rtol=0)
+    assert back["sizes"] == [9, 4, 10] and "synthetic" in back["test_data"] and back["test_size"] == 10
+
+
+def test_weight_drift_measures_range_and_distance():
+    """The drift of Figures 5/11 ("states deviate too far from ranges seen during cloning", Section 4.1)."""
+    cfg = tiny_cfg(w_range=2.0, b_range=0.5)
+    w = torch.tensor([[1.0, -3.0], [0.5, 0.0]])
+    b = torch.tensor([[0.0, 0.0], [0.0, -0.6]])
+    ref_w = torch.tensor([[1.0, -3.0], [0.5, 1.0]])
+    drift = cloning.meta_test.weight_drift([(w, b)], [(ref_w, b)], cfg)
+    assert drift["w_abs_max"] == [3.0] and drift["b_abs_max"] == [pytest.approx(0.6)]
+    assert drift["out_of_range"] == [0.5]          # |w| = 3 > 2 and |b| = 0.6 > 0.5: two of four synapses
+    assert drift["rel_distance"] == [pytest.approx(1.0 / ref_w.norm().item())]
 
 
 def test_metatest_sgd_side_is_exact_sgd_and_learns():
@@ -282,3 +302,13 @@ def test_init_from_accepts_a_run_folder_or_an_export(tmp_path):
             assert torch.equal(seen["params"][k], first[k]), (source, k)
     with pytest.raises(RuntimeError, match="not a vsml.cloning checkpoint|unreadable"):
         cloning.load_run(tmp_path / "out" / "tiny.pt")
+
+
+def test_final_test_accuracy_is_the_same_from_a_file_and_from_tensors(tmp_path):
+    """Chapter 06 (load_metatest's tensors) and the reproduction report (the JSON lists) print the same number."""
+    runs = [[0.1, 0.806], [0.2, 0.805], [0.3, 0.806], [0.1, 0.805], [0.0, 0.805], [0.1, 0.806]]
+    mean, sem = cloning.final_test_accuracy(runs)
+    assert mean == pytest.approx(80.55) and sem == pytest.approx(100 * 0.0005 * (6 / 5) ** 0.5 / 6 ** 0.5)
+    (tmp_path / "mt.json").write_text(json.dumps({"vsml": {"test_accuracy": runs}, "sgd": {"test_accuracy": runs}}))
+    loaded = cloning.load_metatest(tmp_path / "mt.json")["vsml"]["test_accuracy"]
+    assert cloning.final_test_accuracy(loaded) == (mean, sem)  # bit for bit: the same rounding at a tie

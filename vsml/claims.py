@@ -41,6 +41,7 @@ import json
 import re
 from pathlib import Path
 
+from .cloning.meta_test import final_test_accuracy
 from .report import Check, Claim, MissingResult, StoredChapter, find_chapter, not_run
 
 TOLERANCE_POINTS = 5.0    # "comparable" / "similar": at most this many points apart (as chapter 'Robustness')
@@ -55,6 +56,9 @@ PAPER_GPUS = 128               # Appendix C.2: "Meta training is done across 128
 PAPER_CLONING = {("shallow", "mnist"): 90, ("shallow", "fashion_mnist"): 80,
                  ("deep", "mnist"): 87, ("deep", "fashion_mnist"): 76}
 NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+# The cloned V_Ms the report reads (chapter 06): the re-clones of the well-conditioned shadow network.
+# The first clones (cloned_shallow, cloned_deep) stay shipped as the chapter's comparison.
+CLONED = {"shallow": "cloned_wc_shallow", "deep": "cloned_wc_deep"}
 
 
 def _pct(x: float) -> str:
@@ -80,30 +84,31 @@ def cloning(pretrained_dir: Path) -> list[Claim]:
         def build(depth=depth, fig=fig, claim=claim, paper=paper):
             ours, checks, setting = [], [], ""
             for ds in NAMES:
-                path = pretrained_dir / f"metatest_cloned_{depth}_{ds}.json"
+                path = pretrained_dir / f"metatest_{CLONED[depth]}_{ds}.json"
                 if not path.exists():
                     raise MissingResult(f"no shipped {path.name}")
                 doc = json.loads(path.read_text())
-                final = [run[-1] for run in doc["vsml"]["test_accuracy"]]
-                sgd = [run[-1] for run in doc["sgd"]["test_accuracy"]]
-                acc, acc_sgd = 100 * sum(final) / len(final), 100 * sum(sgd) / len(sgd)
+                (acc, _), (acc_sgd, _) = (final_test_accuracy(doc[k]["test_accuracy"]) for k in ("vsml", "sgd"))
+                seeds = len(doc["vsml"]["test_accuracy"])
                 ours.append(f"{NAMES[ds]} {_pct(acc)} (SGD {_pct(acc_sgd)})")
                 checks.append(Check(f"{NAMES[ds]}: {acc:.1f} >= {PAPER_CLONING[depth, ds]} - {TOLERANCE_POINTS:g}",
                                     acc >= PAPER_CLONING[depth, ds] - TOLERANCE_POINTS))
                 steps = len(doc["vsml"]["loss"][0])
-                setting = (f"{'-'.join(map(str, doc['sizes']))} network, {len(final)} seeds x {steps} steps of "
-                           f"64 examples, test accuracy after the last step; cloned on {_cloned_on(pretrained_dir, depth)}"
+                setting = (f"{'-'.join(map(str, doc['sizes']))} network, {seeds} seeds x {steps} steps of "
+                           f"64 examples, test accuracy after the last step"
+                           + (f" on the first {doc['test_size']:,} test images" if "test_size" in doc else "")
+                           + f"; cloned on {_cloned_on(pretrained_dir, depth)}"
                            f"; meta-test on {doc['device']}")
             return [Claim(fig, claim, paper, "; ".join(ours), setting, checks,
-                          f"vsml/pretrained/metatest_cloned_{depth}_*.json")]
+                          f"vsml/pretrained/metatest_{CLONED[depth]}_*.json")]
 
         rows += _guard(fig, claim, paper, "vsml/pretrained", build)
     return rows
 
 
 def _cloned_on(pretrained_dir: Path, depth: str) -> str:
-    prov = json.loads((pretrained_dir / f"cloned_{depth}.json").read_text())
-    return f"{prov['dataset_note'].split(',')[0]}, {prov['steps']:,} steps on {prov['device']}"
+    prov = json.loads((pretrained_dir / f"{CLONED[depth]}.json").read_text())
+    return f"{CLONED[depth]}, {prov['dataset_note'].split(',')[0]}, {prov['steps']:,} steps on {prov['device']}"
 
 
 # ------------------------------------------------------------------ Figure 6: meta learning from scratch

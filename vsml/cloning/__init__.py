@@ -71,7 +71,12 @@ D7  Inner learning rate ``lr = 1`` (``CloningConfig.lr``): per batch of 64 a
     ``G = 100`` learn without the jump (``WELL_CONDITIONED``).
     ``CloningConfig.bias_scale`` (``db = -bias_scale lr e``, default 1) and
     ``w_init`` (default 3) make that setting clonable; the named configs
-    ``configs/well_conditioned_shallow.yaml`` and ``..._deep.yaml`` hold it.
+    ``configs/well_conditioned_shallow.yaml`` and ``..._deep.yaml`` hold it
+    (with ``state_scale = 8`` for D1, since the deep network's weights reach
+    about 12). The shipped re-clones ``cloned_wc_shallow`` and ``cloned_wc_deep``
+    were made from them and are the ones chapter 06 and the reproduction
+    report meta-test; the first clones ``cloned_shallow`` and ``cloned_deep``
+    (D6, D7 as above) stay shipped for comparison.
 D8  Training data for the regression (Section 3.2, C.1): per step a batch of
     random ``(x, e, w, b)``, ``(w, b)`` partly drawn from a buffer of states
     that the sub-LSTM itself produced (C.1: sample a batch from the buffer,
@@ -112,7 +117,7 @@ Command line::
     python -m vsml.cloning train --out runs/clone_shallow [--stage shallow|deep] [--steps N] [--resume]
     python -m vsml.cloning train --config well_conditioned_shallow --out runs/clone_wc_shallow  # configs/*.yaml
     python -m vsml.cloning export --run runs/clone_shallow --name my_clone   # -> the user folder
-    python -m vsml.cloning metatest --name cloned_shallow --steps 150 --seeds 6
+    python -m vsml.cloning metatest --name cloned_wc_shallow --steps 500 --seeds 6
     python -m vsml.cloning.shadow_sweep --out vsml/results/shadow_sweep/shadow_sweep.json   # ~25 min, 1 core
 """
 from ..runio import SHIPPED_DIR as PRETRAINED_DIR
@@ -120,7 +125,7 @@ from ..runloop import CHECKPOINT, METRICS
 from .cli import main
 from .config import (B_DIM, E_SLOT, EPREV_SLOT, FORMAT, TARGETS, W_DIM, W_INIT, X_SLOT, Y_SLOT,
                      CloningConfig, config_names, load_config)
-from .meta_test import load_metatest, metatest, save_metatest
+from .meta_test import final_test_accuracy, load_metatest, metatest, save_metatest
 from .network import ClonedNetwork, fast_layer_backward, fast_layer_forward
 from .rule import (Layers, clone_backward, clone_forward, clone_outputs, cloning_errors, init_layers,
                    initial_state, local_targets, shadow_forward, shadow_loss, shadow_step, sub_lstm_ticks,

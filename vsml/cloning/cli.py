@@ -21,7 +21,7 @@ USAGE = """examples:
   python -m vsml.cloning train --out runs/clone_shallow [--stage shallow|deep] [--steps N] [--resume]
   python -m vsml.cloning train --config well_conditioned_shallow --out runs/clone_wc_shallow
   python -m vsml.cloning export --run runs/clone_shallow --name my_clone     # -> the user folder
-  python -m vsml.cloning metatest --name cloned_shallow --steps 150 --seeds 6
+  python -m vsml.cloning metatest --name cloned_wc_shallow --steps 500 --seeds 6
 """
 
 
