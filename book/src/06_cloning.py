@@ -784,7 +784,7 @@ if fig11a:
 # dashed: the paper's shallow numbers. Panels share their y axis.
 # ```
 #
-# {glue:md}`fig11a_verdict`: after {glue:text}`fig11a_steps` steps
+# {glue:md}`fig11a_verdict:myst`: after {glue:text}`fig11a_steps` steps
 # {glue:text}`fig11a_mnist_vsml`% on MNIST (SGD with its rule
 # {glue:text}`fig11a_mnist_sgd`%) and {glue:text}`fig11a_fashion_mnist_vsml`%
 # on Fashion-MNIST ({glue:text}`fig11a_fashion_mnist_sgd`%).
@@ -892,7 +892,7 @@ if drift:
 # or $b$ lies outside the clone's random ranges. Columns share their y axis.
 # ```
 #
-# {glue:md}`drift_verdict`. The largest weight after the last step is
+# {glue:md}`drift_verdict:myst`. The largest weight after the last step is
 # {glue:text}`drift_deep_mnist_w` in the deep network on MNIST (SGD:
 # {glue:text}`drift_deep_mnist_w_sgd`) and {glue:text}`drift_shallow_mnist_w`
 # in the shallow one (SGD: {glue:text}`drift_shallow_mnist_w_sgd`). The
@@ -1048,9 +1048,9 @@ plt.close(fig)
 # SGD's weights.
 # ```
 #
-# {glue:md}`long_text`
+# {glue:md}`long_text:myst`
 #
-# {glue:md}`longer_clone`.
+# {glue:md}`longer_clone:myst`.
 #
 # ## Our numbers beside the paper's
 #
@@ -1146,15 +1146,15 @@ if gap:
 #   (SGD {glue:text}`deep_fashion_mnist_sgd`%, paper
 #   {glue:text}`deep_fashion_mnist_paper`%). Against our bar,
 #   {glue:text}`target_verdict` ({numref}`fig-06-metatest`).
-#   {glue:md}`fig11a_verdict` ({numref}`fig-06-11a`).
+#   {glue:md}`fig11a_verdict:myst` ({numref}`fig-06-11a`).
 # * **Within these runs, the states stay where they were cloned.**
-#   {glue:md}`drift_verdict` ({numref}`fig-06-drift`):
+#   {glue:md}`drift_verdict:myst` ({numref}`fig-06-drift`):
 #   {glue:text}`drift_finding`. The deep output layer's weights do grow
 #   steadily under the cloned rule, a systematic error that, at its early
 #   pace, would reach the edge of the cloned range around step
 #   {glue:text}`drift_l2_reach`. {glue:text}`long_finding` ({numref}`fig-06-long`).
 # * **A lower cloning error did not make a better learner.**
-#   {glue:md}`longer_clone`.
+#   {glue:md}`longer_clone:myst`.
 # * **Fast enough to converge on a CPU.** With the fused kernel
 #   (`vsml.cloning.kernel`, by D3 one call per layer and batch) a meta-test
 #   step, both learners and the periodic tests included, took about
