@@ -223,13 +223,11 @@ def apply_overrides(values: dict, overrides) -> dict:
 
 def shipped_config_names(config_dir) -> list[str]:
     """Names of the YAML configs shipped in ``config_dir``."""
-    from pathlib import Path
     return sorted(p.stem for p in Path(config_dir).glob("*.yaml"))
 
 
 def shipped_config_path(config_dir, name_or_path, kind: str = "config"):
     """A YAML file path, or the config of that name shipped in ``config_dir`` (``kind`` names it in errors)."""
-    from pathlib import Path
     path = Path(name_or_path)
     if path.is_file():
         return path

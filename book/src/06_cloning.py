@@ -102,6 +102,16 @@ def smooth(t, k=5):
     t = t.float()
     return torch.cat([t[:, :1].expand(-1, k - 1), t], 1).unfold(1, k, 1).mean(-1)
 
+
+def final_acc(doc, kind="vsml"):
+    """Mean test accuracy (%) after a meta-test's last step, computed as the reproduction report does."""
+    return cloning.final_test_accuracy(doc[kind]["test_accuracy"])[0]
+
+
+def sec_per_step(docs):
+    """Seconds per seed-step over shipped meta-tests (both learners and the periodic tests included)."""
+    return sum(d["seconds"] for d in docs) / sum(d["vsml"]["loss"].numel() for d in docs)
+
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(12, 2.8))
 schematics.cloning_cell(ax)
@@ -199,19 +209,17 @@ for depth, ds_name in PAPER:
         first_mt[depth, ds_name] = doc = cloning.load_metatest(path)
         tag = f"first_{depth}_{ds_name}"
         for kind in ("vsml", "sgd"):
-            glue(f"{tag}_{kind}", f"{100 * float(doc[kind]['test_accuracy'][:, -1].mean()):.1f}")
+            glue(f"{tag}_{kind}", f"{final_acc(doc, kind):.1f}")
         glue(f"{tag}_steps", str(doc["eval_steps"][-1]))
         print(f"first clone, {depth:7s} {ds_name:14s} after {doc['eval_steps'][-1]:3d} steps: VSML "
-              f"{100 * float(doc['vsml']['test_accuracy'][:, -1].mean()):.1f} %, exact SGD "
-              f"{100 * float(doc['sgd']['test_accuracy'][:, -1].mean()):.1f} % ({len(doc['vsml']['loss'])} seeds, "
+              f"{final_acc(doc):.1f} %, exact SGD {final_acc(doc, 'sgd'):.1f} % ({len(doc['vsml']['loss'])} seeds, "
               f"first {doc['test_size']} test images; {doc['seconds'] / 60:.0f} min on {doc['device']})")
 
 glue("first_test_size", " / ".join(sorted({f"{d['test_size']:,}" for d in first_mt.values()})))
 for depth in ("shallow", "deep"):
     docs = [d for (dp, _), d in first_mt.items() if dp == depth]
     if docs:
-        per_step = sum(d["seconds"] for d in docs) / sum(d["vsml"]["loss"].numel() for d in docs)
-        glue(f"first_{depth}_sec_per_step", f"{per_step:.1f}")
+        glue(f"first_{depth}_sec_per_step", f"{sec_per_step(docs):.1f}")
 
 # %%
 from vsml.cloning import shadow_sweep
@@ -759,7 +767,7 @@ fig.tight_layout()
 glue("fig_11a", fig)
 plt.close(fig)
 for ds_name, doc in fig11a.items():
-    v, s_ = (100 * float(doc[k]["test_accuracy"][:, -1].mean()) for k in ("vsml", "sgd"))
+    v, s_ = final_acc(doc), final_acc(doc, "sgd")
     print(f"deep-stage V_M on 784-10, {DATASET_NAMES[ds_name]}: {v:.1f} % (SGD with its rule {s_:.1f} %) after "
           f"{doc['eval_steps'][-1]} steps, {len(doc['vsml']['loss'])} seeds, first {doc['test_size']:,} test images; "
           f"{doc['seconds'] / 60:.0f} min on {doc['device']}")
@@ -767,8 +775,7 @@ for ds_name, doc in fig11a.items():
     glue(f"fig11a_{ds_name}_sgd", f"{s_:.1f}")
 if fig11a:
     glue("fig11a_steps", str(next(iter(fig11a.values()))["eval_steps"][-1]))
-    gaps11 = [float((d["sgd"]["test_accuracy"][:, -1] - d["vsml"]["test_accuracy"][:, -1]).mean())
-              for d in fig11a.values()]
+    gaps11 = [(final_acc(d, "sgd") - final_acc(d)) / 100 for d in fig11a.values()]
     glue("fig11a_verdict", Markdown("The deep-stage $V_M$ trains the shallow network as well as SGD with its rule"
          if max(gaps11) <= TARGET_GAP else
          f"The deep-stage $V_M$ trains the shallow network, but up to {100 * max(gaps11):.1f} points below SGD"))
@@ -946,39 +953,61 @@ for (label, doc), color in zip(long_runs.items(), ("C3", "C4")):
     for layer, layer_ls in ((0, "-"), (1, ":")):
         axes[2].plot(steps, doc["vsml"]["rel_distance"][:, :, layer].mean(0), layer_ls, color=color,
                      label=f"{label}, {'hidden' if layer == 0 else 'output'} layer")
-    prov = cloning.load_cloned(doc["cloned"])[2]
-    v, s_ = (cloning.final_test_accuracy(doc[k]["test_accuracy"])[0] for k in ("vsml", "sgd"))
-    top = float(doc["vsml"]["w_abs_max"][:, -1, -1].max())
-    out = 100 * float(doc["vsml"]["out_of_range"].max())
-    print(f"{doc['cloned']} ({prov['steps']:,} cloning steps in its last stage): after {steps[-1]:,} steps "
-          f"{v:.1f} % (SGD {s_:.1f} %), output layer largest |w| {top:.1f} (SGD "
-          f"{float(doc['sgd']['w_abs_max'][:, -1, -1].max()):.1f}), outside the cloned ranges at most {out:.2g} %; "
-          f"{len(doc['vsml']['loss'])} seeds, first {doc['test_size']:,} test images, {doc['seconds'] / 60:.0f} min "
-          f"on {doc['device']}")
+axes[1].axhline(shipped[deep_name][1].w_range, color="0.4", lw=0.8, ls="--")
+axes[0].set(title="(a) MNIST test accuracy", ylabel="test accuracy (%)", ylim=(0, 100))
+axes[1].set(title="(b) largest |w| (solid: hidden, dotted: output layer)", ylabel="largest |w|")
+axes[2].set(title="(c) distance from SGD's weights", ylabel="||w_VSML - w_SGD|| / ||w_SGD||")
+for ax in axes:
+    ax.set_xlabel("step (batch of 64)")
+    ax.grid(alpha=0.3)
+axes[0].legend(fontsize=8, loc="lower right")
+axes[2].legend(fontsize=7)
+fig.tight_layout()
+glue("fig_long", fig)
+plt.close(fig)
+
+# %%
+def long_summary(doc):
+    """Final accuracies, the output layer's largest |w| (over its run and at the end) and the worst share of
+    synapses outside the cloned ranges (%), for one long meta-test."""
+    tops = doc["vsml"]["w_abs_max"][:, :, -1].amax(0)
+    return dict(acc=final_acc(doc), acc_sgd=final_acc(doc, "sgd"), tops=tops, top=float(tops[-1]),
+                top_sgd=float(doc["sgd"]["w_abs_max"][:, -1, -1].max()), steps=doc["eval_steps"][-1],
+                out=100 * float(doc["vsml"]["out_of_range"].max()))
+
+
+summary = {label: long_summary(doc) for label, doc in long_runs.items()}
 long_text = []
 for label, doc in long_runs.items():
-    v, s_ = (cloning.final_test_accuracy(doc[k]["test_accuracy"])[0] for k in ("vsml", "sgd"))
-    top, top_sgd = (float(doc[k]["w_abs_max"][:, -1, -1].max()) for k in ("vsml", "sgd"))
-    out = 100 * float(doc["vsml"]["out_of_range"].max())
+    r = summary[label]
+    prov = cloning.load_cloned(doc["cloned"])[2]
+    print(f"{doc['cloned']} ({prov['steps']:,} cloning steps in its last stage): after {r['steps']:,} steps "
+          f"{r['acc']:.1f} % (SGD {r['acc_sgd']:.1f} %), output layer largest |w| {r['top']:.1f} (SGD "
+          f"{r['top_sgd']:.1f}), outside the cloned ranges at most {r['out']:.2g} %; "
+          f"{len(doc['vsml']['loss'])} seeds, first {doc['test_size']:,} test images, {doc['seconds'] / 60:.0f} min "
+          f"on {doc['device']}")
     long_text.append(
         f"With the {label.replace(' (shipped)', '')} $V_M$ ({'shipped' if 'shipped' in label else 'not shipped as a default'})"
-        f" the network is at {v:.1f} % after {doc['eval_steps'][-1]:,} steps, exact SGD at {s_:.1f} %"
-        f" ({'within' if abs(v - s_) <= 100 * TARGET_GAP else 'more than'} {100 * TARGET_GAP:.0f} points);"
-        f" its output layer's largest weight is {top:.1f} (SGD {top_sgd:.1f}), and "
-        + ("no synapse left the cloned ranges" if out == 0 else f"up to {out:.2g} % of the synapses left the cloned ranges")
+        f" the network is at {r['acc']:.1f} % after {r['steps']:,} steps, exact SGD at {r['acc_sgd']:.1f} %"
+        f" ({'within' if abs(r['acc'] - r['acc_sgd']) <= 100 * TARGET_GAP else 'more than'} {100 * TARGET_GAP:.0f} points);"
+        f" its output layer's largest weight is {r['top']:.1f} (SGD {r['top_sgd']:.1f}), and "
+        + ("no synapse left the cloned ranges" if r["out"] == 0
+           else f"up to {r['out']:.2g} % of the synapses left the cloned ranges")
         + ".")
 glue("long_text", Markdown(" ".join(long_text) if long_text else "The longer runs are not shipped with this copy of the book."))
+
+
 def shadow_dw_rmse(name):
     return cloning.load_cloned(name)[2]["final_metrics"]["shadow_rmse_dw"]
 
 
-longer = next((d for d in long_runs.values() if d["cloned"] != deep_name), None)
-shipped_long = next((d for d in long_runs.values() if d["cloned"] == deep_name), None)
-glue("long_steps", f"{shipped_long['eval_steps'][-1]:,}" if shipped_long is not None else "no longer runs")
-if longer is not None and shipped_long is not None:
-    acc_long, acc_ship = (cloning.final_test_accuracy(d["vsml"]["test_accuracy"])[0] for d in (longer, shipped_long))
+longer_label = next((label for label, d in long_runs.items() if d["cloned"] != deep_name), None)
+shipped_label = next((label for label, d in long_runs.items() if d["cloned"] == deep_name), None)
+glue("long_steps", f"{summary[shipped_label]['steps']:,}" if shipped_label else "no longer runs")
+if longer_label and shipped_label:
+    longer, r_long, r_ship = long_runs[longer_label], summary[longer_label], summary[shipped_label]
     err_long, err_ship = shadow_dw_rmse(longer["cloned"]), shadow_dw_rmse(deep_name)
-    worse = acc_long < acc_ship - 100 * TARGET_GAP
+    worse = r_long["acc"] < r_ship["acc"] - 100 * TARGET_GAP
     steps_l = longer["eval_steps"]
     gap_l = (longer["sgd"]["test_accuracy"] - longer["vsml"]["test_accuracy"]).mean(0)
     top_layers = longer["vsml"]["w_abs_max"].amax(0)          # [E, K]
@@ -999,41 +1028,27 @@ if longer is not None and shipped_long is not None:
     glue("longer_clone", Markdown(
         f"The longer-cloned $V_M$ fits its cloning data better (RMSE of $\\Delta w$ on shadow-network tuples "
         f"{err_long:.4f} against {err_ship:.4f}) yet "
-        + (f"learns worse over a long run: {acc_long:.1f} % after {steps_l[-1]:,} steps where the shipped one holds "
-           f"{acc_ship:.1f} %." + story + " The run ends in the paper's suspected failure mode, states far outside "
-           "the ranges seen during cloning (we see it only with this $V_M$), but its accuracy fell before any state "
-           "left them, so the ranges alone do not explain it. A lower regression error on the states seen while "
-           "cloning says little about how a cloned learner behaves over a long meta-test: it has to be judged by "
-           "meta-testing it, as long as it will be used"
+        + (f"learns worse over a long run: {r_long['acc']:.1f} % after {r_long['steps']:,} steps where the shipped "
+           f"one holds {r_ship['acc']:.1f} %." + story + " The run ends in the paper's suspected failure mode, states "
+           "far outside the ranges seen during cloning (we see it only with this $V_M$), but its accuracy fell before "
+           "any state left them, so the ranges alone do not explain it. A lower regression error on the states seen "
+           "while cloning says little about how a cloned learner behaves over a long meta-test: it has to be judged "
+           "by meta-testing it, as long as it will be used"
            if worse else
-           f"learns no better over a long run ({acc_long:.1f} % against {acc_ship:.1f} %)")))
+           f"learns no better over a long run ({r_long['acc']:.1f} % against {r_ship['acc']:.1f} %)")))
 else:
     glue("longer_clone", Markdown(""))
-if shipped_long is not None:
-    tops = shipped_long["vsml"]["w_abs_max"][:, :, -1].max(0).values
-    v, s_ = (cloning.final_test_accuracy(shipped_long[k]["test_accuracy"])[0] for k in ("vsml", "sgd"))
-    left = float(shipped_long["vsml"]["out_of_range"].max()) > 0
+if shipped_label:
+    r, tops = summary[shipped_label], summary[shipped_label]["tops"]
+    half = len(tops) // 2
     glue("long_finding",
-         f"Measured instead of extrapolated, over {shipped_long['eval_steps'][-1]:,} steps "
-         + ("the growth slows" if float(tops[-1] - tops[len(tops) // 2]) < float(tops[len(tops) // 2] - tops[0])
-            else "the growth does not slow")
-         + f" (largest weight {float(tops[-1]):.1f}, cloned range {shipped[deep_name][1].w_range:g}), "
-         + ("some synapses leave the cloned ranges" if left else "no synapse leaves the cloned ranges")
-         + f", and the network is at {v:.1f} % beside exact SGD's {s_:.1f} %")
+         f"Measured instead of extrapolated, over {r['steps']:,} steps "
+         + ("the growth slows" if float(tops[-1] - tops[half]) < float(tops[half] - tops[0]) else "the growth does not slow")
+         + f" (largest weight {r['top']:.1f}, cloned range {shipped[deep_name][1].w_range:g}), "
+         + ("some synapses leave the cloned ranges" if r["out"] > 0 else "no synapse leaves the cloned ranges")
+         + f", and the network is at {r['acc']:.1f} % beside exact SGD's {r['acc_sgd']:.1f} %")
 else:
     glue("long_finding", "The longer runs that would test it are not shipped with this copy of the book")
-axes[1].axhline(shipped[deep_name][1].w_range, color="0.4", lw=0.8, ls="--")
-axes[0].set(title="(a) MNIST test accuracy", ylabel="test accuracy (%)", ylim=(0, 100))
-axes[1].set(title="(b) largest |w| (solid: hidden, dotted: output layer)", ylabel="largest |w|")
-axes[2].set(title="(c) distance from SGD's weights", ylabel="||w_VSML - w_SGD|| / ||w_SGD||")
-for ax in axes:
-    ax.set_xlabel("step (batch of 64)")
-    ax.grid(alpha=0.3)
-axes[0].legend(fontsize=8, loc="lower right")
-axes[2].legend(fontsize=7)
-fig.tight_layout()
-glue("fig_long", fig)
-plt.close(fig)
 
 # %% [markdown]
 # ```{glue:figure} fig_long
@@ -1071,7 +1086,7 @@ for key in keys:
     met = v_mean >= TARGET[key] - 1e-9 and v_mean >= s_mean - TARGET_GAP
     final[key] = dict(vsml=v_mean, vsml_sem=v_sem, sgd=s_mean, sgd_sem=s_sem, steps=n, met=met)
     first = first_mt.get(key)
-    first_txt = (f"{100 * float(first['vsml']['test_accuracy'][:, -1].mean()):5.1f} @{first['eval_steps'][-1]:3d}"
+    first_txt = (f"{final_acc(first):5.1f} @{first['eval_steps'][-1]:3d}"
                  if first is not None else "-")
     print(f"{key[0]:8s} {key[1]:14s} {first_txt:>12s} {n:5d} {100 * v_mean:9.1f} +- {100 * v_sem:3.1f} "
           f"{100 * s_mean:6.1f} +- {100 * s_sem:3.1f} {100 * (v_mean - s_mean):+8.1f} {100 * PAPER[key]:5.0f}% "
@@ -1093,8 +1108,7 @@ for (depth, ds_name), f in final.items():
 for depth, sizes in (("shallow", (784, 10)), ("deep", (784, 32, 10))):
     docs = [d for (dp, _), d in source.items() if dp == depth]
     if docs:
-        per_step = sum(d["seconds"] for d in docs) / sum(d["vsml"]["loss"].numel() for d in docs)
-        glue(f"{depth}_sec_per_step", f"{per_step:.1f}")
+        glue(f"{depth}_sec_per_step", f"{sec_per_step(docs):.1f}")
     lstms = sum(a * b for a, b in zip(sizes[:-1], sizes[1:])) * 64
     glue(f"{depth}_lstms", f"{lstms / 1e6:.1f}")
 glue("shallow_examples", f"{final[keys[0]]['steps'] * 64:,}")

@@ -19,7 +19,8 @@ from .config import CloningConfig
 from .network import ClonedNetwork
 from .rule import init_layers, shadow_forward, shadow_step
 
-METRICS = {"vsml": ("loss", "accuracy", "test_accuracy", "w_abs_max", "b_abs_max", "out_of_range", "rel_distance"),
+DRIFT = ("w_abs_max", "b_abs_max", "out_of_range", "rel_distance")
+METRICS = {"vsml": ("loss", "accuracy", "test_accuracy", *DRIFT),
            "sgd": ("loss", "accuracy", "test_accuracy", "w_abs_max", "b_abs_max")}
 
 
@@ -27,7 +28,7 @@ def weight_drift(layers, reference, cfg: CloningConfig) -> dict[str, list[float]
     """Per layer: largest |w| and |b|, the fraction of synapses outside the cloning ranges
     (``|w| > cfg.w_range`` or ``|b|`` beyond the random biases) and the distance to ``reference``'s
     weights relative to their norm."""
-    drift = {k: [] for k in METRICS["vsml"][3:]}
+    drift = {k: [] for k in DRIFT}
     for (w, b), (w_ref, _) in zip(layers, reference):
         drift["w_abs_max"].append(float(w.abs().max()))
         drift["b_abs_max"].append(float(b.abs().max()))
