@@ -85,6 +85,41 @@ def test_cpu_kernel_does_not_depend_on_threads_and_keeps_inputs():
         assert torch.equal(a, b)
 
 
+@pytest.mark.parametrize("members,layer_norm", [(None, False), (3, True)])
+def test_cpu_kernel_in_place_equals_new_buffers(members, layer_norm):
+    """``in_place`` writes the new states over the old ones, with the same numbers as new buffers."""
+    _cpu_kernel_or_skip()
+    cfg = SubLSTMConfig(layer_norm=layer_norm)
+    params, (h, c, fwd, bwd) = _inputs(members, cfg, P=members or 2, A=37)
+    tick = DenseTick(cfg, 2, 4.0, backend="kernel")
+    with torch.no_grad():
+        fresh = tick(params, h, c, fwd, bwd)
+        ptrs = (h.data_ptr(), c.data_ptr())
+        inplace = tick(params, h, c, fwd, bwd, in_place=True)
+    for a, b in zip(fresh, inplace):
+        assert torch.equal(a, b)
+    assert (inplace[0].data_ptr(), inplace[1].data_ptr()) == ptrs
+    assert torch.equal(h, fresh[0]) and torch.equal(c, fresh[1])  # the old states are gone
+
+
+def test_in_place_is_ignored_where_it_cannot_apply():
+    """Non-contiguous states and the PyTorch path return new tensors and leave the inputs alone."""
+    _cpu_kernel_or_skip()
+    cfg = SubLSTMConfig()
+    params, (h, c, fwd, bwd) = _inputs(None, cfg, P=2, A=9)
+    h_t, c_t = h.transpose(1, 2).contiguous().transpose(1, 2), c.transpose(1, 2).contiguous().transpose(1, 2)
+    for tick, (hh, cc) in ((DenseTick(cfg, 2, backend="kernel"), (h_t, c_t)),
+                           (DenseTick(cfg, 2, backend="torch"), (h.clone(), c.clone()))):
+        before = hh.clone(), cc.clone()
+        with torch.no_grad():
+            out = tick(params, hh, cc, fwd, bwd, in_place=True)
+        _assert_equal(out, dense_tick_reference(params, cfg, h, c, fwd, bwd, 2))
+        assert torch.equal(hh, before[0]) and torch.equal(cc, before[1])
+    bias = params["lstm_b"] + lstm._gate_offsets(cfg, params["lstm_b"])
+    with pytest.raises(ValueError, match="contiguous, distinct"):
+        cpu_tick.dense_tick(params, cfg, h, h, fwd, bwd, 2, None, bias, in_place=True)
+
+
 def test_cpu_kernel_rejects_mismatched_shapes():
     """The kernel indexes raw memory: a wrong shape is a clear error, not a read out of bounds."""
     _cpu_kernel_or_skip()
@@ -254,7 +289,7 @@ def test_bench_prints_both_ratios_and_writes_json(tmp_path, capsys):
     assert lines[-1].startswith("speed-up over the straightforward formulation, (b) population 2")
     data = json.loads(out.read_text())
     names = [r["formulation"] for r in data["rows"]]
-    assert names == ["reference", "fast eager", "kernel"] * 2
+    assert names == ["reference", "fast eager", "kernel", "kernel, in place"] * 2
     assert all(r["max_diff"] < 1e-5 and r["exact"] for r in data["rows"])
     assert data["step"]["sec_per_generation"] == pytest.approx(500 * data["step"]["sec_per_example"])
     assert set(data["speedups"]) == {r["case"] for r in data["rows"]}
@@ -274,7 +309,8 @@ def test_bench_triton_sweep_rows_run(triton_tick, monkeypatch):
     """The CUDA-only rows of ``python -m vsml.bench`` (Triton tiles and precisions), here on the interpreter."""
     tt, device = triton_tick
     from vsml import bench
-    monkeypatch.setattr(DenseTick, "_kernel", lambda self, params, bias, *t: lstm._triton_tick(self, params, bias, *t))
+    monkeypatch.setattr(DenseTick, "_kernel",  # *t: h, c, fwd, bwd, in_place (Triton allocates its outputs)
+                        lambda self, params, bias, *t: lstm._triton_tick(self, params, bias, *t[:4]))
     monkeypatch.setattr(lstm, "_TRITON_STATUS", {})
     cfg = SubLSTMConfig()
     params, (h, c, fwd, bwd) = _inputs(2, cfg, A=13, device=device)

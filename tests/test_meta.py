@@ -101,6 +101,22 @@ def test_pairs_share_data_and_initial_state():
     assert per_member[0::2].std() > 1e-3  # different pairs see different episodes
 
 
+def test_model_run_leaves_a_given_state_alone():
+    """VSMLModel.run updates states in place only once they are its own: the caller's initial state
+    can serve a second run (as both halves of an antithetic pair) and gives the same losses."""
+    trainer = meta.MetaTrainer(tiny(), remember_the_class())
+    estimator = trainer.estimator
+    population, _ = meta.es.ask(estimator.state, estimator.hp, torch.Generator().manual_seed(0))
+    x, y, state = trainer.episodes(0, 0, estimator.hp.num_pairs)
+    kept = state.clone()
+    with torch.inference_mode():
+        first, _ = trainer.model.run(population[0::2], x, y, state)
+        again, _ = trainer.model.run(population[0::2], x, y, state)
+    assert torch.equal(first, again)
+    for a, b in zip(state.h + state.c + state.bwd_in, kept.h + kept.c + kept.bwd_in):
+        assert torch.equal(a, b)
+
+
 # ------------------------------------------------------------------- runs, resume, NaN
 
 def _theta(run_dir):

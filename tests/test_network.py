@@ -121,6 +121,29 @@ def test_seeded_determinism():
     assert (a.logits - c.logits).abs().max() > 0
 
 
+@pytest.mark.parametrize("sizes,batch_average", [((12, 4), False), ((12, 6, 4), True)])
+def test_run_episode_in_place_equals_new_states_and_keeps_a_given_state(sizes, batch_average):
+    """run_episode updates its own states in place (CPU kernel); the numbers equal a loop that allocates,
+    and a state the caller passes in is left as it was."""
+    net = VSMLNetwork(VSMLConfig(layer_sizes=sizes, batch_average=batch_average))
+    params = net.init_params(0)
+    x, y = make_episode(P=4, D=sizes[0], C=sizes[-1])
+    start = net.init_state(4, torch.Generator().manual_seed(3))
+    kept = start.clone()
+    with torch.no_grad():
+        state, logits = start, []
+        for t in range(x.shape[1]):  # the allocating loop: in_place off
+            lg, _, state = net.online_step(params, state, x[:, t], y[:, t])
+            logits.append(lg)
+        res = net.run_episode(params, x, y, state=start)
+        fresh = net.run_episode(params, x, y, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(res.logits, torch.stack(logits, 1)) and torch.equal(fresh.logits, res.logits)
+    for a, b in zip(res.state.h + res.state.c, state.h + state.c):
+        assert torch.equal(a, b)
+    for a, b in zip(start.h + start.c + start.bwd_in, kept.h + kept.c + kept.bwd_in):
+        assert torch.equal(a, b)
+
+
 def test_permuting_inputs_permutes_states():
     net = VSMLNetwork(VSMLConfig(layer_sizes=(12, 4)))
     params = net.init_params(0)

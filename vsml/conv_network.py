@@ -129,8 +129,12 @@ class ConvVSMLNetwork(VSMLNetwork):
         dense = self.dense.init_state(batch_size, generator, device, dtype)
         return NetworkState([h, *dense.h], [c, *dense.c], [bwd, *dense.bwd_in])
 
-    def forward(self, params, state: NetworkState, x_t: torch.Tensor) -> tuple[torch.Tensor, NetworkState]:
-        """Feed one flattened image ``x_t [P, C*H*W]`` through the conv and the dense layers."""
+    def forward(self, params, state: NetworkState, x_t: torch.Tensor,
+                in_place: bool = False) -> tuple[torch.Tensor, NetworkState]:
+        """Feed one flattened image ``x_t [P, C*H*W]`` through the conv and the dense layers.
+
+        ``in_place``: as in ``VSMLNetwork.forward`` (the dense layers; the conv layer allocates).
+        """
         cfg = self.config
         P = state.batch_size
         fwd = x_t.new_zeros(P, *cfg.input_shape, cfg.sub_lstm.fwd_size)
@@ -139,7 +143,7 @@ class ConvVSMLNetwork(VSMLNetwork):
         h[0], c[0], fwd, _ = self.conv(params, h[0], c[0], fwd, bwd_in[0])  # the first layer's bwd_out: no receiver
         fwd = fwd.reshape(P, -1, cfg.sub_lstm.fwd_size)
         for k in range(1, len(h)):
-            h[k], c[k], fwd, bwd_out = self.tick(params, h[k], c[k], fwd, bwd_in[k])
+            h[k], c[k], fwd, bwd_out = self.tick(params, h[k], c[k], fwd, bwd_in[k], in_place=in_place)
             bwd_in[k - 1] = bwd_out.reshape(bwd_in[k - 1].shape)  # reaches layer k-1 with the next example
         y = fwd[..., cfg.output_slot]
         logits = cfg.output_bound * torch.tanh(y / cfg.output_bound)

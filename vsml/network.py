@@ -167,15 +167,20 @@ class VSMLNetwork:
         return NetworkState(hs, cs, bwds)
 
     # ------------------------------------------------------------ Algorithm 2
-    def forward(self, params, state: NetworkState, x_t: torch.Tensor) -> tuple[torch.Tensor, NetworkState]:
-        """Feed one input ``x_t`` ``[P, A_1]`` through all layers; return the bounded prediction ``[P, C]``."""
+    def forward(self, params, state: NetworkState, x_t: torch.Tensor,
+                in_place: bool = False) -> tuple[torch.Tensor, NetworkState]:
+        """Feed one input ``x_t`` ``[P, A_1]`` through all layers; return the bounded prediction ``[P, C]``.
+
+        ``in_place``: the new states may overwrite ``state``'s tensors (CPU kernel only; see ``DenseTick``).
+        Only for a loop that drops the old state, as ``run_episode`` does.
+        """
         cfg = self.config
         P = state.batch_size
         fwd = x_t.new_zeros(P, cfg.layer_sizes[0], cfg.sub_lstm.fwd_size)
         fwd[..., 0] = x_t
         h, c, bwd_in = list(state.h), list(state.c), list(state.bwd_in)
         for k in range(cfg.num_layers):
-            h[k], c[k], fwd, bwd_out = self.tick(params, h[k], c[k], fwd, bwd_in[k])
+            h[k], c[k], fwd, bwd_out = self.tick(params, h[k], c[k], fwd, bwd_in[k], in_place=in_place)
             if k > 0:
                 bwd_in[k - 1] = bwd_out  # reaches layer k-1 with the next example
         if cfg.batch_average:
@@ -195,12 +200,13 @@ class VSMLNetwork:
             msg[..., 1] = onehot
         return NetworkState(state.h, state.c, [*state.bwd_in[:-1], msg])
 
-    def online_step(self, params, state: NetworkState, x_t: torch.Tensor, y_t: torch.Tensor):
+    def online_step(self, params, state: NetworkState, x_t: torch.Tensor, y_t: torch.Tensor,
+                    in_place: bool = False):
         """One example of Algorithm 2: predict ``x_t`` (before ``y_t`` is seen), then feed the error.
 
-        Returns ``(logits [P, C], loss [P], new_state)``.
+        Returns ``(logits [P, C], loss [P], new_state)``. ``in_place`` as in ``forward``.
         """
-        logits, state = self.forward(params, state, x_t)
+        logits, state = self.forward(params, state, x_t, in_place=in_place)
         loss = F.cross_entropy(logits, y_t, reduction="none")
         return logits, loss, self.feed_error(state, logits, y_t)
 
@@ -211,6 +217,7 @@ class VSMLNetwork:
         y = y.long()
         P, T = y.shape
         check_params(params, self.config.sub_lstm, P)
+        owned = state is None  # a state of our own may be updated in place from the first example on
         if state is None:
             state = self.init_state(P, generator, device=x.device, dtype=x.dtype)
         elif state.batch_size != P:
@@ -221,7 +228,7 @@ class VSMLNetwork:
             from tqdm.auto import tqdm
             steps = tqdm(steps, desc="examples", leave=False)
         for t in steps:
-            lg, loss, state = self.online_step(params, state, x[:, t], y[:, t])
+            lg, loss, state = self.online_step(params, state, x[:, t], y[:, t], in_place=owned or t > 0)
             logits.append(lg)
             losses.append(loss)
         logits = torch.stack(logits, dim=1)

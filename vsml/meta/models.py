@@ -65,14 +65,15 @@ class VSMLModel:
         """
         params = self.unflatten(flat)
         self.net.check_inputs(x, y)
-        if repeats > 1:
+        owned = repeats > 1  # repeat_interleave copies; a state passed in is the caller's until the first step
+        if owned:
             state = state.repeat_interleave(repeats)
         losses, correct = [], []
         for t in range(x.shape[1]):
             x_t, y_t = x[:, t], y[:, t]
             if repeats > 1:  # per step, so the population never holds repeated copies of the episode
                 x_t, y_t = x_t.repeat_interleave(repeats, 0), y_t.repeat_interleave(repeats, 0)
-            logits, loss, state = self.net.online_step(params, state, x_t, y_t)
+            logits, loss, state = self.net.online_step(params, state, x_t, y_t, in_place=owned or t > 0)
             losses.append(loss)
             correct.append(logits.argmax(-1) == y_t)
         if return_state:
