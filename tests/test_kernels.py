@@ -218,6 +218,41 @@ def test_triton_dense_tick_equals_reference(triton_tick, members, layer_norm, cl
     _assert_equal(out, ref)
 
 
+@pytest.mark.parametrize("members,clip", [(None, None), (2, 0.5)])
+def test_triton_bfloat16_states(triton_tick, members, clip):
+    """``state_dtype=bfloat16``: float32 ticks, h, c rounded once when stored, sums of the stored h;
+    bfloat16 states read back as the same numbers; the rank-1 tile (reads h between ticks) refuses."""
+    tt, device = triton_tick
+    cfg = SubLSTMConfig()
+    params, (h, c, fwd, bwd) = _inputs(members, cfg, A=13, device=device)
+    m = lstm.num_members(params)
+    bias = params["lstm_b"] + lstm._gate_offsets(cfg, params["lstm_b"])
+    x_a = lstm._project(fwd, params["lstm_w"][..., :8, :], None, m)
+    x_b = lstm._project(bwd, params["lstm_w"][..., 8:16, :], bias, m)
+    w_h = params["lstm_w"][..., 16:, :]
+    nw = 4 if HAS_CUDA else 1
+    h32, c32, _, _ = tt.fused_ticks(h, c, x_a, x_b, w_h, 2, clip, num_warps=nw)
+    h16, c16, sum_b, sum_a = tt.fused_ticks(h, c, x_a, x_b, w_h, 2, clip, num_warps=nw, state_dtype=torch.bfloat16)
+    assert h16.dtype == c16.dtype == torch.bfloat16 and sum_b.dtype == torch.float32
+    for got, want in ((h16, h32), (c16, c32)):
+        assert ((got.float() - want).abs() <= 2.0 ** -7 * want.abs() + 1e-6).all()
+    torch.testing.assert_close(sum_b, h16.float().sum(2), atol=5e-6, rtol=1e-5)
+    torch.testing.assert_close(sum_a, h16.float().sum(1), atol=5e-6, rtol=1e-5)
+    again = tt.fused_ticks(h16, c16, x_a, x_b, w_h, 2, clip, num_warps=nw)  # bfloat16 in, float32 out
+    want = tt.fused_ticks(h16.float(), c16.float(), x_a, x_b, w_h, 2, clip, num_warps=nw)
+    for a, b in zip(again, want):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
+    with pytest.raises(ValueError, match="rank-1"):
+        tt.fused_ticks(h, c, x_a, x_b, w_h, 2, clip, use_dot=False, state_dtype=torch.bfloat16)
+    tick = DenseTick(cfg, 2, clip, state_dtype="bfloat16")
+    with torch.no_grad():
+        assert lstm._check_triton(tick, params, bias, h, c, fwd, bwd) is True
+        got = lstm._triton_run(tick, params, bias, h, c, fwd, bwd)
+        emulated = DenseTick(cfg, 2, clip, backend="torch", state_dtype="bfloat16")(params, h, c, fwd, bwd)
+    for a, b in zip(got, emulated):
+        assert ((a.float() - b).abs() <= 2.0 ** -7 * b.abs() + 1e-5).all()
+
+
 def test_triton_failure_warns_and_falls_back(triton_tick, monkeypatch):
     tt, device = triton_tick
     cfg = SubLSTMConfig()
@@ -231,7 +266,7 @@ def test_triton_failure_warns_and_falls_back(triton_tick, monkeypatch):
     monkeypatch.setattr(lstm, "_TRITON_STATUS", {})
     with pytest.warns(UserWarning, match="Triton tick kernel failed.*PassManager"):
         assert lstm._triton_tick(DenseTick(cfg, 2), params, bias, *tensors) is None
-    assert "PassManager" in lstm._TRITON_STATUS[(str(tensors[0].device), "ieee")]
+    assert "PassManager" in lstm._TRITON_STATUS[(str(tensors[0].device), "ieee", "float32")]
 
 
 def test_triton_tile_shapes(triton_tick):
@@ -339,11 +374,14 @@ kernel = tt._dense_ticks_kernel
 names = kernel.arg_names
 pointers = [n for n in names if n.endswith("_ptr")]
 meta_names = ("N", "BLOCK_A", "BLOCK_B", "BLOCK_M", "SUM_A", "SUM_B", "TICKS", "HAS_CLIP", "REDUCE", "USE_DOT",
-              "PRECISION")
-for arch, (prec, dot, clip) in [(90, ("ieee", False, None)), (90, ("ieee", True, 4.0)), (90, ("tf32x3", True, None)),
-                                (80, ("ieee", False, 4.0))]:
-    meta, warps, _ = tt.launch_config(784, 10, 16, 2, clip, True, prec, use_dot=dot)
-    sig = {n: ("*fp32" if n in pointers else "fp32" if n == "clip" else "i32") for n in names if n not in meta_names}
+              "PRECISION", "ROUND_BF16")
+states = ("h_ptr", "c_ptr", "h_out_ptr", "c_out_ptr")
+for arch, (prec, dot, clip, bf16) in [(90, ("ieee", False, None, False)), (90, ("ieee", True, 4.0, False)),
+                                      (90, ("tf32x3", True, None, False)), (80, ("ieee", False, 4.0, False)),
+                                      (90, ("ieee", True, None, True)), (80, ("ieee", True, 4.0, True))]:
+    meta, warps, _ = tt.launch_config(784, 10, 16, 2, clip, True, prec, use_dot=dot, round_bf16=bf16)
+    pointer = lambda n: "*bf16" if bf16 and n in states else "*fp32"  # noqa: E731
+    sig = {n: (pointer(n) if n in pointers else "fp32" if n == "clip" else "i32") for n in names if n not in meta_names}
     sig.update({n: "constexpr" for n in meta})
     aligned = {(names.index(n),): [["tt.divisibility", 16]] for n in pointers}
     try:
@@ -352,7 +390,7 @@ for arch, (prec, dot, clip) in [(90, ("ieee", False, None)), (90, ("ieee", True,
         print("SKIP", exc)
         sys.exit(0)
     triton.compile(src, target=GPUTarget("cuda", arch, 32), options={"num_warps": warps})
-    print("compiled", arch, prec, dot, clip, flush=True)
+    print("compiled", arch, prec, dot, clip, "bf16" if bf16 else "fp32", flush=True)
 """
 
 
@@ -369,7 +407,7 @@ def test_triton_kernel_compiles_for_hopper_and_ampere_without_a_gpu(tmp_path):
     if proc.returncode != 0 and "CompilationError" not in proc.stderr and "ptxas" not in proc.stderr.lower():
         pytest.skip(f"this triton cannot compile for CUDA here: {proc.stderr.strip().splitlines()[-1:]}")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.count("compiled") == 4
+    assert proc.stdout.count("compiled") == 6, proc.stdout
 
 
 def test_triton_rejects_mismatched_shapes(triton_tick):

@@ -235,6 +235,7 @@ def _project(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, members: 
 
 
 BACKENDS = ("auto", "torch", "kernel")
+STATE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 class DenseTick:
@@ -256,19 +257,38 @@ class DenseTick:
     page-faulting them on every example (about half the kernel's time for one
     episode). Only for a caller that holds the only use of the old states; the
     other paths ignore it and return new tensors.
+
+    ``state_dtype="bfloat16"`` stores ``h, c`` in bfloat16 between examples: every
+    micro-tick runs in float32 and the new states are rounded once, after the
+    last tick; the outgoing messages are computed from the rounded ``h``. The
+    Triton kernel stores them as bfloat16 tensors (half the memory traffic);
+    the other paths keep float32 tensors holding the rounded values, with the
+    same numbers.
     """
 
     def __init__(self, cfg: SubLSTMConfig, num_ticks: int = 2, state_clip: float | None = None,
-                 compile: bool = False, *, backend: str = "auto", precision: str = "ieee"):
+                 compile: bool = False, *, backend: str = "auto", precision: str = "ieee",
+                 state_dtype: str = "float32"):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if precision not in ("ieee", "tf32x3", "tf32"):
             raise ValueError(f"precision must be 'ieee', 'tf32x3' or 'tf32', got {precision!r}")
+        if state_dtype not in STATE_DTYPES:
+            raise ValueError(f"state_dtype must be one of {tuple(STATE_DTYPES)}, got {state_dtype!r}")
         self.cfg, self.num_ticks, self.state_clip, self.compile = cfg, num_ticks, state_clip, compile
-        self.backend, self.precision = backend, precision
+        self.backend, self.precision, self.state_dtype = backend, precision, state_dtype
 
     def __call__(self, params, h, c, fwd_in, bwd_in, in_place: bool = False):
         """``h, c``: ``[P, A, B, N]``; ``fwd_in``: ``[P, A, N']``; ``bwd_in``: ``[P, B, N'']``."""
+        if torch.bfloat16 in (h.dtype, c.dtype) and h.device.type != "cuda":  # only the Triton kernel reads them
+            h, c = h.float(), c.float()
+        h, c, fwd_out, bwd_out = self._tick(params, h, c, fwd_in, bwd_in, in_place)
+        if self.state_dtype == "bfloat16" and h.dtype != torch.bfloat16:  # not stored by the kernel: round here
+            h, c = h.to(torch.bfloat16).to(h.dtype), c.to(torch.bfloat16).to(c.dtype)
+            fwd_out, bwd_out = dense_messages(params, self.cfg, h)
+        return h, c, fwd_out, bwd_out
+
+    def _tick(self, params, h, c, fwd_in, bwd_in, in_place: bool):
         cfg, members = self.cfg, num_members(params)
         Fw, Bw = cfg.fwd_size, cfg.bwd_size
         w = params["lstm_w"]
@@ -279,6 +299,8 @@ class DenseTick:
             out = self._kernel(params, bias, h, c, fwd_in, bwd_in, in_place)
             if out is not None:
                 return out
+        if torch.bfloat16 in (h.dtype, c.dtype):  # bfloat16 states the kernel did not take: tick in float32
+            h, c = h.float(), c.float()
         if self.backend == "kernel":
             raise RuntimeError("backend='kernel': no fused kernel applies here (autograd records, or not "
                                f"float32 on the CPU / CUDA with a compiler / triton; device {h.device})")
@@ -297,9 +319,14 @@ class DenseTick:
 
     def _kernel(self, params, bias, h, c, fwd_in, bwd_in, in_place: bool = False):
         """The fused kernel's result, or None where none applies."""
-        tensors = (h, c, fwd_in, bwd_in, *params.values())
+        tensors = (fwd_in, bwd_in, *params.values())
         if any(t.dtype != torch.float32 or t.device != h.device for t in tensors):
             return None
+        if h.dtype != torch.float32 or c.dtype != torch.float32:  # bfloat16 states: the Triton kernel only
+            if h.device.type != "cuda" or c.device != h.device or h.dtype not in STATE_DTYPES.values() \
+                    or c.dtype not in STATE_DTYPES.values():
+                return None
+        tensors = (h, c, *tensors)
         if h.device.type == "cpu":
             from .kernels import cpu_tick
             if not cpu_tick.supports(self.cfg, *tensors):
@@ -323,7 +350,7 @@ def _triton_tick(tick: DenseTick, params, bias, h, c, fwd_in, bwd_in):
         return None
     if not triton_tick.supports(tick.cfg.state_size, h.shape[0]):
         return None
-    key = (str(h.device), tick.precision)
+    key = (str(h.device), tick.precision, tick.state_dtype)
     try:
         if key not in _TRITON_STATUS:
             _TRITON_STATUS[key] = _check_triton(tick, params, bias, h, c, fwd_in, bwd_in)
@@ -346,9 +373,10 @@ def _triton_run(tick: DenseTick, params, bias, h, c, fwd_in, bwd_in):
     x_b = _project(bwd_in, w[..., Fw:Fw + Bw, :], bias, members)
     reduce = not cfg.layer_norm  # with LayerNorm, messages are projected per sub-LSTM before the mean
     h, c, sum_b, sum_a = triton_tick.fused_ticks(h, c, x_a, x_b, w[..., Fw + Bw:, :], tick.num_ticks,
-                                                 tick.state_clip, reduce=reduce, precision=tick.precision)
+                                                 tick.state_clip, reduce=reduce, precision=tick.precision,
+                                                 state_dtype=STATE_DTYPES[tick.state_dtype])
     if not reduce:
-        fwd_out, bwd_out = dense_messages(params, cfg, h)
+        fwd_out, bwd_out = dense_messages(params, cfg, h.float())
         return h, c, fwd_out, bwd_out
     A, B = h.shape[1], h.shape[2]
     fwd_out = _project(sum_a / A, params["fwd_w"], params["fwd_b"], members)
@@ -363,9 +391,12 @@ def _check_triton(tick: DenseTick, params, bias, h, c, fwd_in, bwd_in):
     part = {k: v[:P] if v.dim() > len(shapes[k]) else v for k, v in params.items()}
     args = (h[:P, :A], c[:P, :A], fwd_in[:P, :A], bwd_in[:P])
     got = _triton_run(tick, part, bias[:P] if bias.dim() == 2 else bias, *args)
-    want = DenseTick(tick.cfg, tick.num_ticks, tick.state_clip, backend="torch")(part, *args)
-    tol = 1e-2 if tick.precision == "tf32" else 1e-4
-    err = max((a - b).abs().max().item() for a, b in zip(got, want))
+    want = DenseTick(tick.cfg, tick.num_ticks, tick.state_clip, backend="torch",
+                     state_dtype=tick.state_dtype)(part, *args)
+    bf16 = tick.state_dtype == "bfloat16"  # a float32 difference may flip a rounding, and the messages follow
+    tol = 1e-2 if tick.precision == "tf32" or bf16 else 1e-4
+    rel = 2.0 ** -7 if bf16 else 0.0
+    err = max(((a.float() - b.float()).abs() - rel * b.float().abs()).max().item() for a, b in zip(got, want))
     if not err <= tol:  # also catches NaN
         raise RuntimeError(f"self-check failed: max |kernel - PyTorch| = {err:.3g} > {tol}")
     return True

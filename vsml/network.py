@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import ConfigMixin, coerce_fields
-from .lstm import (DenseTick, SubLSTMConfig, check_params, init_params, param_count)
+from .lstm import STATE_DTYPES, DenseTick, SubLSTMConfig, check_params, init_params, param_count
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class VSMLConfig(ConfigMixin):
     init_rand_proportion: float = 0.5  # fraction of c initialised randomly (the rest is 0)
     batch_average: bool = False    # average the first half of h, c over the batch each step (Appendix C)
     compile: bool = False          # fuse the tick with torch.compile (inference only)
+    state_dtype: str = "float32"   # "bfloat16": V_L rounded to bfloat16 between examples (GPU memory traffic)
 
     def __post_init__(self):
         coerce_fields(self)  # lists -> tuples, a dict -> SubLSTMConfig, "1e2" -> 100.0
@@ -63,6 +64,8 @@ class VSMLConfig(ConfigMixin):
             raise ValueError(f"output_slot must be in 1..{self.sub_lstm.fwd_size - 1} (slot 0 carries x)")
         if self.feed_label and self.sub_lstm.bwd_size < 2:
             raise ValueError("feed_label needs bwd_size >= 2")
+        if self.state_dtype not in STATE_DTYPES:
+            raise ValueError(f"state_dtype must be one of {tuple(STATE_DTYPES)}, got {self.state_dtype!r}")
         if not 0.0 <= self.init_rand_proportion <= 1.0:
             raise ValueError(f"init_rand_proportion must be in [0, 1], got {self.init_rand_proportion}")
 
@@ -134,7 +137,8 @@ class VSMLNetwork:
         elif options:
             raise ValueError("pass either a VSMLConfig or keyword options, not both")
         self.config = config
-        self.tick = DenseTick(config.sub_lstm, config.num_micro_ticks, config.state_clip, config.compile)
+        self.tick = DenseTick(config.sub_lstm, config.num_micro_ticks, config.state_clip, config.compile,
+                              state_dtype=config.state_dtype)
 
     def __repr__(self) -> str:
         c = self.config

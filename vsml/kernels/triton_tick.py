@@ -21,6 +21,13 @@ deterministic, no atomics), reading back the ``h`` it just wrote (L1/L2).
   ``k < N``, with the columns ``h[:, k]`` read from memory (the input ``h``, then
   the ``h`` the previous tick wrote): fewer registers, but slower on an H100.
 
+States may be stored in bfloat16 between examples (``state_dtype``): the
+kernel loads them (float32 or bfloat16), runs every micro-tick in float32 and
+rounds ``h, c`` once, when it stores them; the message sums read the stored
+(rounded) ``h``. That halves the state traffic, the kernel's main memory cost;
+``vsml.lstm.DenseTick`` does the same rounding on the other paths, and
+``tests/test_state_dtype.py`` bounds what it does to the ES meta-gradient.
+
 Runs on CUDA, and on the CPU under ``TRITON_INTERPRET=1`` (the tests).
 """
 from __future__ import annotations
@@ -52,6 +59,14 @@ if triton is not None:
         return tl.where(x < 0.0, -t, t)
 
     @triton.jit
+    def _round_bf16(x):
+        # round to the nearest bfloat16 (ties to even) in float32 bits: GPUs round a cast so, the
+        # interpreter truncates; the cast of the result is then exact on both
+        bits = x.to(tl.uint32, bitcast=True)
+        bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+        return tl.where(x != x, x, bits.to(tl.float32, bitcast=True))  # NaN stays NaN
+
+    @triton.jit
     def _lstm_update(p_i, p_g, p_f, p_o, c, clip, HAS_CLIP: tl.constexpr):
         c = _sigmoid(p_f) * c + _sig_tanh(p_i, p_g)
         if HAS_CLIP:
@@ -64,7 +79,7 @@ if triton is not None:
                             N: tl.constexpr, BLOCK_A: tl.constexpr, BLOCK_B: tl.constexpr,
                             BLOCK_M: tl.constexpr, SUM_A: tl.constexpr, SUM_B: tl.constexpr,
                             TICKS: tl.constexpr, HAS_CLIP: tl.constexpr, REDUCE: tl.constexpr,
-                            USE_DOT: tl.constexpr, PRECISION: tl.constexpr):
+                            USE_DOT: tl.constexpr, PRECISION: tl.constexpr, ROUND_BF16: tl.constexpr):
         tile = tl.program_id(0)
         p = tl.program_id(1).to(tl.int64)
         ta = tile // n_btiles
@@ -77,7 +92,7 @@ if triton is not None:
         n = tl.arange(0, N)
         rows = (p * A + a) * B + b
         state = rows[:, None] * N + n[None, :]
-        c = tl.load(c_ptr + state, mask=vmask, other=0.0)
+        c = tl.load(c_ptr + state, mask=vmask, other=0.0).to(tl.float32)
         xa = xa_ptr + ((p * A + a) * (4 * N))[:, None] + n[None, :]
         xb = xb_ptr + ((p * B + b) * (4 * N))[:, None] + n[None, :]
         m_i = tl.load(xa, mask=vmask, other=0.0) + tl.load(xb, mask=vmask, other=0.0)
@@ -86,7 +101,7 @@ if triton is not None:
         m_o = tl.load(xa + 3 * N, mask=vmask, other=0.0) + tl.load(xb + 3 * N, mask=vmask, other=0.0)
         w = wh_ptr + p * wh_stride
         if USE_DOT:
-            h = tl.load(h_ptr + state, mask=vmask, other=0.0)
+            h = tl.load(h_ptr + state, mask=vmask, other=0.0).to(tl.float32)
             wt = w + n[:, None] * (4 * N) + n[None, :]
             w_i = tl.load(wt)
             w_g = tl.load(wt + N)
@@ -97,7 +112,10 @@ if triton is not None:
                                     tl.dot(h, w_g, acc=m_g, input_precision=PRECISION),
                                     tl.dot(h, w_f, acc=m_f, input_precision=PRECISION),
                                     tl.dot(h, w_o, acc=m_o, input_precision=PRECISION), c, clip, HAS_CLIP)
-            tl.store(h_out_ptr + state, h, mask=vmask)
+            if ROUND_BF16:
+                h = _round_bf16(h)
+                c = _round_bf16(c)
+            tl.store(h_out_ptr + state, h.to(h_out_ptr.dtype.element_ty), mask=vmask)
         else:
             for t in tl.static_range(TICKS):
                 if t == 0:
@@ -109,7 +127,7 @@ if triton is not None:
                 p_f = m_f
                 p_o = m_o
                 for k in tl.static_range(N):
-                    h_k = tl.load(h_src + rows * N + k, mask=valid, other=0.0)[:, None]
+                    h_k = tl.load(h_src + rows * N + k, mask=valid, other=0.0).to(tl.float32)[:, None]
                     w_k = w + k * (4 * N) + n
                     p_i += h_k * tl.load(w_k)[None, :]
                     p_g += h_k * tl.load(w_k + N)[None, :]
@@ -121,7 +139,7 @@ if triton is not None:
                 tl.store(h_out_ptr + state, h, mask=vmask)
                 if t + 1 < TICKS:
                     tl.debug_barrier()   # ... and the next tick reads what the other threads wrote
-        tl.store(c_out_ptr + state, c, mask=vmask)
+        tl.store(c_out_ptr + state, c.to(c_out_ptr.dtype.element_ty), mask=vmask)
         if REDUCE:
             tl.debug_barrier()           # the sums read h that other threads of the tile wrote
             ia = tl.arange(0, SUM_A)
@@ -131,7 +149,7 @@ if triton is not None:
             for j in range(BLOCK_B):     # sum over the tile's b, per a: complete
                 b_j = ia * 0 + tb * BLOCK_B + j  # (a vector: both interpreters take it in a mask)
                 h_j = h_out_ptr + ((p * A + a_out) * B + b_j)[:, None] * N + n[None, :]
-                s_a += tl.load(h_j, mask=(ok_a & (b_j < B))[:, None], other=0.0)
+                s_a += tl.load(h_j, mask=(ok_a & (b_j < B))[:, None], other=0.0).to(tl.float32)
             tl.store(bsum_ptr + ((p * n_btiles + tb) * A + a_out)[:, None] * N + n[None, :], s_a,
                      mask=ok_a[:, None])
             ib = tl.arange(0, SUM_B)
@@ -141,7 +159,7 @@ if triton is not None:
             for i in range(BLOCK_A):     # sum over the tile's a, per b: a partial
                 a_i = ib * 0 + ta * BLOCK_A + i
                 h_i = h_out_ptr + ((p * A + a_i) * B + b_out)[:, None] * N + n[None, :]
-                s_b += tl.load(h_i, mask=(ok_b & (a_i < A))[:, None], other=0.0)
+                s_b += tl.load(h_i, mask=(ok_b & (a_i < A))[:, None], other=0.0).to(tl.float32)
             tl.store(fsum_ptr + ((p * n_atiles + ta) * B + b_out)[:, None] * N + n[None, :], s_b,
                      mask=ok_b[:, None])
 
@@ -169,11 +187,12 @@ def supports(state_size: int, population: int) -> bool:
 
 def launch_config(A: int, B: int, N: int, num_ticks: int, state_clip: float | None, reduce: bool = True,
                   precision: str = "ieee", block_m: int | None = None, num_warps: int | None = None,
-                  use_dot: bool | None = None) -> tuple[dict, int, tuple[int, int]]:
+                  use_dot: bool | None = None, round_bf16: bool = False) -> tuple[dict, int, tuple[int, int]]:
     """The kernel's compile-time arguments, its warps and ``(a tiles, b tiles)``, for one layer shape.
 
     ``block_m`` (rows per tile, for ``N = 16``; half as many for ``N = 32``), ``num_warps`` and ``use_dot``
-    default to ``TILES[precision]``; the tensor-core precisions always use ``tl.dot``.
+    default to ``TILES[precision]``; the tensor-core precisions always use ``tl.dot``. ``round_bf16``:
+    the states are stored as bfloat16.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -183,18 +202,22 @@ def launch_config(A: int, B: int, N: int, num_ticks: int, state_clip: float | No
     block_a, block_b, block = tile_shape(A, B, block_m)
     meta = dict(N=N, BLOCK_A=block_a, BLOCK_B=block_b, BLOCK_M=block, SUM_A=_pow2(block_a), SUM_B=_pow2(block_b),
                 TICKS=int(num_ticks), HAS_CLIP=state_clip is not None, REDUCE=bool(reduce), USE_DOT=bool(use_dot),
-                PRECISION=precision)
+                PRECISION=precision, ROUND_BF16=bool(round_bf16))
     return meta, num_warps, (-(-A // block_a), -(-B // block_b))
+
+
+STATE_DTYPES = (torch.float32, torch.bfloat16)
 
 
 def fused_ticks(h, c, x_a, x_b, w_h, num_ticks: int, state_clip: float | None, reduce: bool = True,
                 precision: str = "ieee", block_m: int | None = None, num_warps: int | None = None,
-                use_dot: bool | None = None):
+                use_dot: bool | None = None, state_dtype: torch.dtype = torch.float32):
     """Micro-ticks of ``h, c`` ``[P, A, B, N]`` on the projected messages ``x_a`` ``[P, A, 4N]`` and ``x_b``
     ``[P, B, 4N]`` (bias included), with ``w_h`` ``[N, 4N]`` shared or ``[P, N, 4N]`` per member.
 
     Returns ``(h, c, sum_b h [P, A, N], sum_a h [P, B, N])``; the sums are None unless ``reduce``.
-    The tile options are ``launch_config``'s.
+    ``h, c`` come in as float32 or bfloat16 and go out as ``state_dtype`` (the sums are float32, of the
+    stored ``h``). The tile options are ``launch_config``'s.
     """
     if triton is None:
         raise RuntimeError("triton is not installed")
@@ -206,15 +229,20 @@ def fused_ticks(h, c, x_a, x_b, w_h, num_ticks: int, state_clip: float | None, r
     for name, t in zip(want, (c, x_a, x_b, w_h)):  # the kernel trusts every shape: check them here
         if tuple(t.shape) != want[name]:
             raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {want[name]} (h is {tuple(h.shape)})")
+    if state_dtype not in STATE_DTYPES or h.dtype not in STATE_DTYPES or c.dtype not in STATE_DTYPES:
+        raise ValueError(f"states must be float32 or bfloat16, got h {h.dtype}, c {c.dtype}, out {state_dtype}")
     meta, num_warps, (n_atiles, n_btiles) = launch_config(A, B, N, num_ticks, state_clip, reduce, precision,
-                                                          block_m, num_warps, use_dot)
+                                                          block_m, num_warps, use_dot,
+                                                          round_bf16=state_dtype == torch.bfloat16)
+    if state_dtype != torch.float32 and not meta["USE_DOT"]:
+        raise ValueError("bfloat16 states need the tl.dot tile: the rank-1 path reads h back between ticks")
     h, c, x_a, x_b = (t.contiguous() for t in (h, c, x_a, x_b))
     w_stride = 0 if w_h.dim() == 2 else N * 4 * N
     w_h = w_h.contiguous()
-    h_out, c_out = torch.empty_like(h), torch.empty_like(c)
+    h_out, c_out = torch.empty_like(h, dtype=state_dtype), torch.empty_like(c, dtype=state_dtype)
     if reduce:
-        bsum = h.new_empty(P, n_btiles, A, N)
-        fsum = h.new_empty(P, n_atiles, B, N)
+        bsum = h.new_empty(P, n_btiles, A, N, dtype=torch.float32)
+        fsum = h.new_empty(P, n_atiles, B, N, dtype=torch.float32)
     else:
         bsum = fsum = h_out  # not written (REDUCE is off)
     _dense_ticks_kernel[(n_atiles * n_btiles, P)](
