@@ -115,6 +115,8 @@ def _triton_tile(precision: str, block_m: int, num_warps: int, use_dot: bool):
 # rank-1 updates at 2,048 members; vsml/results/gpu_h100_2026-11-27/bench_pop2048.json)
 TRITON_SWEEP = (("ieee", 64, 4, False), ("ieee", 32, 2, True), ("ieee", 128, 4, True), ("ieee", 128, 8, True),
                 ("tf32x3", 64, 4, True), ("tf32x3", 128, 8, True), ("tf32", 64, 4, True))
+# ... and with the states stored in bfloat16 (inexact by design: rounded once per example; tests/test_state_dtype.py)
+BF16_SWEEP = (("ieee", 64, 4, True), ("ieee", 128, 8, True))
 
 
 def _kernel_rows(cfg, num_ticks, device, sweep: bool):
@@ -124,6 +126,10 @@ def _kernel_rows(cfg, num_ticks, device, sweep: bool):
         for prec, bm, nw, dot in TRITON_SWEEP:
             name = f"kernel {prec} {bm}/{nw}w{' dot' if dot and prec == 'ieee' else ''}"
             rows.append((name, DenseTick(cfg, num_ticks, backend="kernel", precision=prec), (prec, bm, nw, dot)))
+        for prec, bm, nw, dot in BF16_SWEEP:
+            rows.append((f"kernel {prec} {bm}/{nw}w bf16 states",
+                         DenseTick(cfg, num_ticks, backend="kernel", precision=prec, state_dtype="bfloat16"),
+                         (prec, bm, nw, dot)))
     return rows
 
 
@@ -182,10 +188,10 @@ def benchmark(pop_size: int = 64, A: int = 784, B: int = 10, num_ticks: int = 2,
 
 
 def time_step(pop_size: int, A: int = 784, B: int = 10, steps: int = 5, device: str = "cpu",
-              backend: str = "auto") -> dict:
+              backend: str = "auto", state_dtype: str = "float32") -> dict:
     """One example of Algorithm 1's inner loop (``VSMLNetwork.online_step``) for ``pop_size`` members."""
     from .network import NetworkState, VSMLConfig, VSMLNetwork
-    net = VSMLNetwork(VSMLConfig(layer_sizes=(A, B)))
+    net = VSMLNetwork(VSMLConfig(layer_sizes=(A, B), state_dtype=state_dtype))
     net.tick.backend = backend
     cfg = net.config.sub_lstm
     params, *_ = _inputs(pop_size, 1, 1, 1, cfg, device)
@@ -205,7 +211,8 @@ def time_step(pop_size: int, A: int = 784, B: int = 10, steps: int = 5, device: 
         _sync(device)
     sec = (time.perf_counter() - t0) / steps
     from .lstm import _TRITON_STATUS
-    return {"pop_size": pop_size, "layer": f"{A}x{B}", "backend": backend, "sec_per_example": sec,
+    return {"pop_size": pop_size, "layer": f"{A}x{B}", "backend": backend, "state_dtype": state_dtype,
+            "sec_per_example": sec,
             "triton_status": {" ".join(k): v for k, v in _TRITON_STATUS.items()},
             "sec_per_generation": sec * EPISODE_LENGTH, "episode_length": EPISODE_LENGTH,
             "mticks": pop_size * A * B * net.config.num_micro_ticks / sec / 1e6}
@@ -305,13 +312,19 @@ def main(argv=None) -> int:
         print(f"{r['case']:38s} {r['formulation']:20s} {r['secs'] * 1e3:11.2f} {r['mticks']:10.2f} "
               f"{r['speedup_vs_reference']:6.2f}x {r['max_diff']:11.2e} {r['secs_median'] * 1e3:10.2f}"
               f"{'' if r['exact'] else '  (inexact)'}")
-    step = None
+    step = step_bf16 = None
     if args.step or cuda:
         step = time_step(args.pop_size, args.inputs, args.outputs, device=args.device)
-        print(f"whole example (online_step), {args.pop_size} members, per-member V_M: "
-              f"{step['sec_per_example'] * 1e3:.2f} ms/example ({step['mticks']:.0f} M ticks/s) -> "
-              f"{step['sec_per_generation']:.2f} s per {EPISODE_LENGTH}-example generation (forward passes only)")
-        for key, status in step["triton_status"].items():
+        if cuda:  # the same with the states stored in bfloat16 between examples
+            step_bf16 = time_step(args.pop_size, args.inputs, args.outputs, device=args.device,
+                                  state_dtype="bfloat16")
+        for s in (step, step_bf16):
+            if s is None:
+                continue
+            print(f"whole example (online_step), {args.pop_size} members, per-member V_M, {s['state_dtype']} states: "
+                  f"{s['sec_per_example'] * 1e3:.2f} ms/example ({s['mticks']:.0f} M ticks/s) -> "
+                  f"{s['sec_per_generation']:.2f} s per {EPISODE_LENGTH}-example generation (forward passes only)")
+        for key, status in (step_bf16 or step)["triton_status"].items():
             print(f"Triton kernel on {key}: {'in use (self-check passed)' if status is True else status}")
     conv_rows = None
     if args.conv:
@@ -328,7 +341,8 @@ def main(argv=None) -> int:
         with open(args.json, "w") as f:
             json.dump({"device": describe(args.device), "pop_size": args.pop_size, "inputs": args.inputs,
                        "outputs": args.outputs, "threads": torch.get_num_threads(), "repeats": args.repeats,
-                       "rows": rows, "speedups": best, "step": step, "conv": conv_rows, "cloned": cloned}, f,
+                       "rows": rows, "speedups": best, "step": step, "step_bf16": step_bf16, "conv": conv_rows,
+                       "cloned": cloned}, f,
                       indent=1)
     return 0
 

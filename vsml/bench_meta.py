@@ -13,6 +13,7 @@ work is linear in each); the output says so.
 
     python -m vsml.bench_meta                       # cpu_es, cpu_bptt, cpu_bptt_long, paper (reduced on CPU)
     python -m vsml.bench_meta --configs cpu_es --compile both
+    python -m vsml.bench_meta --configs paper --device cuda --set model_options.state_dtype=bfloat16
 """
 from __future__ import annotations
 
@@ -112,6 +113,9 @@ def main(argv=None) -> int:
     parser.add_argument("--reduced-pairs", type=int, default=4,
                         help="pairs measured for a config too slow here (paper on CPU)")
     parser.add_argument("--reduced-length", type=int, default=50, help="episode length measured in that case")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value in every config measured (repeatable), e.g. "
+                             "model_options.state_dtype=bfloat16")
     parser.add_argument("--json", default=None, help="also write every result, with the device, to this JSON file")
     args = parser.parse_args(argv)
     results = []
@@ -119,7 +123,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
 
     for name in args.configs:
-        config = dataclasses.replace(load_config(name), num_threads=None)  # keep this process's threads
+        config = dataclasses.replace(load_config(name, args.set), num_threads=None)  # keep this process's threads
         device = str(resolve_device(args.device or config.device))
         reduce = name == "paper" and device == "cpu"
         variants = [None]
@@ -134,14 +138,15 @@ def main(argv=None) -> int:
                           episode_length=args.reduced_length if reduce else None)
             unit = "generations" if r["method"] == "es" else "steps"
             comp = cfg.model_options.get("compile", False)
-            line = (f"{name:9s} {r['method']:4s} compile={str(comp):5s} on {device_name(r['device'])}: "
+            line = (f"{name:9s} {r['method']:4s} compile={str(comp):5s}{''.join(' ' + o for o in args.set)} "
+                    f"on {device_name(r['device'])}: "
                     f"{r['steps_per_s']:.3g} {unit}/s ({r['sec_per_step']:.3g} s each, warm-up {r['warmup_s']:.1f} s)")
             if r["micro_ticks_per_s"]:
                 line += f", {r['micro_ticks_per_s'] / 1e6:.2f} M sub-LSTM micro-ticks/s"
             if r["peak_memory_mb"] is not None:
                 line += f", peak GPU memory {r['peak_memory_mb']:.0f} MiB"
-            results.append({"config": name, "compile": bool(comp), "device_description": describe(r["device"]),
-                            **r})
+            results.append({"config": name, "compile": bool(comp), "overrides": list(args.set),
+                            "device_description": describe(r["device"]), **r})
             print(line, flush=True)
             if r["extrapolated"]:
                 m = r["measured"]

@@ -1,0 +1,28 @@
+"""``python -m vsml.bench_meta``: meta-training speed per config, with overrides (vsml/bench_meta.py)."""
+import json
+
+import pytest
+
+from vsml import bench_meta
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_bench_meta_applies_overrides_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "bench_meta.json"
+    assert bench_meta.main(["--configs", "cpu_es", "--steps", "1", "--device", "cpu", "--set", "num_pairs=2",
+                            "--set", "episode_length=4", "--set", "model_options.state_dtype=bfloat16",
+                            "--json", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert row["config"] == "cpu_es" and row["method"] == "es" and row["device"] == "cpu"
+    assert row["overrides"] == ["num_pairs=2", "episode_length=4", "model_options.state_dtype=bfloat16"]
+    assert row["measured"] == {"num_pairs": 2, "meta_batch_size": row["measured"]["meta_batch_size"],
+                               "episode_length": 4}
+    assert row["micro_ticks_per_s"] == pytest.approx(4 * 4 * 49 * 10 * 2 / row["sec_per_step"])
+    assert "model_options.state_dtype=bfloat16" in capsys.readouterr().out
+
+
+def test_bench_meta_rejects_an_unknown_override():
+    with pytest.raises(ValueError, match="state_dtyp"):
+        bench_meta.main(["--configs", "cpu_es", "--steps", "1", "--device", "cpu", "--set",
+                         "model_options.state_dtyp=bfloat16"])
