@@ -98,6 +98,7 @@ def test_es_gradient_with_bfloat16_states_stays_inside_es_sampling_noise(device)
     assert r["rel_distance"] > 0  # the rounding does reach the estimate
     assert r["rel_distance"] <= 0.25 * r["rel_distance_two_draws"]
     assert r["antithetic_diff_rms"] > 0 and r["max_loss_change"] > 0
+    assert r["dim"] == 2384 and r["cosine_linear"] == pytest.approx(16 / (16 + 2384 + 1))
 
 
 def test_gradient_agreement_needs_an_es_config_of_vsml():

@@ -240,22 +240,26 @@ glue("h100_roofline_pct",
 # The first lever halves the state traffic: `model_options.state_dtype:
 # bfloat16` runs every micro-tick in float32 but rounds $h$ and $c$ to
 # bfloat16 once per example, and on a GPU the Triton kernel stores them as
-# bfloat16 tensors. Whether that is acceptable depends on what ES needs: its
-# estimate is built from the loss differences of antithetic pairs, which are
-# small. The cell below measures it live, on this machine's CPU (where the
-# rounding is emulated with the same numbers): the ES gradient at the
-# initial $V_M$ with float32 and with bfloat16 states on the same noise,
-# episodes and initial states, beside two float32 estimates from independent
-# draws (`vsml.meta.precision.gradient_agreement`; episodes of real MNIST
-# training images, the `cpu_es` settings otherwise).
+# bfloat16 tensors. Whether that is acceptable depends on what ES needs. The
+# cell below measures it live, on this machine's CPU (where the rounding is
+# emulated with the same numbers): the ES gradient at the initial $V_M$ with
+# float32 and with bfloat16 states on the same noise, episodes and initial
+# states, beside a second float32 estimate from an independent draw of noise
+# and episodes, and two float32 estimates with every pair on the same single
+# episode (`vsml.meta.precision.gradient_agreement`; episodes of 100 real
+# MNIST training images, the `cpu_es` settings otherwise), for several
+# population sizes at 7x7 and one at 28x28.
 
 # %%
 import dataclasses
 import time
 
+from vsml.lstm import param_count
 from vsml.meta.precision import gradient_agreement
+from vsml.network import VSMLConfig
 
-cases = [(7, 64, 100), (28, 32, 100)] if not run.smoke else [(7, 4, 10)]
+cases = [(7, 16, 100), (7, 64, 100), (7, 256, 100), (7, 1024, 100), (28, 32, 100)] if not run.smoke else \
+    [(7, 2, 10), (7, 4, 10)]
 agreement = []
 for side, pairs, length in cases:
     cfg = dataclasses.replace(load_config("cpu_es"), resize=side if side != 28 else None, num_pairs=pairs,
@@ -264,34 +268,81 @@ for side, pairs, length in cases:
     r = gradient_agreement(cfg, "bfloat16")
     r.update(side=side, seconds=time.perf_counter() - t0)
     agreement.append(r)
-    print(f"{side}x{side} MNIST, {pairs} pairs x {length} examples: bf16 vs float32 estimate: cosine "
-          f"{r['cosine']:.4f}, distance {100 * r['rel_distance']:.1f} % of the norm | two float32 draws: cosine "
-          f"{r['cosine_two_draws']:+.3f}, distance {100 * r['rel_distance_two_draws']:.0f} % | antithetic loss "
-          f"difference RMS {r['antithetic_diff_rms']:.2e}, largest loss change {r['max_loss_change']:.1e} "
+    print(f"{side:2d}x{side:<2d} {pairs:5d} pairs x {length} examples | bf16 vs float32: cosine {r['cosine']:.4f}, "
+          f"distance {100 * r['rel_distance']:4.1f} % of the norm | two float32 draws: cosine "
+          f"{r['cosine_two_draws']:+.3f}, distance {100 * r['rel_distance_two_draws']:3.0f} % | one episode for "
+          f"all pairs: cosine {r['cosine_one_episode']:+.3f} (linear loss: {r['cosine_linear']:.3f}) "
           f"({r['seconds']:.0f} s)")
+dim = param_count(VSMLConfig.from_dict(load_config("cpu_es").model_options).sub_lstm)
+sweep = [r for r in agreement if r["side"] == 7]
+fig, ax = plt.subplots(figsize=(8, 4.6))
+n = [r["num_pairs"] for r in sweep]
+ax.plot(n, [r["cosine"] for r in sweep], "o-", label="bfloat16 vs float32 states, same draw")
+ax.plot(n, [r["cosine_one_episode"] for r in sweep], "^-", label="two noise draws, all pairs on one episode")
+ax.plot(n, [r["cosine_two_draws"] for r in sweep], "s-", label="two draws of noise and episodes")
+grid = [2 ** k for k in range(0, 12)]
+ax.plot(grid, [g / (g + dim + 1) for g in grid], "k:", label=f"n / (n + D + 1), D = {dim:,}")
+ax.set(xscale="log", xlabel="antithetic pairs n", ylabel="cosine of the ES gradient estimates", ylim=(-0.1, 1.05))
+ax.legend(fontsize=11, loc="center left", bbox_to_anchor=(0.0, 0.6), frameon=False)
+ax.set_title("ES gradient at the initial $V_M$, 7x7 MNIST, 100 examples", fontsize=12)
+fig.tight_layout()
+glue("es_cosine_fig", fig, display=False)
+plt.close(fig)
 worst = max(agreement, key=lambda r: r["rel_distance"] / r["rel_distance_two_draws"])
+biggest = max(sweep, key=lambda r: r["num_pairs"])
 glue("bf16_rel_pct", f"{100 * max(r['rel_distance'] for r in agreement):.0f}", display=False)
 glue("bf16_cos_min", f"{min(r['cosine'] for r in agreement):.3f}", display=False)
-glue("bf16_draws_cos_max", f"{max(abs(r['cosine_two_draws']) for r in agreement):.2f}", display=False)
 glue("bf16_noise_ratio", f"{worst['rel_distance_two_draws'] / worst['rel_distance']:.0f}", display=False)
-glue("bf16_diff_rms", f"{max(r['antithetic_diff_rms'] for r in agreement):.1e}", display=False)
+glue("es_dim", f"{dim:,}", display=False)
+glue("es_small_pairs", f"{sweep[1]['num_pairs']:,}", display=False)
+glue("es_small_cos", f"{sweep[1]['cosine_two_draws']:+.2f}", display=False)
+glue("es_big_pairs", f"{biggest['num_pairs']:,}", display=False)
+glue("es_big_cos", f"{biggest['cosine_two_draws']:+.2f}", display=False)
+glue("es_big_one", f"{biggest['cosine_one_episode']:+.2f}", display=False)
+glue("es_big_pred", f"{biggest['num_pairs'] / (biggest['num_pairs'] + dim + 1):.2f}", display=False)
 print(f"{run.device}, data: MNIST training split via vsml.data; chapter time so far {run.elapsed()}")
 
 # %% [markdown]
+# ```{glue:figure} es_cosine_fig
+# :name: fig-speed-es-cosine
+#
+# ES gradient estimates at the initial $V_M$ (7x7 MNIST, 100-example
+# episodes, sigma 0.05), measured on this machine's CPU. Circles: the
+# estimate with bfloat16 states against the float32 one on the same draw.
+# Triangles: two float32 estimates from different noise with every pair on
+# the same episode. Squares: two float32 estimates from independent draws of
+# noise and episodes, as two ES generations see them. Dotted: the expected
+# cosine of two estimates of one gradient for a locally linear loss.
+# ```
+#
 # Rounding the states moves the estimate by at most {glue:text}`bf16_rel_pct` %
-# of its norm (cosine at least {glue:text}`bf16_cos_min`), while two float32
-# estimates from independent draws are nearly orthogonal (|cosine| at most
-# {glue:text}`bf16_draws_cos_max`): the rounding error is at least
-# {glue:text}`bf16_noise_ratio` times smaller than ES's own sampling noise
-# (`tests/test_state_dtype.py` requires it to stay below a quarter). The
-# same numbers say why short ES runs sit at chance: at the initial $V_M$ the
-# antithetic loss differences are of the order of {glue:text}`bf16_diff_rms`
-# nats, and an estimate from this many pairs is almost all noise; Adam's
-# moving average has to accumulate many generations before the mean moves
-# in a consistent direction. The speed of the bfloat16 kernel has not been
-# measured on a GPU yet: `scripts/gpu_kernel_check.sh` times it (a sweep row
-# of `python -m vsml.bench`, a whole example, and the paper's generation
-# with `--set model_options.state_dtype=bfloat16`).
+# of its norm (cosine at least {glue:text}`bf16_cos_min`), and the rounding
+# error is at least {glue:text}`bf16_noise_ratio` times smaller than the
+# distance between two independent float32 estimates, ES's own sampling
+# noise (`tests/test_state_dtype.py` requires less than a quarter). The
+# speed of the bfloat16 kernel has not been measured on a GPU yet:
+# `scripts/gpu_kernel_check.sh` times it (a sweep row of `python -m
+# vsml.bench`, a whole example, and the paper's generation with `--set
+# model_options.state_dtype=bfloat16`).
+#
+# The other two series say why ES from scratch is slow to leave chance.
+# For a loss that is linear within sigma of $V_M$, $n$ antithetic pairs in
+# $D$ = {glue:text}`es_dim` dimensions estimate one gradient with an expected
+# cosine of $n / (n + D + 1)$ between two estimates. With every pair on one
+# episode the measured cosine follows that curve (at
+# {glue:text}`es_big_pairs` pairs {glue:text}`es_big_one` against
+# {glue:text}`es_big_pred`): more members do average out the random search
+# directions. With an episode per pair, as in meta-training, two estimates
+# stay nearly orthogonal at every population size
+# ({glue:text}`es_big_cos` at {glue:text}`es_big_pairs` pairs,
+# {glue:text}`es_small_cos` at {glue:text}`es_small_pairs`). So at the
+# initial $V_M$ each episode's gradient points somewhere else, and what they
+# share, the meta-gradient of a learning algorithm, is small beside them: a
+# bigger population alone does not fix a generation's direction, and only
+# many generations (Adam averages its steps) or a richer signal per member
+# (longer episodes, several episodes per member) accumulate it. This is a
+# measurement at the initial $V_M$ only; the paper's run shows that thousands
+# of generations do leave chance.
 
 # %% [markdown]
 # ### ES from scratch on the GPU
