@@ -96,6 +96,99 @@ def test_conv_tick_equals_the_loop_formulation(layer_norm, members, clip, in_siz
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12, msg=name)
 
 
+def _conv_kernel_or_skip():
+    import warnings
+
+    from vsml.kernels import cpu_conv
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if cpu_conv.library(16) is None:
+            pytest.skip("no C++ compiler could build the CPU conv kernel")
+
+
+@pytest.mark.parametrize("layer_norm,members,clip", [(False, None, None), (True, 2, None), (False, 2, 0.5),
+                                                     (True, None, 0.5)])
+@pytest.mark.parametrize("in_size,kernel,stride,padding", [((5, 5), (3, 3), 2, 1), ((4, 6), (2, 3), 1, 0),
+                                                           ((6, 5), (3, 3), 2, 0), ((5, 4), (3, 2), 3, 1)])
+def test_cpu_conv_kernel_equals_the_loop_formulation(layer_norm, members, clip, in_size, kernel, stride, padding):
+    """The fused C++ kernel (float32, the default for inference on the CPU) against the float64 loops."""
+    _conv_kernel_or_skip()
+    cfg = SubLSTMConfig(layer_norm=layer_norm)
+    tick = ConvTick(cfg, in_size, kernel, stride, padding, num_ticks=2, state_clip=clip, backend="kernel")
+    inputs = random_inputs(cfg, 2, 2, 3, in_size, kernel, tick.geom.out_size, members)
+    ref = conv_tick_loop(*inputs[:1], cfg, *inputs[1:], kernel, stride, padding, 2, clip)
+    params, *states = inputs
+    with torch.no_grad():
+        fast = tick({k: v.float() for k, v in params.items()}, *[t.float() for t in states])
+    for name, a, b in zip(("h", "c", "fwd_out", "bwd_out"), fast, ref):
+        assert a.dtype == torch.float32
+        torch.testing.assert_close(a.double(), b, rtol=1e-5, atol=2e-6, msg=name)
+
+
+def test_cpu_conv_kernel_is_the_inference_default_and_does_not_depend_on_threads():
+    from vsml.kernels import cpu_conv
+    _conv_kernel_or_skip()
+    cfg = SubLSTMConfig()
+    tick = ConvTick(cfg, (7, 7), 3, 2, 1)
+    params, h, c, fwd, bwd = random_inputs(cfg, 3, 1, 4, (7, 7), (3, 3), tick.geom.out_size, dtype=torch.float32)
+    calls = []
+    real = cpu_conv.conv_ticks
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("threads"))
+        return real(*args, **kwargs)
+
+    with torch.no_grad():
+        one = real(params, cfg, tick.geom, tick.geom.instance_mask(h), h, c,
+                   *_projections(params, cfg, fwd, bwd), 2, None, threads=1)
+        two = real(params, cfg, tick.geom, tick.geom.instance_mask(h), h, c,
+                   *_projections(params, cfg, fwd, bwd), 2, None, threads=2)
+        for a, b in zip(one, two):
+            assert torch.equal(a, b)
+        cpu_conv.conv_ticks = counted
+        try:
+            tick(params, h, c, fwd, bwd)
+        finally:
+            cpu_conv.conv_ticks = real
+    assert len(calls) == 1
+
+
+def _projections(params, cfg, fwd, bwd):
+    from vsml.lstm import _gate_offsets, _project
+    w = params["lstm_w"]
+    bias = params["lstm_b"] + _gate_offsets(cfg, params["lstm_b"])
+    return (_project(fwd, w[..., :cfg.fwd_size, :], None, None),
+            _project(bwd, w[..., cfg.fwd_size:cfg.fwd_size + cfg.bwd_size, :], bias, None))
+
+
+def test_conv_kernel_backend_needs_inference():
+    _conv_kernel_or_skip()
+    cfg = SubLSTMConfig()
+    tick = ConvTick(cfg, (5, 5), 3, 2, 1, backend="kernel")
+    params, h, c, fwd, bwd = random_inputs(cfg, 1, 1, 2, (5, 5), (3, 3), tick.geom.out_size, dtype=torch.float32)
+    h.requires_grad_(True)
+    with pytest.raises(RuntimeError, match="conv kernel does not apply"):
+        tick(params, h, c, fwd, bwd)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        ConvTick(cfg, (5, 5), 3, backend="fast")
+    out = ConvTick(cfg, (5, 5), 3, 2, 1)(params, h, c, fwd, bwd)  # auto: autograd records -> PyTorch
+    out[0].sum().backward()
+    assert h.grad is not None
+
+
+def test_conv_network_episode_with_the_kernel_equals_the_pytorch_path():
+    _conv_kernel_or_skip()
+    net = ConvVSMLNetwork(ConvVSMLConfig(input_shape=(1, 7, 7), out_channels=4, dense_sizes=(10,)))
+    params = net.init_params(0)
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.rand(2, 12, 49, generator=g), torch.randint(0, 10, (2, 12), generator=g)
+    with torch.no_grad():
+        fast = net.run_episode(params, x, y, generator=torch.Generator().manual_seed(2))
+        net.conv.backend = "torch"
+        slow = net.run_episode(params, x, y, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(fast.logits, slow.logits, rtol=1e-4, atol=1e-5)
+
+
 def test_some_inputs_are_untouched_and_get_zero_backward_messages():
     # 6 wide, kernel 3, stride 2, no padding: outputs see columns 0-2 and 2-4; column 5 is never touched.
     cfg = SubLSTMConfig()
@@ -277,7 +370,8 @@ def test_conv_model_meta_trains_with_either_method(method):
 def test_compiled_ticks_equal_eager():
     # torch.compile (inference only) fuses the micro-ticks; one small shape (the compile takes seconds)
     cfg = SubLSTMConfig()
-    eager, compiled = ConvTick(cfg, (4, 4), 3, 2, 1), ConvTick(cfg, (4, 4), 3, 2, 1, compile=True)
+    eager = ConvTick(cfg, (4, 4), 3, 2, 1, backend="torch")
+    compiled = ConvTick(cfg, (4, 4), 3, 2, 1, compile=True, backend="torch")
     inputs = random_inputs(cfg, 1, 1, 2, (4, 4), (3, 3), eager.geom.out_size, dtype=torch.float32)
     with torch.no_grad():
         for a, b in zip(eager(*inputs), compiled(*inputs)):

@@ -223,13 +223,15 @@ def conv_benchmark(pop_size: int = 64, repeats: int = 5, device: str = "cpu", si
     """The conv VSML layer (Appendix D) beside the dense layer on the same ``side x side`` image.
 
     Rows: the dense ``side^2 x 10`` layer (``DenseTick``, the default backend), the conv layer
-    (``ConvTick``: eager PyTorch ops, and with ``torch.compile``) and the dense layer that follows
-    it in the conv network; ``mticks``: million sub-LSTM (instance) micro-ticks per second.
+    (``ConvTick``: eager PyTorch ops, with ``torch.compile``, and the default backend, which on the
+    CPU is the fused C++ kernel) and the dense layer that follows it in the conv network; ``mticks``:
+    million sub-LSTM (instance) micro-ticks per second.
     """
     from .conv import ConvTick
     cfg = SubLSTMConfig()
-    conv = ConvTick(cfg, (side, side), 3, 2, 1, num_ticks)
-    conv_compiled = ConvTick(cfg, (side, side), 3, 2, 1, num_ticks, compile=True)
+    conv = ConvTick(cfg, (side, side), 3, 2, 1, num_ticks, backend="torch")
+    conv_compiled = ConvTick(cfg, (side, side), 3, 2, 1, num_ticks, compile=True, backend="torch")
+    conv_default = ConvTick(cfg, (side, side), 3, 2, 1, num_ticks)
     (Ho, Wo), L = conv.geom.out_size, conv.geom.num_out
     instances = int(conv.geom.instance_mask(torch.zeros(())).sum()) * out_channels  # per member and tick
     rows = []
@@ -247,6 +249,8 @@ def conv_benchmark(pop_size: int = 64, repeats: int = 5, device: str = "cpu", si
         fns = {f"dense {side * side}x10": (lambda: dense(params, h, c, fwd, bwd), batch * side * side * 10),
                conv_name: (lambda: conv(*conv_in), batch * instances),
                f"{conv_name} compiled": (lambda: conv_compiled(*conv_in), batch * instances),
+               f"{conv_name} default{' (kernel)' if str(device) == 'cpu' else ''}":
+                   (lambda: conv_default(*conv_in), batch * instances),
                f"dense {A2}x10 after the conv": (lambda: dense(params, h2, c2, fwd2, bwd2), batch * A2 * 10)}
         with torch.inference_mode():
             secs = _time_in_turn({k: f for k, (f, _) in fns.items()}, repeats, device)

@@ -52,10 +52,12 @@ straightforward formulation this one equals (float64, to 1e-12).
 
 Cost: one example ticks every instance, ``P L C_in K_h K_w C_out`` sub-LSTMs
 per micro-tick (1x28x28 -> 8x14x14 with padding 1: 14,112 computed, 13,448
-over real inputs; the dense 784x10 layer has 7,840). The ticks run as PyTorch
-ops (autograd for BPTT), optionally fused by ``torch.compile`` where autograd
-does not record; there is no hand-written kernel as for the dense layer
-(speeds: ``python -m vsml.bench --conv``).
+over real inputs; the dense 784x10 layer has 7,840). Without autograd
+(meta-testing, ES) on the CPU a fused C++ kernel (:mod:`vsml.kernels.cpu_conv`)
+runs all micro-ticks and the message sums, computing ``h W_h`` once per kernel
+weight and tick; elsewhere (BPTT, CUDA) the ticks run as PyTorch ops,
+optionally fused by ``torch.compile`` where autograd does not record (speeds:
+``python -m vsml.bench --conv``).
 """
 from __future__ import annotations
 
@@ -166,15 +168,20 @@ def _compiled_conv_ticks():
 class ConvTick:
     """``num_ticks`` micro-ticks of a convolutional VSML layer, then its outgoing messages (module docstring).
 
-    ``compile=True`` runs the micro-ticks through ``torch.compile`` where autograd does not record
-    (meta-testing, ES); the first call per shape compiles (about 20 s on the CPU).
+    ``backend="auto"`` (default) takes the fused CPU kernel where it applies (no autograd recording,
+    float32 CPU tensors, a C++ compiler), else the PyTorch path; ``"torch"`` always the PyTorch path,
+    ``"kernel"`` requires the kernel. ``compile=True`` runs the PyTorch path's micro-ticks through
+    ``torch.compile`` where autograd does not record; the first call per shape compiles (about 20 s on the CPU).
     """
 
     def __init__(self, cfg: SubLSTMConfig, in_size, kernel_size, stride=1, padding=0, num_ticks: int = 2,
-                 state_clip: float | None = None, compile: bool = False):
+                 state_clip: float | None = None, compile: bool = False, *, backend: str = "auto"):
         if num_ticks < 1:
             raise ValueError(f"num_ticks must be >= 1, got {num_ticks}")
+        if backend not in ("auto", "torch", "kernel"):
+            raise ValueError(f"backend must be one of ('auto', 'torch', 'kernel'), got {backend!r}")
         self.cfg, self.num_ticks, self.state_clip, self.compile = cfg, num_ticks, state_clip, compile
+        self.backend = backend
         self.geom = ConvGeometry(in_size, kernel_size, stride, padding)
 
     def state_shape(self, batch_size: int, in_channels: int, out_channels: int) -> tuple[int, ...]:
@@ -204,26 +211,38 @@ class ConvTick:
         w = params["lstm_w"]
         bias = params["lstm_b"] + _gate_offsets(cfg, params["lstm_b"])
         w_fwd, w_bwd, w_h = w[..., :Fw, :], w[..., Fw:Fw + Bw, :], w[..., Fw + Bw:, :]
-        # Message parts of the gates: projected once per input / output position, then gathered per instance.
-        # Both broadcast to [P, L, C_in, K_h, K_w, C_out, 4N].
-        x_in = g.unfold(_project(fwd_in, w_fwd, None, members)).unsqueeze(5)       # [P, L, C_in, K_h, K_w, 1, 4N]
-        x_out = _project(bwd_in, w_bwd, bias, members).flatten(2, 3).transpose(1, 2)  # [P, L, C_out, 4N]
-        x_out = x_out[:, :, None, None, None]
+        # Message parts of the gates: projected once per input / output position.
+        x_in = _project(fwd_in, w_fwd, None, members)                      # [P, C_in, H, W, 4N]
+        x_out = _project(bwd_in, w_bwd, bias, members)                     # [P, C_out, H_o, W_o, 4N]
         mask = g.instance_mask(h)                                          # [L, K_h, K_w]
-        if members is not None:
-            w_h = w_h.contiguous()
         recording = torch.is_grad_enabled() and any(
             t.requires_grad for t in (h, c, fwd_in, bwd_in, *params.values()))
-        ticks = _compiled_conv_ticks() if self.compile and not recording else _conv_ticks
-        # Without LayerNorm the messages are affine in h: sum the instance states, project the means.
-        reduce = not self.cfg.layer_norm
-        h, c, out = ticks(h, c, x_in, x_out, w_h, mask, self.num_ticks, self.state_clip, reduce)
-        if reduce:
-            fwd_sum, bwd_cols = out
-        else:  # LayerNorm acts on each instance's message: project and normalise, then sum
-            m = mask[None, :, None, :, :, None, None]
-            fwd_sum, bwd_cols = (m * self._instance_messages(params, out, "fwd")).sum((2, 3, 4)), \
-                (m * self._instance_messages(params, out, "bwd")).sum(5)
+        fused = None
+        if self.backend != "torch" and not recording:
+            from .kernels import cpu_conv
+            if cpu_conv.supports(cfg, mask, h, c, x_in, x_out, *params.values()):
+                fused = cpu_conv.conv_ticks(params, cfg, g, mask, h, c, x_in, x_out, self.num_ticks,
+                                            self.state_clip)
+        if fused is not None:
+            h, c, fwd_sum, bwd_cols = fused
+        elif self.backend == "kernel":
+            raise RuntimeError("backend='kernel': the conv kernel does not apply here (autograd records, or not "
+                               f"float32 on the CPU with a C++ compiler; device {h.device})")
+        else:  # gathered per instance, both broadcast to [P, L, C_in, K_h, K_w, C_out, 4N]
+            x_in = g.unfold(x_in).unsqueeze(5)                             # [P, L, C_in, K_h, K_w, 1, 4N]
+            x_out = x_out.flatten(2, 3).transpose(1, 2)[:, :, None, None, None]  # [P, L, 1, 1, 1, C_out, 4N]
+            if members is not None:
+                w_h = w_h.contiguous()
+            ticks = _compiled_conv_ticks() if self.compile and not recording else _conv_ticks
+            # Without LayerNorm the messages are affine in h: sum the instance states, project the means.
+            reduce = not self.cfg.layer_norm
+            h, c, out = ticks(h, c, x_in, x_out, w_h, mask, self.num_ticks, self.state_clip, reduce)
+            if reduce:
+                fwd_sum, bwd_cols = out
+            else:  # LayerNorm acts on each instance's message: project and normalise, then sum
+                m = mask[None, :, None, :, :, None, None]
+                fwd_sum, bwd_cols = (m * self._instance_messages(params, out, "fwd")).sum((2, 3, 4)), \
+                    (m * self._instance_messages(params, out, "bwd")).sum(5)
         # Forward: mean over the (c_in, k) instances of each output position.
         seen = (C_in * mask.sum((1, 2)))[None, :, None, None]                        # [1, L, 1, 1]
         fwd = self._finish(params, "fwd", fwd_sum / seen)                            # [P, L, C_out, N']

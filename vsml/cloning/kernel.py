@@ -18,16 +18,12 @@ tests compare it with (float32 round-off: ``atol = 1e-5``).
 from __future__ import annotations
 
 import ctypes
-import hashlib
-import os
-import shutil
-import subprocess
 import threading
 import warnings
 
 import torch
 
-from ..kernels.cpu_tick import _cache_dir, _cpu_signature
+from ..kernels.build import build
 from .config import W_DIM, B_DIM, CloningConfig
 from .kernel_source import SOURCE
 
@@ -44,27 +40,7 @@ _LOCK = threading.Lock()
 
 
 def _build(state_size: int):
-    cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
-    if not cxx:
-        raise RuntimeError("no C++ compiler found (g++, c++ or clang++)")
-    key = hashlib.sha256(f"{SOURCE}\n{state_size}\n{cxx}\n{_cpu_signature()}".encode()).hexdigest()[:16]
-    out = _cache_dir() / f"vsml_cloned_n{state_size}_{key}.so"
-    if not out.exists():
-        src = out.with_suffix(f".{os.getpid()}.cpp")
-        src.write_text(SOURCE)
-        base = [cxx, "-O3", "-std=gnu++17", "-fPIC", "-shared", f"-DNS={state_size}"]
-        err = ""
-        for flags in (["-march=native"], []):
-            tmp = out.with_suffix(f".{os.getpid()}.tmp")
-            proc = subprocess.run(base + flags + [str(src), "-o", str(tmp)], capture_output=True, text=True)
-            if proc.returncode == 0:
-                os.replace(tmp, out)  # atomic: concurrent builders agree
-                break
-            err = err or (proc.stderr.strip().splitlines() or ["?"])[-1]
-        src.unlink(missing_ok=True)
-        if not out.exists():
-            raise RuntimeError(f"{cxx} could not build the cloned-layer kernel: {err}")
-    lib = ctypes.CDLL(str(out))
+    lib = build(SOURCE, "vsml_cloned", state_size, "cloned-layer kernel")
     for name in ("vsml_cloned_forward", "vsml_cloned_backward"):
         fn = getattr(lib, name)
         fn.argtypes, fn.restype = [ctypes.POINTER(_ClonedArgs)], ctypes.c_int

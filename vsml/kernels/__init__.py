@@ -8,8 +8,11 @@ reduced in the same pass.
 * ``cpu_tick``: C++ with vector extensions and OpenMP, compiled on first use
   with the system's C++ compiler and called through ``ctypes``;
 * ``triton_tick``: a Triton kernel for CUDA (also runs under ``TRITON_INTERPRET=1``).
-* ``vector_math``: the C++ vector helpers (``exp``, sigmoid, tanh) that
-  ``cpu_tick`` and the cloned-layer kernel (``vsml.cloning.kernel``) share.
+* ``cpu_conv``: the same for the convolutional layer of Appendix D
+  (``vsml.conv.ConvTick``), ``h W_h`` once per kernel weight and tick;
+* ``vector_math``: the C++ vector helpers (``exp``, sigmoid, tanh, a small
+  projection) that the CPU kernels and the cloned-layer kernel
+  (``vsml.cloning.kernel``) share; ``build``: how they are compiled and cached.
 
 ``vsml.lstm.DenseTick`` picks them for inference (no autograd) and falls back
 to its PyTorch path where they do not apply.

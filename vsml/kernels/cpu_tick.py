@@ -32,18 +32,14 @@ freed, so it is off by default.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import platform
-import shutil
-import subprocess
-import tempfile
 import threading
 import warnings
-from pathlib import Path
 
 import torch
 
+from .build import build
 from .cpu_tick_source import SOURCE
 
 MAX_MESSAGE = 64  # largest N, N', N'' the kernel's stack buffers hold
@@ -64,58 +60,13 @@ _LIBS: dict[int, object] = {}
 _LOCK = threading.Lock()
 
 
-def _cpu_signature() -> str:
-    """What ``-march=native`` depends on: the CPU model and flags."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-        keep = [l for l in lines if l.startswith(("model name", "flags"))][:2]
-        return "\n".join(keep)
-    except OSError:
-        return platform.processor() or platform.machine()
-
-
-def _cache_dir() -> Path:
-    base = os.environ.get("VSML_KERNEL_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "vsml", "kernels")
-    try:
-        Path(base).mkdir(parents=True, exist_ok=True)
-        return Path(base)
-    except OSError:
-        return Path(tempfile.gettempdir())
-
-
-def _compile(state_size: int) -> Path:
-    """Build (or reuse) the shared library for one state size; raises RuntimeError if no compiler works."""
-    cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
-    if not cxx:
-        raise RuntimeError("no C++ compiler found (g++, c++ or clang++)")
-    key = hashlib.sha256(f"{SOURCE}\n{state_size}\n{cxx}\n{_cpu_signature()}".encode()).hexdigest()[:16]
-    out = _cache_dir() / f"vsml_tick_n{state_size}_{key}.so"
-    if out.exists():
-        return out
-    src = out.with_suffix(f".{os.getpid()}.cpp")
-    src.write_text(SOURCE)
-    # gnu++17, not c++17: ISO mode turns off the contraction of a * b + c into one FMA
-    base = [cxx, "-O3", "-std=gnu++17", "-pthread", "-fPIC", "-shared", f"-DNS={state_size}"]
-    errors = []
-    for flags in (["-march=native"], []):  # this CPU's vector width where the compiler knows it
-        tmp = out.with_suffix(f".{os.getpid()}.tmp")
-        proc = subprocess.run(base + flags + [str(src), "-o", str(tmp)], capture_output=True, text=True)
-        if proc.returncode == 0:
-            os.replace(tmp, out)  # atomic: concurrent builders (pytest -n 2) agree
-            src.unlink(missing_ok=True)
-            return out
-        errors.append(proc.stderr.strip().splitlines()[-1:] or ["?"])
-    src.unlink(missing_ok=True)
-    raise RuntimeError(f"{cxx} could not build the CPU tick kernel: {errors[0][0]}")
-
-
 def library(state_size: int):
     """The compiled kernel for ``N = state_size`` (cached), or None where it cannot be built."""
     with _LOCK:
         if state_size not in _LIBS:
             lib = None
             try:
-                fn = ctypes.CDLL(str(_compile(state_size))).vsml_dense_tick
+                fn = build(SOURCE, "vsml_tick", state_size, "CPU tick kernel").vsml_dense_tick
                 fn.argtypes, fn.restype = [ctypes.POINTER(_TickArgs)], ctypes.c_int
                 lib = fn
             except (RuntimeError, OSError) as exc:

@@ -9,7 +9,7 @@ which the calling thread finishes in a fixed order once the workers are done.
 ``NS`` (the state size ``N``, a multiple of 16) is fixed at compile time.
 """
 
-from .vector_math import VECTOR_MATH
+from .vector_math import PROJECT, VECTOR_MATH
 
 SOURCE = r"""
 #include <cstdint>
@@ -34,21 +34,7 @@ struct TickArgs {
     float clip, ln_eps;
 };
 
-/* y[j] = b[j] + sum_k x[k] w[k, j] for j < m, optionally LayerNorm'ed (biased variance, as F.layer_norm). */
-static inline void project(const float *x, int64_t n, const float *w, const float *b, int64_t m, float *y,
-                           const float *ln_scale, const float *ln_bias, float eps) {
-    for (int64_t j = 0; j < m; j++) y[j] = b[j];
-    for (int64_t k = 0; k < n; k++)
-        for (int64_t j = 0; j < m; j++) y[j] += x[k] * w[k * m + j];
-    if (!ln_scale) return;
-    float mean = 0.0f, var = 0.0f;
-    for (int64_t j = 0; j < m; j++) mean += y[j];
-    mean /= (float)m;
-    for (int64_t j = 0; j < m; j++) var += (y[j] - mean) * (y[j] - mean);
-    float inv = 1.0f / std::sqrt(var / (float)m + eps);
-    for (int64_t j = 0; j < m; j++) y[j] = (y[j] - mean) * inv * ln_scale[j] + ln_bias[j];
-}
-
+""" + PROJECT + r"""
 struct Member {  /* one member's parameters (the same pointers for shared ones) */
     const float *w_fwd, *w_bwd, *w_h, *bias, *fwd_w, *fwd_b, *bwd_w, *bwd_b, *fls, *flb, *bls, *blb;
 };

@@ -4,6 +4,8 @@
 (about 1 ulp) with the sigmoid and ``sigmoid * tanh`` built on it: the LSTM gate
 nonlinearities of Appendix C, evaluated for 16 state dimensions at a time. Both
 kernels paste :data:`VECTOR_MATH` into their source, so their gates round alike.
+:data:`PROJECT` (an affine map of one small vector, optionally LayerNorm'ed) is
+pasted after it by the dense and the convolutional tick kernels.
 """
 
 VECTOR_MATH = r"""
@@ -43,5 +45,24 @@ static inline vf sig_tanh(vf s, vf x) {
     vf e = vexp(-2.0f * ax);
     vf t = (1.0f - e) / ((1.0f + vexp(-s)) * (1.0f + e));
     return x < 0.0f ? -t : t;
+}
+"""
+
+PROJECT = r"""
+#include <cmath>
+
+/* y[j] = b[j] + sum_k x[k] w[k, j] for j < m, optionally LayerNorm'ed (biased variance, as F.layer_norm). */
+static inline void project(const float *x, int64_t n, const float *w, const float *b, int64_t m, float *y,
+                           const float *ln_scale, const float *ln_bias, float eps) {
+    for (int64_t j = 0; j < m; j++) y[j] = b[j];
+    for (int64_t k = 0; k < n; k++)
+        for (int64_t j = 0; j < m; j++) y[j] += x[k] * w[k * m + j];
+    if (!ln_scale) return;
+    float mean = 0.0f, var = 0.0f;
+    for (int64_t j = 0; j < m; j++) mean += y[j];
+    mean /= (float)m;
+    for (int64_t j = 0; j < m; j++) var += (y[j] - mean) * (y[j] - mean);
+    float inv = 1.0f / std::sqrt(var / (float)m + eps);
+    for (int64_t j = 0; j < m; j++) y[j] = (y[j] - mean) * inv * ln_scale[j] + ln_bias[j];
 }
 """
