@@ -69,7 +69,7 @@ image_size = 7                       # the shipped conv V_M was meta-trained on 
 pretrained_conv = "mnist_conv_bptt"  # the conv V_M under test (vsml/pretrained/)
 pretrained_dense = "mnist_dense_bptt"  # its dense control: same start, config and steps, dense architecture
 pretrained_start = "mnist_bptt_long"   # the dense V_M both continued
-compile_ticks = False                # torch.compile for the conv ticks: 2x faster in a 100-step test, 4x slower in a full run here
+compile_ticks = False                # torch.compile for the conv ticks' PyTorch path (CUDA); the CPU runs a fused kernel
 cifar_steps = 300                    # conv meta-training steps on CIFAR-10, where present (Figure 21)
 cifar_runs = 16                      # meta-test runs per task in the CIFAR-10 part
 

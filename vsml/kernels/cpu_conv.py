@@ -75,7 +75,10 @@ def supports(cfg, mask: torch.Tensor, *tensors: torch.Tensor) -> bool:
 
 def instance_table(geom, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per kernel element: its instances' output positions ``l`` and input positions ``iy * W + ix``
-    (``[K, max]``, padded), and how many there are (``[K]``)."""
+    (``[K, max]``, padded), and how many there are (``[K]``). Cached on ``geom`` (it depends on nothing else)."""
+    cached = getattr(geom, "_instance_table", None)
+    if cached is not None:
+        return cached
     Kh, Kw = geom.kernel
     (sy, sx), (py, px), (_, W), (_, Wo) = geom.stride, geom.padding, geom.in_size, geom.out_size
     valid = mask.reshape(mask.shape[0], Kh * Kw).bool().t()  # [K, L]
@@ -87,7 +90,8 @@ def instance_table(geom, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
         ky, kx = divmod(k, Kw)
         iy, ix = (l // Wo) * sy + ky - py, (l % Wo) * sx + kx - px
         ls[k, :len(l)], iis[k, :len(l)] = l, iy * W + ix
-    return ls, iis, count.to(torch.int64)
+    geom._instance_table = (ls, iis, count.to(torch.int64))
+    return geom._instance_table
 
 
 def conv_ticks(params, cfg, geom, mask, h, c, x_in, x_out, num_ticks: int, state_clip: float | None,
