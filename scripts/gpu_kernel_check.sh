@@ -5,8 +5,9 @@
 #      (shared and per-member V_M, B = 10, clip, LayerNorm; tensor-core precisions within their tolerance),
 #      and the tick, an episode, an ES generation and a BPTT step on CUDA equal the CPU;
 #   2. python -m vsml.bench --device cuda --pop-size 2048: reference, eager, torch.compile and the Triton
-#      kernel (default tile, then other tiles and the tf32x3 / tf32 precisions, marked inexact), and one whole
-#      example at 2,048 members -> seconds per 500-example generation;
+#      kernel (default tile, then other tiles and the tf32x3 / tf32 precisions, marked inexact; bf16 states;
+#      the messages projected inside the kernel, triton_tick.FUSE_MESSAGES), and one whole example at
+#      2,048 members (float32 and bf16 states) -> seconds per 500-example generation;
 #   3. python -m vsml.bench_meta --configs paper gpu_es --device cuda --steps 2: the paper's ES generation and the
 #      7x7 one, episodes gathered on the device (vsml.meta.episodes.PreparedInputs, first timed here);
 #   4. the same with the states stored in bfloat16 between examples (--set model_options.state_dtype=bfloat16;

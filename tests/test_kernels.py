@@ -253,6 +253,39 @@ def test_triton_bfloat16_states(triton_tick, members, clip):
         assert ((a.float() - b).abs() <= 2.0 ** -7 * b.abs() + 1e-5).all()
 
 
+@pytest.mark.parametrize("members,clip,bf16", [(None, None, False), (2, 0.5, False), (2, None, True)])
+def test_triton_kernel_projects_the_messages_itself(triton_tick, monkeypatch, members, clip, bf16):
+    """``fused_ticks_from_messages`` (the raw messages in, projected by ``tl.dot`` in the kernel) equals
+    ``fused_ticks`` on messages projected outside; ``FUSE_MESSAGES`` routes DenseTick through it."""
+    tt, device = triton_tick
+    cfg = SubLSTMConfig()
+    params, (h, c, fwd, bwd) = _inputs(members, cfg, A=13, device=device)
+    m = lstm.num_members(params)
+    bias = params["lstm_b"] + lstm._gate_offsets(cfg, params["lstm_b"])
+    w = params["lstm_w"]
+    x_a = lstm._project(fwd, w[..., :8, :], None, m)
+    x_b = lstm._project(bwd, w[..., 8:16, :], bias, m)
+    nw = 4 if HAS_CUDA else 1
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    want = tt.fused_ticks(h, c, x_a, x_b, w[..., 16:, :], 2, clip, num_warps=nw, state_dtype=dtype)
+    got = tt.fused_ticks_from_messages(h, c, fwd, bwd, w, bias, 2, clip, num_warps=nw, state_dtype=dtype)
+    for a, b in zip(got, want):
+        assert a.dtype == b.dtype
+        if bf16 and a.dtype == torch.bfloat16:  # a float32 difference may flip a rounding
+            assert ((a.float() - b.float()).abs() <= 2.0 ** -7 * b.float().abs() + 1e-6).all()
+        else:
+            torch.testing.assert_close(a.float(), b.float(), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="bwd_in has shape"):
+        tt.fused_ticks_from_messages(h, c, fwd, bwd[:, :4], w, bias, 2, clip)
+    monkeypatch.setattr(tt, "FUSE_MESSAGES", True)
+    monkeypatch.setattr(lstm, "_TRITON_STATUS", {})
+    tick = DenseTick(cfg, 2, clip)
+    with torch.no_grad():
+        assert lstm._check_triton(tick, params, bias, h, c, fwd, bwd) is True
+        out = lstm._triton_run(tick, params, bias, h, c, fwd, bwd)
+    _assert_equal(out, dense_tick_reference(params, cfg, h, c, fwd, bwd, 2, clip))
+
+
 def test_triton_failure_warns_and_falls_back(triton_tick, monkeypatch):
     tt, device = triton_tick
     cfg = SubLSTMConfig()
@@ -351,7 +384,7 @@ def test_bench_triton_sweep_rows_run(triton_tick, monkeypatch):
     params, (h, c, fwd, bwd) = _inputs(2, cfg, A=13, device=device)
     ref = dense_tick_reference(params, cfg, h, c, fwd, bwd)
     rows = bench._kernel_rows(cfg, 2, "cuda", sweep=True)
-    assert len(rows) == 1 + len(bench.TRITON_SWEEP) + len(bench.BF16_SWEEP)
+    assert len(rows) == 1 + len(bench.TRITON_SWEEP) + len(bench.BF16_SWEEP) + len(bench.FUSED_MESSAGE_SWEEP)
     before = dict(tt.TILES)
     with torch.inference_mode():
         for name, layer, tile in rows:
@@ -362,7 +395,7 @@ def test_bench_triton_sweep_rows_run(triton_tick, monkeypatch):
                 assert all(((a.float() - b).abs() <= 2.0 ** -7 * b.abs() + 1e-3).all() for a, b in zip(out, ref)), name
                 continue
             assert max((a - b).abs().max().item() for a, b in zip(out, ref)) <= tol, name
-    assert tt.TILES == before
+    assert tt.TILES == before and tt.FUSE_MESSAGES is False
     assert all(v is True for v in lstm._TRITON_STATUS.values())
 
 
@@ -377,12 +410,15 @@ kernel = tt._dense_ticks_kernel
 names = kernel.arg_names
 pointers = [n for n in names if n.endswith("_ptr")]
 meta_names = ("N", "BLOCK_A", "BLOCK_B", "BLOCK_M", "SUM_A", "SUM_B", "TICKS", "HAS_CLIP", "REDUCE", "USE_DOT",
-              "PRECISION", "ROUND_BF16")
+              "PRECISION", "ROUND_BF16", "FUSE_MSG", "MSG_K")
 states = ("h_ptr", "c_ptr", "h_out_ptr", "c_out_ptr")
-for arch, (prec, dot, clip, bf16) in [(90, ("ieee", False, None, False)), (90, ("ieee", True, 4.0, False)),
-                                      (90, ("tf32x3", True, None, False)), (80, ("ieee", False, 4.0, False)),
-                                      (90, ("ieee", True, None, True)), (80, ("ieee", True, 4.0, True))]:
-    meta, warps, _ = tt.launch_config(784, 10, 16, 2, clip, True, prec, use_dot=dot, round_bf16=bf16)
+for arch, (prec, dot, clip, bf16, fuse) in [(90, ("ieee", False, None, False, False)),
+                                            (90, ("ieee", True, 4.0, False, False)),
+                                            (90, ("tf32x3", True, None, False, False)),
+                                            (80, ("ieee", False, 4.0, False, False)),
+                                            (90, ("ieee", True, None, True, False)), (80, ("ieee", True, 4.0, True, False)),
+                                            (90, ("ieee", True, None, False, True)), (90, ("ieee", True, None, True, True))]:
+    meta, warps, _ = tt.launch_config(784, 10, 16, 2, clip, True, prec, use_dot=dot, round_bf16=bf16, fuse_msg=fuse)
     pointer = lambda n: "*bf16" if bf16 and n in states else "*fp32"  # noqa: E731
     sig = {n: (pointer(n) if n in pointers else "fp32" if n == "clip" else "i32") for n in names if n not in meta_names}
     sig.update({n: "constexpr" for n in meta})
@@ -393,7 +429,7 @@ for arch, (prec, dot, clip, bf16) in [(90, ("ieee", False, None, False)), (90, (
         print("SKIP", exc)
         sys.exit(0)
     triton.compile(src, target=GPUTarget("cuda", arch, 32), options={"num_warps": warps})
-    print("compiled", arch, prec, dot, clip, "bf16" if bf16 else "fp32", flush=True)
+    print("compiled", arch, prec, dot, clip, "bf16" if bf16 else "fp32", "fused messages" if fuse else "", flush=True)
 """
 
 
@@ -410,7 +446,7 @@ def test_triton_kernel_compiles_for_hopper_and_ampere_without_a_gpu(tmp_path):
     if proc.returncode != 0 and "CompilationError" not in proc.stderr and "ptxas" not in proc.stderr.lower():
         pytest.skip(f"this triton cannot compile for CUDA here: {proc.stderr.strip().splitlines()[-1:]}")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.count("compiled") == 6, proc.stdout
+    assert proc.stdout.count("compiled") == 8, proc.stdout
 
 
 def test_triton_rejects_mismatched_shapes(triton_tick):

@@ -96,16 +96,20 @@ def _time_in_turn(fns: dict, repeats: int, device) -> dict:
 
 
 @contextlib.contextmanager
-def _triton_tile(precision: str, block_m: int, num_warps: int, use_dot: bool):
-    """Run the Triton kernel with another tile; a failure there does not switch the default tile off."""
+def _triton_tile(precision: str, block_m: int, num_warps: int, use_dot: bool, fuse_messages: bool = False):
+    """Run the Triton kernel with another tile (and with the messages projected in the kernel or not); a failure
+    there does not switch the default tile off."""
     from . import lstm
     from .kernels import triton_tick
     old, status = triton_tick.TILES[precision], dict(lstm._TRITON_STATUS)
+    old_fuse = triton_tick.FUSE_MESSAGES
     triton_tick.TILES[precision] = (block_m, num_warps, use_dot)
+    triton_tick.FUSE_MESSAGES = fuse_messages
     try:
         yield
     finally:
         triton_tick.TILES[precision] = old
+        triton_tick.FUSE_MESSAGES = old_fuse
         lstm._TRITON_STATUS.clear()
         lstm._TRITON_STATUS.update(status)
 
@@ -117,6 +121,8 @@ TRITON_SWEEP = (("ieee", 64, 4, False), ("ieee", 32, 2, True), ("ieee", 128, 4, 
                 ("tf32x3", 64, 4, True), ("tf32x3", 128, 8, True), ("tf32", 64, 4, True))
 # ... and with the states stored in bfloat16 (inexact by design: rounded once per example; tests/test_state_dtype.py)
 BF16_SWEEP = (("ieee", 64, 4, True), ("ieee", 128, 8, True))
+# ... and with the message part of the gates projected inside the kernel (triton_tick.FUSE_MESSAGES), float32 and bf16
+FUSED_MESSAGE_SWEEP = (("ieee", 64, 4, "float32"), ("ieee", 128, 8, "float32"), ("ieee", 64, 4, "bfloat16"))
 
 
 def _kernel_rows(cfg, num_ticks, device, sweep: bool):
@@ -130,6 +136,10 @@ def _kernel_rows(cfg, num_ticks, device, sweep: bool):
             rows.append((f"kernel {prec} {bm}/{nw}w bf16 states",
                          DenseTick(cfg, num_ticks, backend="kernel", precision=prec, state_dtype="bfloat16"),
                          (prec, bm, nw, dot)))
+        for prec, bm, nw, dtype in FUSED_MESSAGE_SWEEP:
+            rows.append((f"kernel {prec} {bm}/{nw}w fused messages{' bf16 states' if dtype == 'bfloat16' else ''}",
+                         DenseTick(cfg, num_ticks, backend="kernel", precision=prec, state_dtype=dtype),
+                         (prec, bm, nw, True, True)))
     return rows
 
 

@@ -350,7 +350,7 @@ def _triton_tick(tick: DenseTick, params, bias, h, c, fwd_in, bwd_in):
         return None
     if not triton_tick.supports(tick.cfg.state_size, h.shape[0]):
         return None
-    key = (str(h.device), tick.precision, tick.state_dtype)
+    key = (str(h.device), tick.precision, tick.state_dtype) + (("fused messages",) if triton_tick.FUSE_MESSAGES else ())
     try:
         if key not in _TRITON_STATUS:
             _TRITON_STATUS[key] = _check_triton(tick, params, bias, h, c, fwd_in, bwd_in)
@@ -369,12 +369,16 @@ def _triton_run(tick: DenseTick, params, bias, h, c, fwd_in, bwd_in):
     cfg, members = tick.cfg, num_members(params)
     Fw, Bw = cfg.fwd_size, cfg.bwd_size
     w = params["lstm_w"]
-    x_a = _project(fwd_in, w[..., :Fw, :], None, members)
-    x_b = _project(bwd_in, w[..., Fw:Fw + Bw, :], bias, members)
     reduce = not cfg.layer_norm  # with LayerNorm, messages are projected per sub-LSTM before the mean
-    h, c, sum_b, sum_a = triton_tick.fused_ticks(h, c, x_a, x_b, w[..., Fw + Bw:, :], tick.num_ticks,
-                                                 tick.state_clip, reduce=reduce, precision=tick.precision,
-                                                 state_dtype=STATE_DTYPES[tick.state_dtype])
+    options = dict(reduce=reduce, precision=tick.precision, state_dtype=STATE_DTYPES[tick.state_dtype])
+    if triton_tick.FUSE_MESSAGES and max(Fw, Bw) <= triton_tick.MSG_K:  # the kernel projects the messages
+        h, c, sum_b, sum_a = triton_tick.fused_ticks_from_messages(h, c, fwd_in, bwd_in, w, bias, tick.num_ticks,
+                                                                   tick.state_clip, **options)
+    else:
+        x_a = _project(fwd_in, w[..., :Fw, :], None, members)
+        x_b = _project(bwd_in, w[..., Fw:Fw + Bw, :], bias, members)
+        h, c, sum_b, sum_a = triton_tick.fused_ticks(h, c, x_a, x_b, w[..., Fw + Bw:, :], tick.num_ticks,
+                                                     tick.state_clip, **options)
     if not reduce:
         fwd_out, bwd_out = dense_messages(params, cfg, h.float())
         return h, c, fwd_out, bwd_out

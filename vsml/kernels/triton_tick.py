@@ -76,10 +76,12 @@ if triton is not None:
     @triton.jit
     def _dense_ticks_kernel(h_ptr, c_ptr, xa_ptr, xb_ptr, wh_ptr, wh_stride, h_out_ptr, c_out_ptr,
                             bsum_ptr, fsum_ptr, A, B, n_btiles, n_atiles, clip,
+                            wm_ptr, wm_stride, bias_ptr, bias_stride, FW, BW,
                             N: tl.constexpr, BLOCK_A: tl.constexpr, BLOCK_B: tl.constexpr,
                             BLOCK_M: tl.constexpr, SUM_A: tl.constexpr, SUM_B: tl.constexpr,
                             TICKS: tl.constexpr, HAS_CLIP: tl.constexpr, REDUCE: tl.constexpr,
-                            USE_DOT: tl.constexpr, PRECISION: tl.constexpr, ROUND_BF16: tl.constexpr):
+                            USE_DOT: tl.constexpr, PRECISION: tl.constexpr, ROUND_BF16: tl.constexpr,
+                            FUSE_MSG: tl.constexpr, MSG_K: tl.constexpr):
         tile = tl.program_id(0)
         p = tl.program_id(1).to(tl.int64)
         ta = tile // n_btiles
@@ -93,12 +95,37 @@ if triton is not None:
         rows = (p * A + a) * B + b
         state = rows[:, None] * N + n[None, :]
         c = tl.load(c_ptr + state, mask=vmask, other=0.0).to(tl.float32)
-        xa = xa_ptr + ((p * A + a) * (4 * N))[:, None] + n[None, :]
-        xb = xb_ptr + ((p * B + b) * (4 * N))[:, None] + n[None, :]
-        m_i = tl.load(xa, mask=vmask, other=0.0) + tl.load(xb, mask=vmask, other=0.0)
-        m_g = tl.load(xa + N, mask=vmask, other=0.0) + tl.load(xb + N, mask=vmask, other=0.0)
-        m_f = tl.load(xa + 2 * N, mask=vmask, other=0.0) + tl.load(xb + 2 * N, mask=vmask, other=0.0)
-        m_o = tl.load(xa + 3 * N, mask=vmask, other=0.0) + tl.load(xb + 3 * N, mask=vmask, other=0.0)
+        if FUSE_MSG:  # xa_ptr, xb_ptr hold the raw messages [P, A, FW], [P, B, BW]: project them here
+            k = tl.arange(0, MSG_K)
+            f_rows = tl.load(xa_ptr + ((p * A + a) * FW)[:, None] + k[None, :], mask=vmask & (k[None, :] < FW),
+                             other=0.0)
+            b_rows = tl.load(xb_ptr + ((p * B + b) * BW)[:, None] + k[None, :], mask=vmask & (k[None, :] < BW),
+                             other=0.0)
+            wm = wm_ptr + p * wm_stride
+            wf = wm + k[:, None] * (4 * N) + n[None, :]          # lstm_w rows 0..FW-1: the forward message
+            wb = wm + (FW + k[:, None]) * (4 * N) + n[None, :]   # rows FW..FW+BW-1: the backward message
+            fk = k[:, None] < FW
+            bk = k[:, None] < BW
+            bias = bias_ptr + p * bias_stride + n[None, :]
+            m_i = tl.dot(b_rows, tl.load(wb, mask=bk, other=0.0), acc=tl.dot(
+                f_rows, tl.load(wf, mask=fk, other=0.0), input_precision=PRECISION),
+                input_precision=PRECISION) + tl.load(bias)
+            m_g = tl.dot(b_rows, tl.load(wb + N, mask=bk, other=0.0), acc=tl.dot(
+                f_rows, tl.load(wf + N, mask=fk, other=0.0), input_precision=PRECISION),
+                input_precision=PRECISION) + tl.load(bias + N)
+            m_f = tl.dot(b_rows, tl.load(wb + 2 * N, mask=bk, other=0.0), acc=tl.dot(
+                f_rows, tl.load(wf + 2 * N, mask=fk, other=0.0), input_precision=PRECISION),
+                input_precision=PRECISION) + tl.load(bias + 2 * N)
+            m_o = tl.dot(b_rows, tl.load(wb + 3 * N, mask=bk, other=0.0), acc=tl.dot(
+                f_rows, tl.load(wf + 3 * N, mask=fk, other=0.0), input_precision=PRECISION),
+                input_precision=PRECISION) + tl.load(bias + 3 * N)
+        else:
+            xa = xa_ptr + ((p * A + a) * (4 * N))[:, None] + n[None, :]
+            xb = xb_ptr + ((p * B + b) * (4 * N))[:, None] + n[None, :]
+            m_i = tl.load(xa, mask=vmask, other=0.0) + tl.load(xb, mask=vmask, other=0.0)
+            m_g = tl.load(xa + N, mask=vmask, other=0.0) + tl.load(xb + N, mask=vmask, other=0.0)
+            m_f = tl.load(xa + 2 * N, mask=vmask, other=0.0) + tl.load(xb + 2 * N, mask=vmask, other=0.0)
+            m_o = tl.load(xa + 3 * N, mask=vmask, other=0.0) + tl.load(xb + 3 * N, mask=vmask, other=0.0)
         w = wh_ptr + p * wh_stride
         if USE_DOT:
             h = tl.load(h_ptr + state, mask=vmask, other=0.0).to(tl.float32)
@@ -187,12 +214,13 @@ def supports(state_size: int, population: int) -> bool:
 
 def launch_config(A: int, B: int, N: int, num_ticks: int, state_clip: float | None, reduce: bool = True,
                   precision: str = "ieee", block_m: int | None = None, num_warps: int | None = None,
-                  use_dot: bool | None = None, round_bf16: bool = False) -> tuple[dict, int, tuple[int, int]]:
+                  use_dot: bool | None = None, round_bf16: bool = False,
+                  fuse_msg: bool = False) -> tuple[dict, int, tuple[int, int]]:
     """The kernel's compile-time arguments, its warps and ``(a tiles, b tiles)``, for one layer shape.
 
     ``block_m`` (rows per tile, for ``N = 16``; half as many for ``N = 32``), ``num_warps`` and ``use_dot``
     default to ``TILES[precision]``; the tensor-core precisions always use ``tl.dot``. ``round_bf16``:
-    the states are stored as bfloat16.
+    the states are stored as bfloat16; ``fuse_msg``: the kernel projects the raw messages itself.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -202,11 +230,15 @@ def launch_config(A: int, B: int, N: int, num_ticks: int, state_clip: float | No
     block_a, block_b, block = tile_shape(A, B, block_m)
     meta = dict(N=N, BLOCK_A=block_a, BLOCK_B=block_b, BLOCK_M=block, SUM_A=_pow2(block_a), SUM_B=_pow2(block_b),
                 TICKS=int(num_ticks), HAS_CLIP=state_clip is not None, REDUCE=bool(reduce), USE_DOT=bool(use_dot),
-                PRECISION=precision, ROUND_BF16=bool(round_bf16))
+                PRECISION=precision, ROUND_BF16=bool(round_bf16), FUSE_MSG=bool(fuse_msg), MSG_K=MSG_K)
     return meta, num_warps, (-(-A // block_a), -(-B // block_b))
 
 
 STATE_DTYPES = (torch.float32, torch.bfloat16)
+MSG_K = 16  # the message widths N', N'' padded to tl.dot's smallest K
+# Project the messages inside the kernel (fused_ticks_from_messages) in vsml.lstm.DenseTick: not the default until
+# a GPU has timed it (python -m vsml.bench --device cuda times both); the tests check it on the interpreter.
+FUSE_MESSAGES = False
 
 
 def fused_ticks(h, c, x_a, x_b, w_h, num_ticks: int, state_clip: float | None, reduce: bool = True,
@@ -236,18 +268,64 @@ def fused_ticks(h, c, x_a, x_b, w_h, num_ticks: int, state_clip: float | None, r
                                                           round_bf16=state_dtype == torch.bfloat16)
     if state_dtype != torch.float32 and not meta["USE_DOT"]:
         raise ValueError("bfloat16 states need the tl.dot tile: the rank-1 path reads h back between ticks")
-    h, c, x_a, x_b = (t.contiguous() for t in (h, c, x_a, x_b))
     w_stride = 0 if w_h.dim() == 2 else N * 4 * N
-    w_h = w_h.contiguous()
+    return _launch(h, c, x_a.contiguous(), x_b.contiguous(), w_h.contiguous(), w_stride, None, meta, num_warps,
+                   n_atiles, n_btiles, state_clip, reduce, state_dtype)
+
+
+def _launch(h, c, xa, xb, w_h, w_stride, messages, meta, num_warps, n_atiles, n_btiles, state_clip, reduce,
+            state_dtype):
+    P, A, B, N = h.shape
+    h, c = h.contiguous(), c.contiguous()
     h_out, c_out = torch.empty_like(h, dtype=state_dtype), torch.empty_like(c, dtype=state_dtype)
     if reduce:
         bsum = h.new_empty(P, n_btiles, A, N, dtype=torch.float32)
         fsum = h.new_empty(P, n_atiles, B, N, dtype=torch.float32)
     else:
         bsum = fsum = h_out  # not written (REDUCE is off)
+    wm, wm_stride, bias, bias_stride, fw, bw = messages or (xa, 0, xa, 0, 0, 0)  # unused without FUSE_MSG
     _dense_ticks_kernel[(n_atiles * n_btiles, P)](
-        h, c, x_a, x_b, w_h, w_stride, h_out, c_out, bsum, fsum, A, B, n_btiles, n_atiles,
-        float(state_clip or 0.0), num_warps=num_warps, **meta)
+        h, c, xa, xb, w_h, w_stride, h_out, c_out, bsum, fsum, A, B, n_btiles, n_atiles,
+        float(state_clip or 0.0), wm, wm_stride, bias, bias_stride, fw, bw, num_warps=num_warps, **meta)
     if not reduce:
         return h_out, c_out, None, None
     return h_out, c_out, bsum.sum(dim=1), fsum.sum(dim=1)
+
+
+def fused_ticks_from_messages(h, c, fwd_in, bwd_in, lstm_w, bias, num_ticks: int, state_clip: float | None,
+                              reduce: bool = True, precision: str = "ieee", block_m: int | None = None,
+                              num_warps: int | None = None, state_dtype: torch.dtype = torch.float32):
+    """``fused_ticks`` with the message part of the gates projected inside the kernel.
+
+    ``fwd_in`` ``[P, A, N']``, ``bwd_in`` ``[P, B, N'']``: the raw messages; ``lstm_w`` ``[N' + N'' + N, 4N]``
+    shared or ``[P, ...]`` per member (rows: forward message, backward message, ``h``); ``bias`` ``[4N]`` or
+    ``[P, 4N]`` with the gate offsets. Spares writing and reading ``x_a`` ``[P, A, 4N]`` (at the paper's
+    2,048 members on 784 inputs 0.4 GB per example) and two batched matmuls; the kernel does two more
+    ``tl.dot`` per gate instead. Always the ``tl.dot`` tile.
+    """
+    if triton is None:
+        raise RuntimeError("triton is not installed")
+    P, A, B, N = h.shape
+    if not supports(N, P):
+        raise ValueError(f"the Triton tick needs N in (16, 32) and P <= 65535, got N={N}, P={P}")
+    Fw, Bw = fwd_in.shape[-1], bwd_in.shape[-1]
+    if max(Fw, Bw) > MSG_K:
+        raise ValueError(f"message widths up to {MSG_K} are projected in the kernel, got {Fw} and {Bw}")
+    rows = Fw + Bw + N
+    want = {"c": (P, A, B, N), "fwd_in": (P, A, Fw), "bwd_in": (P, B, Bw),
+            "lstm_w": (P, rows, 4 * N) if lstm_w.dim() == 3 else (rows, 4 * N),
+            "bias": (P, 4 * N) if bias.dim() == 2 else (4 * N,)}
+    for name, t in zip(want, (c, fwd_in, bwd_in, lstm_w, bias)):
+        if tuple(t.shape) != want[name]:
+            raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {want[name]} (h is {tuple(h.shape)})")
+    if state_dtype not in STATE_DTYPES or h.dtype not in STATE_DTYPES or c.dtype not in STATE_DTYPES:
+        raise ValueError(f"states must be float32 or bfloat16, got h {h.dtype}, c {c.dtype}, out {state_dtype}")
+    meta, num_warps, (n_atiles, n_btiles) = launch_config(A, B, N, num_ticks, state_clip, reduce, precision,
+                                                          block_m, num_warps, use_dot=True,
+                                                          round_bf16=state_dtype == torch.bfloat16, fuse_msg=True)
+    lstm_w, bias = lstm_w.contiguous(), bias.contiguous()
+    per_member = lstm_w.dim() == 3
+    w_h = lstm_w[..., Fw + Bw:, :]  # a view: rows of h, member stride rows * 4N
+    messages = (lstm_w, rows * 4 * N if per_member else 0, bias, 4 * N if bias.dim() == 2 else 0, Fw, Bw)
+    return _launch(h, c, fwd_in.contiguous(), bwd_in.contiguous(), w_h, rows * 4 * N if per_member else 0,
+                   messages, meta, num_warps, n_atiles, n_btiles, state_clip, reduce, state_dtype)
