@@ -28,8 +28,9 @@ reference for cases (a) and (b). ``--step`` also times one whole example of the
 VSML network (``online_step``: tick, prediction, error) at ``--pop-size`` per-member
 parameters, and prints the implied seconds per 500-example ES generation. ``--conv``
 times the convolutional VSML layer of Appendix D (``vsml.conv``: kernel 3, stride 2,
-padding 1, 8 channels) on the same 28x28 image beside the dense 784x10 layer, and the
-dense 1568x10 layer after it (printed before the two speed-up lines). ``--cloned`` times one
+padding 1, 8 channels; its PyTorch path, under ``torch.compile``, and the default, on the CPU
+the fused kernel ``vsml.kernels.cpu_conv``) on the same 28x28 image beside the dense 784x10
+layer, and the dense 1568x10 layer after it (printed before the two speed-up lines). ``--cloned`` times one
 batch-64 meta-test step of the shipped cloned learning algorithms (Section 4.1, Appendix B.1;
 ``vsml.cloning.step_timing``) on the shallow 784-10 and deep 784-32-10 networks: the fused kernel
 beside the PyTorch passes it replaced, outputs compared, its two speed-ups on the last two lines::
