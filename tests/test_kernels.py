@@ -19,25 +19,12 @@ import torch
 
 from vsml import lstm
 from vsml.kernels import cpu_tick
-from vsml.lstm import DenseTick, SubLSTMConfig, dense_tick_reference, init_params
+from vsml.lstm import DenseTick, SubLSTMConfig, dense_tick_reference
+
+from tiny_tasks import tick_inputs as _inputs
 
 HAS_CUDA = torch.cuda.is_available()
 TOL = dict(atol=2e-6, rtol=1e-5)  # float32 rounding of sums over at most 10 terms of size <= 1
-
-
-def _inputs(members, cfg, P=2, A=7, B=10, seed=0, device="cpu"):
-    g = torch.Generator().manual_seed(seed)
-    params = init_params(cfg, g)
-    if members:
-        params = {k: v.expand(members, *v.shape) + 0.1 * torch.randn(members, *v.shape, generator=g)
-                  for k, v in params.items()}
-    N = cfg.state_size
-    h = torch.randn(P, A, B, N, generator=g).tanh()
-    c = 2 * torch.randn(P, A, B, N, generator=g)
-    fwd = torch.randn(P, A, cfg.fwd_size, generator=g)
-    bwd = torch.randn(P, B, cfg.bwd_size, generator=g)
-    to = lambda t: t.to(device)  # noqa: E731
-    return {k: to(v) for k, v in params.items()}, [to(t) for t in (h, c, fwd, bwd)]
 
 
 def _assert_equal(out, ref):

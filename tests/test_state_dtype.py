@@ -15,8 +15,10 @@ import torch
 
 from vsml import VSMLConfig, VSMLNetwork, meta
 from vsml.data import Dataset
-from vsml.lstm import DenseTick, SubLSTMConfig, dense_tick_reference, init_params
+from vsml.lstm import DenseTick, SubLSTMConfig, dense_tick_reference
 from vsml.meta.precision import gradient_agreement
+
+from tiny_tasks import tick_inputs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 HAS_CUDA = torch.cuda.is_available()
@@ -27,18 +29,6 @@ ULP = 2.0 ** -7  # two bfloat16 steps, relative: a float32 difference of 1e-7 ma
 
 def _bf16(t):
     return t.to(torch.bfloat16).float()
-
-
-def _inputs(members=None, P=2, A=9, B=10, seed=0):
-    cfg = SubLSTMConfig()
-    g = torch.Generator().manual_seed(seed)
-    params = init_params(cfg, g)
-    if members:
-        params = {k: v.expand(members, *v.shape) + 0.1 * torch.randn(members, *v.shape, generator=g)
-                  for k, v in params.items()}
-    h = torch.randn(P, A, B, 16, generator=g).tanh()
-    c = 2 * torch.randn(P, A, B, 16, generator=g)
-    return cfg, params, h, c, torch.randn(P, A, 8, generator=g), torch.randn(P, B, 8, generator=g)
 
 
 def _close_to_rounded(got, want_fp32):
@@ -57,7 +47,8 @@ def test_unknown_state_dtype_is_a_clear_error():
 @pytest.mark.parametrize("backend", ["kernel", "torch"])
 def test_tick_rounds_states_once_and_sends_messages_of_the_rounded_h(backend):
     """Every micro-tick in float32, then h, c rounded; the messages are those of the stored h."""
-    cfg, params, h, c, fwd, bwd = _inputs(members=2)
+    cfg = SubLSTMConfig()
+    params, (h, c, fwd, bwd) = tick_inputs(2, cfg, P=2, A=9)
     want_h, want_c, _, _ = dense_tick_reference(params, cfg, h, c, fwd, bwd, 2)
     with torch.no_grad():
         got_h, got_c, got_fwd, got_bwd = DenseTick(cfg, 2, backend=backend, state_dtype="bfloat16")(

@@ -1,6 +1,6 @@
 """Tiny datasets and configs shared by the tests (a helper module, not a test module).
 
-Imported by the meta-training, cloning, run I/O and run-loop tests, and by the
+Imported by the meta-training, cloning, run I/O, run-loop and kernel tests, and by the
 worker scripts those tests start in subprocesses (``tests/`` on ``sys.path``).
 """
 import torch
@@ -8,6 +8,7 @@ import torch
 from vsml import meta
 from vsml.cloning import CloningConfig
 from vsml.data import Dataset
+from vsml.lstm import init_params
 
 
 def remember_the_class(num=200, seed=0):
@@ -60,3 +61,19 @@ def mean_mlp_problem(sizes, seed=1):
     x = torch.randn(7, sizes[0], generator=g, dtype=torch.float64)
     y = torch.randint(sizes[-1], (7,), generator=g)
     return layers, x, y
+
+
+def tick_inputs(members, cfg, P=2, A=7, B=10, seed=0, device="cpu"):
+    """Inputs of one dense tick: ``V_M`` (shared, or per member around a shared one) and ``h, c, fwd, bwd``."""
+    g = torch.Generator().manual_seed(seed)
+    params = init_params(cfg, g)
+    if members:
+        params = {k: v.expand(members, *v.shape) + 0.1 * torch.randn(members, *v.shape, generator=g)
+                  for k, v in params.items()}
+    N = cfg.state_size
+    h = torch.randn(P, A, B, N, generator=g).tanh()
+    c = 2 * torch.randn(P, A, B, N, generator=g)
+    fwd = torch.randn(P, A, cfg.fwd_size, generator=g)
+    bwd = torch.randn(P, B, cfg.bwd_size, generator=g)
+    to = lambda t: t.to(device)  # noqa: E731
+    return {k: to(v) for k, v in params.items()}, [to(t) for t in (h, c, fwd, bwd)]

@@ -15,6 +15,8 @@ import platform
 import shutil
 import subprocess
 import tempfile
+import threading
+import warnings
 from pathlib import Path
 
 
@@ -63,3 +65,23 @@ def build(source: str, stem: str, state_size: int, what: str) -> ctypes.CDLL:
         if not out.exists():
             raise RuntimeError(f"{cxx} could not build the {what}: {errors[0]}")
     return ctypes.CDLL(str(out))
+
+
+_FUNCTIONS: dict = {}
+_LOCK = threading.Lock()
+
+
+def cached_function(source: str, stem: str, name: str, args_type, state_size: int, what: str):
+    """The C function ``name(const args_type *) -> int`` of ``source`` for ``N = state_size``, built once per
+    process; None (after one warning) where it cannot be built, so the caller keeps its PyTorch path."""
+    key = (stem, state_size)
+    with _LOCK:
+        if key not in _FUNCTIONS:
+            fn = None
+            try:
+                fn = getattr(build(source, stem, state_size, what), name)
+                fn.argtypes, fn.restype = [ctypes.POINTER(args_type)], ctypes.c_int
+            except (RuntimeError, OSError) as exc:
+                warnings.warn(f"{what} unavailable ({exc}); using the PyTorch path")
+            _FUNCTIONS[key] = fn
+        return _FUNCTIONS[key]

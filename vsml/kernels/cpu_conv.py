@@ -13,16 +13,13 @@ not depend on the number of threads. Where no compiler works,
 from __future__ import annotations
 
 import ctypes
-import os
 import threading
-import warnings
 
 import torch
 
-from .build import build
+from . import cpu_tick
+from .build import cached_function
 from .cpu_conv_source import SOURCE
-
-MAX_MESSAGE = 64  # largest N', N'' the kernel's stack buffers hold
 
 _POINTERS = ("h", "c", "x_in", "x_out", "w_h", "fwd_w", "fwd_b", "bwd_w", "bwd_b",
              "fwd_ln_scale", "fwd_ln_bias", "bwd_ln_scale", "bwd_ln_bias", "inst_l", "inst_i", "inst_count",
@@ -36,9 +33,7 @@ class _ConvArgs(ctypes.Structure):
                 + [("clip", ctypes.c_float), ("ln_eps", ctypes.c_float)])
 
 
-_LIBS: dict[int, object] = {}
-_LOCK = threading.Lock()
-_SCRATCH = threading.local()  # per thread: the forward partial sums, reused (first-touch faults cost as much as the work)
+_SCRATCH = threading.local()  # per thread: the forward partial sums, reused (first-touch faults cost as much)
 
 
 def _scratch(numel: int) -> torch.Tensor:
@@ -50,27 +45,15 @@ def _scratch(numel: int) -> torch.Tensor:
 
 def library(state_size: int):
     """The compiled kernel for ``N = state_size`` (cached), or None where it cannot be built."""
-    with _LOCK:
-        if state_size not in _LIBS:
-            fn = None
-            try:
-                fn = build(SOURCE, "vsml_conv", state_size, "conv tick kernel").vsml_conv_tick
-                fn.argtypes, fn.restype = [ctypes.POINTER(_ConvArgs)], ctypes.c_int
-            except (RuntimeError, OSError) as exc:
-                warnings.warn(f"CPU conv tick kernel unavailable ({exc}); using the PyTorch path")
-            _LIBS[state_size] = fn
-        return _LIBS[state_size]
+    return cached_function(SOURCE, "vsml_conv", "vsml_conv_tick", _ConvArgs, state_size, "CPU conv tick kernel")
 
 
 def supports(cfg, mask: torch.Tensor, *tensors: torch.Tensor) -> bool:
-    """Float32 CPU tensors, ``N`` a multiple of 16, small messages, every kernel element with an instance."""
-    if os.environ.get("VSML_CPU_KERNEL", "1") == "0":
+    """The dense kernel's conditions (:func:`vsml.kernels.cpu_tick.supports`: float32 CPU tensors, ``N`` a
+    multiple of 16, small messages, not disabled), and every kernel element has an instance."""
+    if not cpu_tick.supports(cfg, *tensors):
         return False
-    if cfg.state_size % 16 or max(cfg.fwd_size, cfg.bwd_size) > MAX_MESSAGE:
-        return False
-    if not bool((mask.sum(0) > 0).all()):  # the PyTorch path would divide by zero there
-        return False
-    return all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+    return bool((mask.sum(0) > 0).all())  # the PyTorch path would divide by zero there
 
 
 def instance_table(geom, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -17,7 +17,7 @@ items in a fixed order once the workers are done) and the backward column
 message is projected and normalised first, as the dense kernel does.
 """
 
-from .vector_math import PROJECT, VECTOR_MATH
+from .vector_math import PROJECT, THREADS, VECTOR_MATH
 
 SOURCE = r"""
 #include <cstdint>
@@ -31,7 +31,7 @@ SOURCE = r"""
 #define G (4 * NS)                 /* gate pre-activations per sub-LSTM */
 #define MAXM 64
 
-""" + VECTOR_MATH + PROJECT + r"""
+""" + VECTOR_MATH + PROJECT + THREADS + r"""
 struct ConvArgs {
     const float *h, *c, *x_in, *x_out, *w_h, *fwd_w, *fwd_b, *bwd_w, *bwd_b;
     const float *fwd_ln_scale, *fwd_ln_bias, *bwd_ln_scale, *bwd_ln_bias;
@@ -125,14 +125,7 @@ static void *worker(void *arg) {
 extern "C" int vsml_conv_tick(const ConvArgs *args) {
     const ConvArgs &g = *args;
     Work w = {args, 0};
-    const int64_t items = g.P * g.CI * g.K;
-    int64_t want = g.threads < items ? g.threads : items;
-    pthread_t tid[63];
-    int started = 0;
-    for (int64_t t = 1; t < want && started < 63; t++)
-        if (pthread_create(&tid[started], nullptr, worker, &w) == 0) started++;
-    worker(&w);
-    for (int t = 0; t < started; t++) pthread_join(tid[t], nullptr);
+    run_threads(worker, &w, g.threads, g.P * g.CI * g.K);
     /* forward sums over the items (c_in, k) of each (l, c_out), in a fixed order */
     const int64_t fwid = g.layer_norm ? g.FW : NS, row = g.L * g.CO * fwid;
     for (int64_t p = 0; p < g.P; p++) {

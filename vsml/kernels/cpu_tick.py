@@ -19,27 +19,27 @@ threads (every sum has a fixed order). Where no compiler works, ``library``
 returns None and ``vsml.lstm`` keeps its PyTorch path.
 
 First-touch page faults on the new ``h, c`` cost about half as much as the
-kernel itself at P = 64 (measured again on 2026-11-28 for one episode on the 784x10
-layer, 2 threads: 0.59 ms per call with new buffers, 0.31 ms writing into
-existing ones). ``in_place=True`` writes the new ``h, c`` over the old ones: safe
-because every work item reads a sub-LSTM's state into registers before it
-writes it, and no other item touches that sub-LSTM. Loops that own their state
-(``VSMLNetwork.run_episode``, ES episodes) use it from their second example on. ``VSML_HUGE_PAGES=1`` asks Linux for transparent huge
+kernel itself at P = 64 (measured again on 2026-11-28 for one episode on the
+784x10 layer, 2 threads: 0.59 ms per call with new buffers, 0.31 ms writing
+into existing ones). ``VSML_HUGE_PAGES=1`` asks Linux for transparent huge
 pages there: measured here 85 instead of 127 ms per example in a loop of
 kernel calls, but 230-370 ms right after large PyTorch allocations had been
 freed, so it is off by default.
+
+``in_place=True`` writes the new ``h, c`` over the old ones instead: safe
+because every work item reads a sub-LSTM's state into registers before it
+writes it, and no other item touches that sub-LSTM. Loops that own their state
+(``VSMLNetwork.run_episode``, ES episodes) use it from their second example on.
 """
 from __future__ import annotations
 
 import ctypes
 import os
 import platform
-import threading
-import warnings
 
 import torch
 
-from .build import build
+from .build import cached_function
 from .cpu_tick_source import SOURCE
 
 MAX_MESSAGE = 64  # largest N, N', N'' the kernel's stack buffers hold
@@ -56,23 +56,9 @@ class _TickArgs(ctypes.Structure):
                 + [("clip", ctypes.c_float), ("ln_eps", ctypes.c_float)])
 
 
-_LIBS: dict[int, object] = {}
-_LOCK = threading.Lock()
-
-
 def library(state_size: int):
     """The compiled kernel for ``N = state_size`` (cached), or None where it cannot be built."""
-    with _LOCK:
-        if state_size not in _LIBS:
-            lib = None
-            try:
-                fn = build(SOURCE, "vsml_tick", state_size, "CPU tick kernel").vsml_dense_tick
-                fn.argtypes, fn.restype = [ctypes.POINTER(_TickArgs)], ctypes.c_int
-                lib = fn
-            except (RuntimeError, OSError) as exc:
-                warnings.warn(f"CPU tick kernel unavailable ({exc}); using the PyTorch path")
-            _LIBS[state_size] = lib
-        return _LIBS[state_size]
+    return cached_function(SOURCE, "vsml_tick", "vsml_dense_tick", _TickArgs, state_size, "CPU tick kernel")
 
 
 _HUGE = 2 << 20

@@ -9,7 +9,7 @@ which the calling thread finishes in a fixed order once the workers are done.
 ``NS`` (the state size ``N``, a multiple of 16) is fixed at compile time.
 """
 
-from .vector_math import PROJECT, VECTOR_MATH
+from .vector_math import PROJECT, THREADS, VECTOR_MATH
 
 SOURCE = r"""
 #include <cstdint>
@@ -34,7 +34,7 @@ struct TickArgs {
     float clip, ln_eps;
 };
 
-""" + PROJECT + r"""
+""" + PROJECT + THREADS + r"""
 struct Member {  /* one member's parameters (the same pointers for shared ones) */
     const float *w_fwd, *w_bwd, *w_h, *bias, *fwd_w, *fwd_b, *bwd_w, *bwd_b, *fls, *flb, *bls, *blb;
 };
@@ -174,13 +174,7 @@ extern "C" int vsml_dense_tick(const TickArgs *args) {
     const TickArgs &g = *args;
     const int64_t P = g.P, A = g.A, B = g.B, nch = (A + CHUNK - 1) / CHUNK;
     Work w = {args, nch, 0, 0};
-    int64_t want = g.threads < P * nch ? g.threads : P * nch;
-    pthread_t tid[63];
-    int started = 0;
-    for (int64_t t = 1; t < want && started < 63; t++)
-        if (pthread_create(&tid[started], nullptr, worker, &w) == 0) started++;
-    worker(&w);
-    for (int t = 0; t < started; t++) pthread_join(tid[t], nullptr);
+    run_threads(worker, &w, g.threads, P * nch);
     if (w.failed) return -1;
     /* forward message: mean over a, from the items' partial sums in a fixed order */
     const int64_t fwidth = g.layer_norm ? g.FW : NS;

@@ -251,18 +251,9 @@ def fused_ticks(h, c, x_a, x_b, w_h, num_ticks: int, state_clip: float | None, r
     ``h, c`` come in as float32 or bfloat16 and go out as ``state_dtype`` (the sums are float32, of the
     stored ``h``). The tile options are ``launch_config``'s.
     """
-    if triton is None:
-        raise RuntimeError("triton is not installed")
     P, A, B, N = h.shape
-    if not supports(N, P):
-        raise ValueError(f"the Triton tick needs N in (16, 32) and P <= 65535, got N={N}, P={P}")
-    want = {"c": (P, A, B, N), "x_a": (P, A, 4 * N), "x_b": (P, B, 4 * N),
-            "w_h": (P, N, 4 * N) if w_h.dim() == 3 else (N, 4 * N)}
-    for name, t in zip(want, (c, x_a, x_b, w_h)):  # the kernel trusts every shape: check them here
-        if tuple(t.shape) != want[name]:
-            raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {want[name]} (h is {tuple(h.shape)})")
-    if state_dtype not in STATE_DTYPES or h.dtype not in STATE_DTYPES or c.dtype not in STATE_DTYPES:
-        raise ValueError(f"states must be float32 or bfloat16, got h {h.dtype}, c {c.dtype}, out {state_dtype}")
+    _check(h, c, state_dtype, {"c": (c, (P, A, B, N)), "x_a": (x_a, (P, A, 4 * N)), "x_b": (x_b, (P, B, 4 * N)),
+                               "w_h": (w_h, (P, N, 4 * N) if w_h.dim() == 3 else (N, 4 * N))})
     meta, num_warps, (n_atiles, n_btiles) = launch_config(A, B, N, num_ticks, state_clip, reduce, precision,
                                                           block_m, num_warps, use_dot,
                                                           round_bf16=state_dtype == torch.bfloat16)
@@ -271,6 +262,20 @@ def fused_ticks(h, c, x_a, x_b, w_h, num_ticks: int, state_clip: float | None, r
     w_stride = 0 if w_h.dim() == 2 else N * 4 * N
     return _launch(h, c, x_a.contiguous(), x_b.contiguous(), w_h.contiguous(), w_stride, None, meta, num_warps,
                    n_atiles, n_btiles, state_clip, reduce, state_dtype)
+
+
+def _check(h, c, state_dtype, want: dict) -> None:
+    """The kernel trusts every shape and dtype: check them here (``want``: name -> (tensor, shape))."""
+    if triton is None:
+        raise RuntimeError("triton is not installed")
+    P, A, B, N = h.shape
+    if not supports(N, P):
+        raise ValueError(f"the Triton tick needs N in (16, 32) and P <= 65535, got N={N}, P={P}")
+    for name, (t, shape) in want.items():
+        if tuple(t.shape) != shape:
+            raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {shape} (h is {tuple(h.shape)})")
+    if state_dtype not in STATE_DTYPES or h.dtype not in STATE_DTYPES or c.dtype not in STATE_DTYPES:
+        raise ValueError(f"states must be float32 or bfloat16, got h {h.dtype}, c {c.dtype}, out {state_dtype}")
 
 
 def _launch(h, c, xa, xb, w_h, w_stride, messages, meta, num_warps, n_atiles, n_btiles, state_clip, reduce,
@@ -303,23 +308,14 @@ def fused_ticks_from_messages(h, c, fwd_in, bwd_in, lstm_w, bias, num_ticks: int
     2,048 members on 784 inputs 0.4 GB per example) and two batched matmuls; the kernel does two more
     ``tl.dot`` per gate instead. Always the ``tl.dot`` tile.
     """
-    if triton is None:
-        raise RuntimeError("triton is not installed")
     P, A, B, N = h.shape
-    if not supports(N, P):
-        raise ValueError(f"the Triton tick needs N in (16, 32) and P <= 65535, got N={N}, P={P}")
     Fw, Bw = fwd_in.shape[-1], bwd_in.shape[-1]
     if max(Fw, Bw) > MSG_K:
         raise ValueError(f"message widths up to {MSG_K} are projected in the kernel, got {Fw} and {Bw}")
     rows = Fw + Bw + N
-    want = {"c": (P, A, B, N), "fwd_in": (P, A, Fw), "bwd_in": (P, B, Bw),
-            "lstm_w": (P, rows, 4 * N) if lstm_w.dim() == 3 else (rows, 4 * N),
-            "bias": (P, 4 * N) if bias.dim() == 2 else (4 * N,)}
-    for name, t in zip(want, (c, fwd_in, bwd_in, lstm_w, bias)):
-        if tuple(t.shape) != want[name]:
-            raise ValueError(f"{name} has shape {tuple(t.shape)}, expected {want[name]} (h is {tuple(h.shape)})")
-    if state_dtype not in STATE_DTYPES or h.dtype not in STATE_DTYPES or c.dtype not in STATE_DTYPES:
-        raise ValueError(f"states must be float32 or bfloat16, got h {h.dtype}, c {c.dtype}, out {state_dtype}")
+    _check(h, c, state_dtype, {"c": (c, (P, A, B, N)), "fwd_in": (fwd_in, (P, A, Fw)), "bwd_in": (bwd_in, (P, B, Bw)),
+                               "lstm_w": (lstm_w, (P, rows, 4 * N) if lstm_w.dim() == 3 else (rows, 4 * N)),
+                               "bias": (bias, (P, 4 * N) if bias.dim() == 2 else (4 * N,))})
     meta, num_warps, (n_atiles, n_btiles) = launch_config(A, B, N, num_ticks, state_clip, reduce, precision,
                                                           block_m, num_warps, use_dot=True,
                                                           round_bf16=state_dtype == torch.bfloat16, fuse_msg=True)

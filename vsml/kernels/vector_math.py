@@ -4,8 +4,9 @@
 (about 1 ulp) with the sigmoid and ``sigmoid * tanh`` built on it: the LSTM gate
 nonlinearities of Appendix C, evaluated for 16 state dimensions at a time. Both
 kernels paste :data:`VECTOR_MATH` into their source, so their gates round alike.
-:data:`PROJECT` (an affine map of one small vector, optionally LayerNorm'ed) is
-pasted after it by the dense and the convolutional tick kernels.
+:data:`PROJECT` (an affine map of one small vector, optionally LayerNorm'ed) and
+:data:`THREADS` (run a worker on several threads) are pasted after it by the
+dense and the convolutional tick kernels.
 """
 
 VECTOR_MATH = r"""
@@ -64,5 +65,21 @@ static inline void project(const float *x, int64_t n, const float *w, const floa
     for (int64_t j = 0; j < m; j++) var += (y[j] - mean) * (y[j] - mean);
     float inv = 1.0f / std::sqrt(var / (float)m + eps);
     for (int64_t j = 0; j < m; j++) y[j] = (y[j] - mean) * inv * ln_scale[j] + ln_bias[j];
+}
+"""
+
+THREADS = r"""
+#include <pthread.h>
+
+/* worker(arg) on min(threads, items) threads, this one included, then joined; the worker claims its
+   work items from a shared counter, so a thread the OS delays holds back only its own item. */
+static void run_threads(void *(*worker)(void *), void *arg, int64_t threads, int64_t items) {
+    const int64_t want = threads < items ? threads : items;
+    pthread_t tid[63];
+    int started = 0;
+    for (int64_t t = 1; t < want && started < 63; t++)
+        if (pthread_create(&tid[started], nullptr, worker, arg) == 0) started++;
+    worker(arg);
+    for (int t = 0; t < started; t++) pthread_join(tid[t], nullptr);
 }
 """

@@ -27,6 +27,7 @@ import torch
 
 from .. import es
 from .config import MetaConfig
+from .episodes import load_dataset
 from .trainer import MetaTrainer
 
 
@@ -48,6 +49,8 @@ def gradient_agreement(config: MetaConfig, state_dtype: str = "bfloat16", datase
     if config.method != "es" or config.model != "vsml":
         raise ValueError(f"gradient_agreement needs an ES config of the VSML model, got {config.method} / "
                          f"{config.model}")
+    if dataset is None:  # loaded once for both trainers (episodes come from the training split only)
+        dataset = load_dataset(config, config.split)
     trainers = {dt: MetaTrainer(dataclasses.replace(config, model_options={**config.model_options,
                                                                            "state_dtype": dt}),
                                 dataset=dataset, eval_dataset=dataset)
