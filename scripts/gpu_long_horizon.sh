@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Long-horizon meta-training at 28x28 on one GPU (Appendix D's fix; config vsml/configs/gpu_bptt_long.yaml),
+# Long-horizon meta-training at 28x28 on one GPU (Appendix B.2's fix; config vsml/configs/gpu_bptt_long.yaml),
 # continuing a V_M, for a fixed wall-clock budget; then exports the result with its provenance.
 #
 #   bash scripts/gpu_long_horizon.sh INIT_FROM SECONDS OUT_DIR [NAME]

@@ -1,4 +1,4 @@
-"""The convolutional VSML layer and network (vsml/conv.py, vsml/conv_network.py; Appendix D)."""
+"""The convolutional VSML layer and network (vsml/conv.py, vsml/conv_network.py; Appendix B.2)."""
 import itertools
 
 import pytest
@@ -312,7 +312,7 @@ def test_network_with_a_whole_input_kernel_is_the_dense_network():
 
 
 def test_paper_geometry():
-    net = ConvVSMLNetwork()  # Appendix D: kernel 3, stride 2, 8 channels, then a dense layer
+    net = ConvVSMLNetwork()  # Appendix B.2: kernel 3, stride 2, 8 channels, then a dense layer
     assert net.conv.geom.out_size == (14, 14) and net.dense.config.layer_sizes == (8 * 14 * 14, 10)
     assert "1x28x28" in repr(net)
 

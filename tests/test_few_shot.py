@@ -1,4 +1,4 @@
-"""Few-shot meta-training and meta-testing (Appendix D, Omniglot, Figure 18): vsml.meta episode_kind, vsml.few_shot."""
+"""Few-shot meta-training and meta-testing (Appendix B.2, Omniglot, Figure 18): vsml.meta episode_kind, vsml.few_shot."""
 import dataclasses
 
 import pytest

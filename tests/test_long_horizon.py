@@ -1,4 +1,4 @@
-"""Long-horizon meta-training (vsml/meta/episode_pool.py; Appendix D's proposed fix for short-horizon bias)."""
+"""Long-horizon meta-training (vsml/meta/episode_pool.py; Appendix B.2's proposed fix for short-horizon bias)."""
 import dataclasses
 
 import pytest

@@ -3,10 +3,10 @@
 Modules, in the order the book introduces them:
 ``rnn`` (Eq. 1-6, Theorem 1), ``lstm`` (the shared sub-LSTM, Eq. 7/16),
 ``network`` (stacked layers, Algorithm 2), ``conv``/``conv_network`` (the
-convolutional VSML layer and network, Appendix D), ``data``/``tasks`` (Section 4),
+convolutional VSML layer and network, Appendix B.2), ``data``/``tasks`` (Section 4),
 ``online``/``evaluate`` (the meta-test protocol and its registry of learners),
 ``baselines``/``metarnn`` (online SGD/Adam, the Meta RNN), ``es``/``meta``
-(Algorithm 1; ``meta.episode_pool``: Appendix D), ``cloning`` (Section 3.2),
+(Algorithm 1; ``meta.episode_pool``: Appendix B.2), ``cloning`` (Section 3.2),
 ``plots``, ``book`` (chapter runner), ``bench`` (speed). Shared machinery:
 ``config`` (one config mechanism), ``runloop`` (the run loop of meta-training
 and cloning), ``runio`` (checkpoints, exports, provenance, shipped manifest),

@@ -27,7 +27,7 @@ last two lines give the speed-up of the fastest exact formulation over the
 reference for cases (a) and (b). ``--step`` also times one whole example of the
 VSML network (``online_step``: tick, prediction, error) at ``--pop-size`` per-member
 parameters, and prints the implied seconds per 500-example ES generation. ``--conv``
-times the convolutional VSML layer of Appendix D (``vsml.conv``: kernel 3, stride 2,
+times the convolutional VSML layer of Appendix B.2 (``vsml.conv``: kernel 3, stride 2,
 padding 1, 8 channels; its PyTorch path, under ``torch.compile``, and the default, on the CPU
 the fused kernel ``vsml.kernels.cpu_conv``) on the same 28x28 image beside the dense 784x10
 layer, and the dense 1568x10 layer after it (printed before the two speed-up lines). ``--cloned`` times one
@@ -231,7 +231,7 @@ def time_step(pop_size: int, A: int = 784, B: int = 10, steps: int = 5, device: 
 
 def conv_benchmark(pop_size: int = 64, repeats: int = 5, device: str = "cpu", side: int = 28,
                    out_channels: int = 8, num_ticks: int = 2) -> list[dict]:
-    """The conv VSML layer (Appendix D) beside the dense layer on the same ``side x side`` image.
+    """The conv VSML layer (Appendix B.2) beside the dense layer on the same ``side x side`` image.
 
     Rows: the dense ``side^2 x 10`` layer (``DenseTick``, the default backend), the conv layer
     (``ConvTick``: eager PyTorch ops, with ``torch.compile``, and the default backend, which on the
@@ -298,7 +298,7 @@ def main(argv=None) -> int:
     parser.add_argument("--step", action="store_true",
                         help="also time a whole example (online_step) at --pop-size members (default on CUDA)")
     parser.add_argument("--conv", action="store_true",
-                        help="also time the conv VSML layer (Appendix D) beside the dense layer on a 28x28 image")
+                        help="also time the conv VSML layer (Appendix B.2) beside the dense layer on a 28x28 image")
     parser.add_argument("--cloned", action="store_true",
                         help="also time one batch-64 meta-test step of the cloned learning algorithms (CPU)")
     parser.add_argument("--cloned-repeats", type=int, default=3, help="timed steps per pass with --cloned")

@@ -202,7 +202,7 @@ def figure6(book_dir: Path, pretrained_dir: Path) -> list[Claim]:
 def figure19(book_dir: Path, pretrained_dir: Path) -> list[Claim]:
     path = book_dir / "08_short_horizon.ipynb"
     fig, claim = "Figure 19", "meta-trained on short episodes, VSML is overtaken by gradient descent in a long run"
-    paper = "\"at some point gradient descent overtakes VSML\" over 12,000 examples (Appendix D)"
+    paper = "\"at some point gradient descent overtakes VSML\" over 12,000 examples (Appendix B.2)"
 
     def build():
         ch = StoredChapter(path)
@@ -388,7 +388,7 @@ def figures14_16(book_dir: Path) -> list[Claim]:
 
 def figure18(book_dir: Path) -> list[Claim]:
     spec = ("Figure 18", "5-way 1-shot Omniglot: VSML learns faster than SGD with Adam",
-            "VSML \"learns significantly faster on Omniglot compared to SGD with Adam\" (Appendix D)")
+            "VSML \"learns significantly faster on Omniglot compared to SGD with Adam\" (Appendix B.2)")
 
     def build(r, ch, src):
         checks = [Check(f"VSML {r['vsml']:.1f} > Adam {r['adam']:.1f}", r["vsml"] > r["adam"]),
@@ -402,9 +402,9 @@ def figure18(book_dir: Path) -> list[Claim]:
 
 def figures20_21(book_dir: Path) -> list[Claim]:
     spec20 = ("Figure 20", "a convolutional VSML performs like the dense one",
-              "\"it performs similar to the fully connected architecture\" (Appendix D)")
+              "\"it performs similar to the fully connected architecture\" (Appendix B.2)")
     spec21 = ("Figure 21", "conv VSML meta-trained on CIFAR-10 learns CIFAR-10 faster than SGD, and Fashion-MNIST",
-              "\"initially faster compared to SGD while still generalizing to Fashion MNIST\" (Appendix D)")
+              "\"initially faster compared to SGD while still generalizing to Fashion MNIST\" (Appendix B.2)")
 
     def build20(r, ch, src):
         checks, ours = [], []

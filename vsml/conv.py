@@ -1,6 +1,6 @@
 """A convolutional VSML layer: every kernel weight is a sub-LSTM whose state all positions share.
 
-Paper: Appendix D ("Convolutional Neural Networks": "replacing each weight in
+Paper: Appendix B.2 ("Convolutional Neural Networks": "replacing each weight in
 the kernel with a multi-dimensional RNN state and replacing the kernel
 multiplications with VSML sub-RNNs"; kernel 3, stride 2, 8 channels, then a
 dense layer; Figures 20-21) and Section 3, Eq. 7 (the dense layer, where

@@ -1,6 +1,6 @@
-"""A convolutional VSML RNN: one convolutional VSML layer, then dense VSML layers (Appendix D, Figures 20-21).
+"""A convolutional VSML RNN: one convolutional VSML layer, then dense VSML layers (Appendix B.2, Figures 20-21).
 
-Paper: Appendix D ("a convolutional layer with kernel size 3, stride 2, and 8
+Paper: Appendix B.2 ("a convolutional layer with kernel size 3, stride 2, and 8
 channels, followed by a dense layer") and Algorithm 2 for the online run. The
 convolutional layer is :class:`vsml.conv.ConvTick`; the dense layers, the
 prediction, the error feedback and the episode loop are those of

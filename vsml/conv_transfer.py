@@ -1,6 +1,6 @@
-"""Meta-train the convolutional VSML on CIFAR-10, meta-test it there and on Fashion-MNIST (Appendix D, Figure 21).
+"""Meta-train the convolutional VSML on CIFAR-10, meta-test it there and on Fashion-MNIST (Appendix B.2, Figure 21).
 
-Paper: Appendix D, "Convolutional Neural Networks": "When meta training on
+Paper: Appendix B.2, "Convolutional Neural Networks": "When meta training on
 CIFAR10 (Figure 21) we observe that meta test-time learning on CIFAR is
 initially faster compared to SGD while still generalizing to Fashion MNIST."
 

@@ -111,7 +111,7 @@ def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *
 
     ``method`` is ``"vsml"`` (``params``: V_M dict, ``vsml_config``: a ``VSMLConfig`` or a dict of its
     fields such as an export's ``model_config``, whose layer sizes are set to ``D`` and ``num_classes`` here), ``"vsml_conv"``
-    (the same V_M in the conv architecture of Appendix D, ``vsml_config``: a
+    (the same V_M in the conv architecture of Appendix B.2, ``vsml_config``: a
     ``ConvVSMLConfig`` or dict whose input is set to ``[C, H, W]`` with ``C`` its
     channels and a square ``H = W`` giving ``D``, and whose last dense size is
     set to ``num_classes``), ``"metarnn"``

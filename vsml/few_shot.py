@@ -1,6 +1,6 @@
 """Few-shot meta-testing: N-way K-shot query accuracy of meta-learned learners and of online Adam.
 
-Paper: Appendix D, "Omniglot" and Figure 18: "In each episode, we select 5
+Paper: Appendix B.2, "Omniglot" and Figure 18: "In each episode, we select 5
 random classes, sample 1 instance each, and show it to the network with the
 label and prediction error. Then, we sample a new random test instance from one
 of the 5 classes and meta train to minimize the cross-entropy on that example.

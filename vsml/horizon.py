@@ -2,7 +2,7 @@
 
 Paper: Section 4.2 (Figure 6: cumulative online accuracy of VSML against
 online gradient descent whose learning rate is "appropriately tuned") and
-Appendix D (Figure 19, the short-horizon bias: "at some point gradient descent
+Appendix B.2 (Figure 19, the short-horizon bias: "at some point gradient descent
 overtakes VSML"). The helpers here turn ``[P, T]`` cumulative-accuracy curves
 (``P`` meta-test runs, ``T`` examples; :mod:`vsml.online`) into the numbers the
 chapters state:

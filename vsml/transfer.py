@@ -236,7 +236,7 @@ def meta_test_learner(learner: Learner, x: torch.Tensor, y: torch.Tensor, num_cl
         from .network import VSMLConfig
         cfg = VSMLConfig.from_dict(provenance["model_config"])
         return meta_test("vsml", x, y, num_classes, params=params, vsml_config=cfg, seed=seed)
-    if learner.method == "vsml_conv":  # Appendix D: the conv layer, then dense; any square input size
+    if learner.method == "vsml_conv":  # Appendix B.2: the conv layer, then dense; any square input size
         return meta_test("vsml_conv", x, y, num_classes, params=params, vsml_config=provenance["model_config"],
                          seed=seed)
     ok, why = applicable(learner, provenance, D, num_classes)

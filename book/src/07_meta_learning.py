@@ -6,7 +6,7 @@
 # **What this chapter reproduces:** Section 3.1 (Algorithm 1, "VSML: Meta
 # Training"), Section 4.2 ("Meta learning supervised learning from scratch",
 # Figure 6) and Appendix C.2 of {cite}`kirsch2021vsml`, with the long-horizon
-# meta-training that Appendix D proposes as future work.
+# meta-training that Appendix B.2 proposes as future work.
 #
 # ```{admonition} Learning objectives
 # After this chapter you can
@@ -36,7 +36,7 @@
 #   two CPU cores, at 7x7-pooled MNIST (49 inputs). Three are compared: one
 #   meta-trained on short episodes; one continued from it with
 #   long-horizon meta-training (episodes of up to thousands of examples cut into
-#   short segments, Appendix D's "resuming from previous states"); and that
+#   short segments, Appendix B.2's "resuming from previous states"); and that
 #   one continued at 28x28 on one GPU for {glue:text}`steps_long28` steps. The
 #   horizons, devices and data each trained on are read from their provenance below.
 # * *Resolution.* The same $V_M$ runs on any layer size, so we meta-test at
@@ -134,7 +134,7 @@ for i, h in enumerate(HORIZONS, 1):  # the prose names the horizons through thes
 # length drawn log-uniformly between `episode_length` and
 # `episode_length_max`, so one meta-batch mixes states from the first example
 # out to thousands: the "persistent population" of {cite}`kirsch2020metagenrl`
-# that Appendix D names as the fix for the short-horizon bias
+# that Appendix B.2 names as the fix for the short-horizon bias
 # ({cite}`wu2018shorthorizon`). The shipped configs:
 
 # %%

@@ -3,7 +3,7 @@
 #
 # COLAB_BADGE
 #
-# **What this chapter reproduces:** Appendix D of {cite}`kirsch2021vsml`
+# **What this chapter reproduces:** Appendix B.2 of {cite}`kirsch2021vsml`
 # ("Short horizon bias", Figure 19), and tests the fix the paper leaves to
 # future work.
 #

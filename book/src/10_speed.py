@@ -597,7 +597,7 @@ glue("ft_len", f"{h_last:,}", display=False)
 # on every call; `kernel, in place` writes them over the old ones, as
 # `run_episode` and ES episodes do once the states are their own (the
 # kernel reads each sub-LSTM's state before it writes it, so this is exact).
-# In full mode the convolutional layer of Appendix D is timed too
+# In full mode the convolutional layer of Appendix B.2 is timed too
 # (`--conv`, 28x28 input, kernel 3, stride 2, 8 channels): its PyTorch path,
 # that path under `torch.compile`, and the default, which on the CPU is a
 # fused C++ kernel as well (`vsml.kernels.cpu_conv`).

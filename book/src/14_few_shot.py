@@ -3,7 +3,7 @@
 #
 # COLAB_BADGE
 #
-# **What this chapter reproduces:** Appendix D, "Omniglot" (Figure 18) of
+# **What this chapter reproduces:** Appendix B.2, "Omniglot" (Figure 18) of
 # {cite}`kirsch2021vsml`: VSML, the Meta RNN {cite}`hochreiter2001learning`
 # and the fast-weight memory FWMemory {cite}`schlag2021learning` meta-trained
 # and meta-tested on 5-way 1-shot episodes, beside online SGD with Adam
@@ -23,7 +23,7 @@
 # prediction error. Then, we sample a new random test instance from one of
 # the 5 classes and meta train to minimize the cross-entropy on that
 # example. At meta test time we use unseen alphabets (classes) from the test
-# set" (Appendix D). Its findings: "common baselines such as the Meta RNN
+# set" (Appendix B.2). Its findings: "common baselines such as the Meta RNN
 # ... or a Meta RNN with external memory ... work well in an Omniglot
 # setting"; VSML "does learn more slowly on Omniglot"; and "VSML learns
 # significantly faster on Omniglot compared to SGD with Adam". Figure 18
@@ -216,11 +216,11 @@ for ds in (fashion, mnist_test):
     results[ds.name] = few_shot.evaluate(learners, ds, num_episodes=num_episodes, n_way=n_way, k_shot=k_shot,
                                          image_size=image_size, seed=seed)
 elapsed = time.perf_counter() - t0
-# Figure 18 on Omniglot, in the words of Appendix D (the figure's values are not in the text).
+# Figure 18 on Omniglot, in the words of Appendix B.2 (the figure's values are not in the text).
 PAPER = {"VSML": "\"learn[s] more slowly on Omniglot\" than the Meta RNNs; faster than Adam",
          "Meta RNN": "\"work[s] well in an Omniglot setting\"", "FWMemory": "\"work[s] well\" (external memory)",
          "Adam": "VSML \"learns significantly faster\"", "SGD": "not shown", "VSML, online MNIST only": "not shown"}
-print(f"{'learner':24s} {'Fashion-MNIST':>16s} {'MNIST (test)':>16s}   paper, Figure 18 (Appendix D)")
+print(f"{'learner':24s} {'Fashion-MNIST':>16s} {'MNIST (test)':>16s}   paper, Figure 18 (Appendix B.2)")
 for l in learners:
     f, m = results["fashion_mnist"][l.name], results["mnist"][l.name]
     print(f"{l.name:24s} {f['acc']:8.1f} +- {f['sem']:4.1f} % {m['acc']:8.1f} +- {m['sem']:4.1f} %   {PAPER[l.name]}")
@@ -349,7 +349,7 @@ print(report)
 #   {glue:md}`verdict_fwmemory`), {glue:text}`fs_fwmemory_mnist` % on
 #   MNIST test digits.
 # * **On MNIST test digits** (the meta-training classes, unseen images: not
-#   the unseen classes Appendix D meta-tests on) VSML gets
+#   the unseen classes Appendix B.2 meta-tests on) VSML gets
 #   {glue:text}`fs_vsml_mnist` %, Adam {glue:text}`fs_adam_mnist` %. Here
 #   the ordering of Figure 18 appears: on classes it was meta-trained on, the Meta RNN ({glue:text}`fs_metarnn_mnist` %) is
 #   ahead of VSML, which "does learn more slowly"; across the domain gap to

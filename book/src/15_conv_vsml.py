@@ -3,7 +3,7 @@
 #
 # COLAB_BADGE
 #
-# **What this chapter reproduces:** Appendix D, "Convolutional Neural
+# **What this chapter reproduces:** Appendix B.2, "Convolutional Neural
 # Networks" (Figures 20 and 21) of {cite}`kirsch2021vsml`: the sub-LSTMs of
 # VSML arranged as a convolutional layer instead of a dense one, meta-trained
 # and meta-tested beside the dense arrangement on MNIST

@@ -8,7 +8,7 @@ reduced in the same pass.
 * ``cpu_tick``: C++ with vector extensions and OpenMP, compiled on first use
   with the system's C++ compiler and called through ``ctypes``;
 * ``triton_tick``: a Triton kernel for CUDA (also runs under ``TRITON_INTERPRET=1``).
-* ``cpu_conv``: the same for the convolutional layer of Appendix D
+* ``cpu_conv``: the same for the convolutional layer of Appendix B.2
   (``vsml.conv.ConvTick``), ``h W_h`` once per kernel weight and tick;
 * ``vector_math``: the C++ vector helpers (``exp``, sigmoid, tanh, a small
   projection) that the CPU kernels and the cloned-layer kernel

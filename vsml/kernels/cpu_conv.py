@@ -1,4 +1,4 @@
-"""A fused CPU kernel for the micro-ticks of a convolutional VSML layer (Appendix D; :mod:`vsml.conv`).
+"""A fused CPU kernel for the micro-ticks of a convolutional VSML layer (Appendix B.2; :mod:`vsml.conv`).
 
 ``vsml.conv.ConvTick`` calls :func:`conv_ticks` for inference (no autograd,
 float32, CPU): one call does every micro-tick of every kernel weight at all its

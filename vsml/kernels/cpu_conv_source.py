@@ -1,6 +1,6 @@
 """C++ source of the fused CPU tick of a convolutional VSML layer (``vsml.kernels.cpu_conv`` builds and calls it).
 
-Appendix D of the paper, in the layout of :mod:`vsml.conv`: kernel weight
+Appendix B.2 of the paper, in the layout of :mod:`vsml.conv`: kernel weight
 ``(c_in, k, c_out)`` is one sub-LSTM whose state all output positions share;
 at every micro-tick each of its *instances* (output position ``l`` with input
 position ``i`` inside the input) updates that shared state with its own

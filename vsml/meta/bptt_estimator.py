@@ -6,7 +6,7 @@ backpropagation through time instead of ES (Appendix C.2 mentions
 episodes with shared parameters, the mean online cross-entropy as the
 meta-loss. With ``segment_length`` / ``episode_length_max`` the episodes come
 from a persistent pool and are cut into segments with the state carried
-(Appendix D's proposed fix for short-horizon bias: :mod:`vsml.meta.episode_pool`).
+(Appendix B.2's proposed fix for short-horizon bias: :mod:`vsml.meta.episode_pool`).
 With ``torchrun`` the meta-batch is split and gradients are averaged by an
 all-reduce (not bit-identical across process counts: the summation order changes).
 """

@@ -3,7 +3,7 @@
 Paper: Section 3.1 / Algorithm 1 and Appendix C.2 (ES: 1,024 antithetic
 pairs, sigma 0.05, Adam 0.025, 10k generations, 500-example episodes; BPTT:
 meta-batch 128, Adam 1e-3, global-norm clipping), Section 4.3 (random
-projections) and Appendix D (long-horizon training, :mod:`vsml.meta.episode_pool`).
+projections) and Appendix B.2 (long-horizon training, :mod:`vsml.meta.episode_pool`).
 Configs are YAML files read through :mod:`vsml.config`.
 """
 from __future__ import annotations
@@ -132,7 +132,7 @@ class MetaConfig(ConfigMixin):
             raise ValueError(f"grad_clip must be > 0 or null, got {self.grad_clip}")
 
     def _check_episode_kind(self) -> None:
-        """Few-shot episodes (Appendix D, Omniglot) have a fixed length and score only the query."""
+        """Few-shot episodes (Appendix B.2, Omniglot) have a fixed length and score only the query."""
         if self.episode_kind not in EPISODE_KINDS:
             raise ValueError(f"episode_kind must be one of {EPISODE_KINDS}, got {self.episode_kind!r}")
         if self.episode_kind == "online":

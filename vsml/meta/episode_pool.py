@@ -1,6 +1,6 @@
 """Long-horizon meta-training: truncated BPTT over a persistent pool of episodes in progress.
 
-Paper: Appendix D ("Learning beyond the meta-training horizon", Figure 19).
+Paper: Appendix B.2 ("Short horizon bias", Figure 19).
 An LA meta-trained on episodes of ``T`` examples only ever sees states from
 example 0 to ``T``; past ``T`` it may unlearn (short-horizon bias). The paper
 names a fix and leaves it to future work: "resuming from previous states

@@ -1,7 +1,7 @@
 """Meta-training episodes and their seeds (Algorithm 1's task distribution, Section 4.2).
 
 Paper: Section 4.2 (online episodes: one example at a time, batch size 1),
-Section 4.3 (random projections as augmentation) and Appendix D (segments of
+Section 4.3 (random projections as augmentation) and Appendix B.2 (segments of
 long episodes). Each episode depends only on its own seed, so any split of
 the episodes over processes, and any resume, sees the same data.
 """
@@ -64,7 +64,7 @@ def make_episodes(config: MetaConfig, dataset, seeds: list[int], length: int, de
 
 
 def make_few_shot_episodes(config: MetaConfig, dataset, seeds: list[int], device=None, by_class=None):
-    """One N-way K-shot episode per seed (Appendix D, Omniglot; :func:`vsml.tasks.few_shot_episodes`).
+    """One N-way K-shot episode per seed (Appendix B.2, Omniglot; :func:`vsml.tasks.few_shot_episodes`).
 
     Like :func:`make_episodes`, each episode depends only on its seed. Returns
     ``x [n, T, D]``, ``y [n, T]`` (labels ``0..n_way-1``) and the loss mask

@@ -85,7 +85,7 @@ class VSMLModel:
 
 
 class ConvVSMLModel(VSMLModel):
-    """The conv VSML RNN (:mod:`vsml.conv_network`, Appendix D) as a function of a flat vector; same V_M as ``vsml``.
+    """The conv VSML RNN (:mod:`vsml.conv_network`, Appendix B.2) as a function of a flat vector; same V_M as ``vsml``.
 
     Without ``input_shape`` in the options the data's inputs are read as one square channel
     (``784 -> [1, 28, 28]``); without ``dense_sizes`` one dense layer maps to the data's classes.

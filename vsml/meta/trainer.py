@@ -4,7 +4,7 @@ Paper: Section 3.1 and Algorithm 1 ("VSML: Meta Training"), Section 4.2
 (online episodes) and Appendix C.2. The meta-loss of a parameter vector is the
 mean cross-entropy over all online predictions of an episode (the prediction
 for ``x_t`` made before ``y_t`` is seen), starting from fresh random LSTM
-states (few-shot episodes, Appendix D: only the query's prediction). The meta-gradient comes from an estimator (:data:`ESTIMATORS`: ES or
+states (few-shot episodes, Appendix B.2: only the query's prediction). The meta-gradient comes from an estimator (:data:`ESTIMATORS`: ES or
 BPTT); the trainer supplies data, model and device and never branches on the
 method. Checkpoints and logs are :func:`vsml.meta.run.train`'s.
 """
