@@ -90,3 +90,33 @@ def test_benchmark_rows_agree_with_reference():
     rows = bench.benchmark(pop_size=2, A=6, B=3, repeats=1, compile=False)
     assert [r["formulation"] for r in rows] == ["reference", "fast eager"] * 2
     assert all(r["max_diff"] < 1e-5 and r["mticks"] > 0 for r in rows)
+
+
+def test_prose_refresh_keeps_outputs_and_refuses_changed_code(tiny_book, capsys):
+    src, stored = tiny_book / "book" / "src" / "99_tiny.py", tiny_book / "book" / "99_tiny.ipynb"
+    assert book.main(["prose", "99"]) == 2 and "no stored notebook" in capsys.readouterr().err
+    assert book.main(["run", "99", "-p", "value", "7"]) == 0
+    src.write_text(CHAPTER.replace("# # A tiny chapter", "# # A tiny chapter, retitled"))
+    assert book.stale_cells(src, stored) == ([], [0])
+    assert book.main(["prose", "99"]) == 0
+    nb = nbformat.read(stored, as_version=4)
+    assert nb.cells[0].source.startswith("# A tiny chapter, retitled")
+    assert "value is 7" in "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "injected-parameters" in nb.cells[2].metadata["tags"]  # papermill's -p cell kept in place
+    assert book.stale_cells(src, stored) == ([], [])
+    before = stored.read_bytes()
+    src.write_text(CHAPTER.replace('print("value is", value)', 'print("value:", value)'))
+    assert book.main(["prose", "99"]) == 2
+    assert "code cells [1] differ" in capsys.readouterr().err
+    assert stored.read_bytes() == before
+
+
+@pytest.mark.parametrize("src", book.chapters(), ids=lambda p: p.stem)
+def test_stored_chapter_matches_its_source(src):
+    """A stored chapter is the run of its current source: no edit since (`vsml.book run` or, text only, `prose`)."""
+    stored = book.BOOK / f"{src.stem}.ipynb"
+    if not stored.exists():
+        pytest.skip("not run yet")
+    code, markdown = book.stale_cells(src, stored)
+    assert not code, f"code cells {code} changed since the stored run: python -m vsml.book run {src.stem[:2]}"
+    assert not markdown, f"markdown cells {markdown} changed: python -m vsml.book prose {src.stem[:2]}"

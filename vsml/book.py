@@ -15,6 +15,7 @@ papermill into a temporary file and replaces the stored notebook only on success
     python -m vsml.book run 01 02 --smoke  # smoke mode, written to _build/smoke/
     python -m vsml.book run all -p seed 1  # every chapter, with a parameter
     python -m vsml.book run 07 --device cuda  # on the GPU (chapters marked CPU-only stay there)
+    python -m vsml.book prose 07             # text edits only: keep the stored outputs
     python -m vsml.book list
 """
 from __future__ import annotations
@@ -263,6 +264,57 @@ def run_chapter(src: Path, smoke: bool, params: dict, inplace: bool) -> tuple[Pa
     return out, time.time() - t0, peak_mb
 
 
+def _code_cells(nb) -> list:
+    """A notebook's code cells as run, without the cell papermill injects for ``-p`` parameters."""
+    return [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+
+
+def stale_cells(src: Path, stored: Path) -> tuple[list[int], list[int]]:
+    """Indices of the code and the markdown cells where a stored chapter differs from its source."""
+    import nbformat
+
+    new, old = build_notebook(src, stored), nbformat.read(stored, as_version=4)
+    diff = []
+    for kind, pick in (("code", _code_cells), ("markdown", lambda nb: [c for c in nb.cells
+                                                                        if c.cell_type == "markdown"])):
+        a, b = pick(new), pick(old)
+        diff.append([i for i in range(max(len(a), len(b)))
+                     if i >= len(a) or i >= len(b) or a[i].source != b[i].source])
+    return diff[0], diff[1]
+
+
+def refresh_prose(src: Path) -> Path:
+    """Rebuild a stored chapter's text from its source, keeping every output, when no code cell changed.
+
+    The outputs stay those of the run that executed exactly this code; a changed
+    code cell (or a missing stored notebook) is an error: run the chapter instead.
+    """
+    import nbformat
+
+    stored = BOOK / f"{src.stem}.ipynb"
+    if not stored.exists():
+        raise ValueError(f"{src.stem} has no stored notebook: run it (python -m vsml.book run {src.stem[:2]})")
+    code, _ = stale_cells(src, stored)
+    if code:
+        raise ValueError(f"{src.stem}: code cells {code} differ from the stored run; its outputs would not be "
+                         f"theirs: run the chapter (python -m vsml.book run {src.stem[:2]})")
+    old = nbformat.read(stored, as_version=4)
+    new = build_notebook(src, stored)
+    new.metadata = old.metadata
+    ran = iter(_code_cells(old))
+    injected = [c for c in old.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    cells = []
+    for cell in new.cells:
+        if cell.cell_type == "code":
+            cell = next(ran)
+        cells.append(cell)
+        if injected and cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            cells.extend(injected)  # papermill's -p cell stays right after the parameters cell
+    new.cells = cells
+    nbformat.write(new, stored)
+    return stored
+
+
 def parameter_names(src: Path) -> list[str]:
     """Names assigned in a chapter's ``parameters`` cell (what ``-p NAME VALUE`` may set)."""
     import jupytext
@@ -300,6 +352,9 @@ def main(argv=None) -> int:
     sub.add_parser("list", help="list chapters")
     sync_p = sub.add_parser("sync", help="rebuild notebooks from sources without executing (drops outputs)")
     sync_p.add_argument("chapters", nargs="+")
+    prose_p = sub.add_parser("prose", help="update stored chapters' text from their sources, keeping the outputs "
+                                           "(only where no code cell changed)")
+    prose_p.add_argument("chapters", nargs="+")
     args = parser.parse_args(argv)
 
     if args.cmd == "list":
@@ -311,6 +366,15 @@ def main(argv=None) -> int:
         import nbformat
         for c in find_chapters(args.chapters):
             nbformat.write(build_notebook(c, BOOK / f"{c.stem}.ipynb"), BOOK / f"{c.stem}.ipynb")
+        return 0
+
+    if args.cmd == "prose":
+        try:
+            for c in find_chapters(args.chapters):
+                print(f"text of {c.stem} updated -> {refresh_prose(c).relative_to(ROOT)}")
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         return 0
 
     srcs = find_chapters(args.chapters)

@@ -433,7 +433,7 @@ def figures20_21(book_dir: Path) -> list[Claim]:
 
 def speed(results_dir: Path) -> list[Claim]:
     spec = ("Appendix C.2", "the paper's ES meta-training (1,024 antithetic pairs = 2,048 members x 500 examples, "
-            "784x10; the paper: \"population size of 1024\") on one GPU",
+            "784x10; the paper's \"population size of 1024\" counts pairs in the authors' code) on one GPU",
             f"{PAPER_ES_GENERATIONS:,} generations \"across {PAPER_GPUS} GPUs\" (Appendix C.2)")
     rows = []
     for path in sorted(Path(results_dir).glob("*/bench_meta*.json")):

@@ -11,8 +11,11 @@
 # generation: with our `paper` config that is
 # $2 P \times 500 \times 784 \times 10 \times 2 \approx$
 # {glue:text}`ticks_per_gen` G sub-LSTM micro-ticks per generation for
-# $P =$ {glue:text}`paper_pairs` antithetic pairs (the paper says "population
-# size of 1024", which is half of that if its members come in pairs). The
+# $P =$ {glue:text}`paper_pairs` antithetic pairs. The paper says "population
+# size of 1024"; in the authors' code {cite}`kirsch2021vsmlcode` that number
+# (`training.population_size`) counts draws of noise, each evaluated at
+# $\theta + \sigma\epsilon$ and $\theta - \sigma\epsilon$ on one episode, so the
+# paper's population is 1,024 pairs, 2,048 members, as in our config. The
 # paper ran 10k such steps "across 128 GPUs".
 #
 # **Objectives.** After this appendix you can
@@ -680,17 +683,19 @@ glue("ex1_ms", f"{1e3 * 2 * 2 * tensor_bytes / (H200_TBS * 1e12):.1f}")
 # is the message means, the projections and kernel launches.
 # ```
 #
-# ```{admonition} Exercise 2: what does the paper's population cost?
-# The paper's "population size of 1024" counts members; our `paper` config has
-# {glue:text}`paper_pairs` antithetic *pairs*. Using the measured time per
-# generation, estimate the time of 10k generations at the paper's population
-# on one H200.
+# ```{admonition} Exercise 2: what does a pair cost?
+# Our `paper` config, like the authors' code, has {glue:text}`paper_pairs`
+# antithetic *pairs*. Had the paper's "population size of 1024" counted
+# members, as the phrase is often read, what would a generation cost, and what
+# would ES lose?
 # ```
 #
 # ```{admonition} Solution
 # :class: dropdown
-# The work is linear in the number of members: half the members, about half
-# the time per generation, i.e. roughly half of the hours printed above.
+# The work is linear in the number of members: 512 pairs take about half the
+# time per generation, roughly half of the hours printed above. ES would lose
+# half its draws, and an estimate from fewer draws is noisier ({numref}`fig-speed-es-cosine`: the agreement of two estimates
+# grows with the number of pairs).
 # ```
 #
 # ## Conclusion
