@@ -89,8 +89,15 @@ def test_shipped_report_reads_every_row():
     assert all(r.verdict in report.VERDICTS for r in rows)
     cloning = [r for r in rows if r.figure.startswith("Figures 5")]
     assert all(r.verdict != report.NOT_RUN for r in cloning), [r.note for r in cloning]
-    counts = report.count_verdicts(rows)
-    assert sum(counts.values()) == len(rows)
+    tagged = [r for r in rows if " [" in r.figure]
+    assert report.paper_claims(rows) == len(rows) - len(tagged)  # a re-check with a second V_M is no new claim
+
+
+def test_paper_claims_counts_rechecks_once():
+    rows = [report.not_run(f, "c", "p", "n") for f in ("Figure 6a (early)", "Figure 6a (early) [gpu_vm]",
+                                                      "Figure 6b", "Figure 6b [gpu_vm]", "Figure 7 (28x28 V_M)")]
+    assert report.paper_claims(rows) == 3
+    assert sum(report.count_verdicts(rows).values()) == 5
 
 
 def test_cloning_rows_agree_with_chapter_06():

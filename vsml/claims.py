@@ -134,7 +134,8 @@ def figure6(book_dir: Path, pretrained_dir: Path) -> list[Claim]:
          "\"considerably faster\" than online gradient descent (Section 4.2)"),
         ("Figure 6a (horizon)", "still ahead of tuned online gradient descent at the 2,000-example horizon",
          "\"faster learning during meta testing compared to online gradient descent\" (Figure 6 caption), "
-         "read here at the last example of the figure's span"),
+         "read here after 2,000 examples (our choice: the text gives no x-range for Figure 6; Figure 8's "
+         "accuracies are \"after 2k steps\", Appendix B.2)"),
         ("Figure 6b", "learns Fashion-MNIST, never seen in meta-training, trailing a little at convergence",
          "\"Learning still works well\", \"lacks behind a little\" (Section 4.2)"),
         ("Figure 6c", "a Meta RNN meta-trained the same way overfits to MNIST",
@@ -168,10 +169,10 @@ def figure6(book_dir: Path, pretrained_dir: Path) -> list[Claim]:
         checks, ours = [], []
         for px in resolutions:
             f2, f3, b3 = ch.num(f"{who}_f{px}_h2"), ch.num(f"{who}_f{px}_h3"), ch.num(f"best_f{px}_h3")
-            learns = f3 >= f2 and f3 >= 2 * CHANCE_10
-            checks.append(Check(f"{px}x{px}: learns ({f2:.1f} -> {f3:.1f}, >= {2 * CHANCE_10:g}) and trails the best "
-                                f"baseline by <= {FASHION_TRAIL_POINTS} ({b3 - f3:+.1f})",
-                                learns and b3 - f3 <= FASHION_TRAIL_POINTS))
+            checks.append(Check(f"{px}x{px}: learns ({f2:.1f} -> {f3:.1f}, >= {2 * CHANCE_10:g})",
+                                f3 >= f2 and f3 >= 2 * CHANCE_10))
+            checks.append(Check(f"{px}x{px}: trails the best baseline by <= {FASHION_TRAIL_POINTS} points "
+                                f"({b3 - f3:+.1f})", b3 - f3 <= FASHION_TRAIL_POINTS))
             ours.append(f"{px}x{px} @{h[3]:,}: VSML {_pct(f3)} vs {_pct(b3)}")
         fig, claim, paper = specs[2]
         rows.append(Claim(fig + tag, claim, paper, "; ".join(ours) + " (best tuned baseline)", setting, checks, src))

@@ -81,6 +81,12 @@ def count_verdicts(claims: list[Claim]) -> dict[str, int]:
     return counts
 
 
+def paper_claims(claims: list[Claim]) -> int:
+    """How many distinct claims of the paper the rows check: a row tagged ``"... [V_M name]"`` re-checks its
+    claim with a second learner and is not counted again."""
+    return len({c.figure.split(" [")[0] for c in claims})
+
+
 def not_run(figure: str, claim: str, paper: str, note: str, source: str = "") -> Claim:
     return Claim(figure=figure, claim=claim, paper=paper, note=note, source=source)
 

@@ -64,18 +64,12 @@ from IPython.display import Markdown
 
 from vsml import data, horizon, meta
 from vsml.baselines import online_sgd
-from vsml.book import chapter_setup
+from vsml.book import chapter_setup, glue
 from vsml.device import resolve_device
 from vsml.evaluate import BASELINES, meta_test
 from vsml.memory import peak_rss_mb
 from vsml.online import online_metrics
 from vsml.tasks import online_episodes
-
-try:
-    from myst_nb import glue
-except ImportError:  # outside the book's toolchain (e.g. Colab): show glued values inline
-    def glue(name, value, display=True):
-        print(f"[{name}] {value}")
 
 run = chapter_setup(smoke=smoke, device=device, seed=seed)
 dev = resolve_device(run.device)
@@ -120,9 +114,11 @@ glue("hor_short", VMS[name_short]["horizon"], display=False)
 # run, and an episode draws without replacement, so the runs draw from the
 # **training** splits:
 #
-# * **MNIST train**: the dataset both $V_M$s were meta-trained on (on
-#   different episodes; see each $V_M$'s data above), so this measures the
-#   learning algorithm on its own task distribution, as Figure 19 does;
+# * **MNIST train**: the very images the $V_M$s were meta-trained on (each
+#   $V_M$'s data is printed above), drawn into new episodes. This measures the
+#   learning algorithm on its own meta-training distribution, as Figure 19
+#   does, not on held-out images; the baselines' tuning episodes below come
+#   from this split too;
 # * **Fashion-MNIST train**: never seen in meta-training, so this measures the
 #   bias out of distribution.
 
@@ -290,6 +286,40 @@ for label, key in (("MNIST", "m"), ("Fashion-MNIST", "f")):
 glue("num_runs", num_runs, display=False)
 glue("window", window, display=False)
 
+
+def finding(label, vm):
+    """One sentence: how the learner ends (window trend) and where gradient descent overtakes it."""
+    w = horizon.windowed_accuracy(correct[label, vm], window).mean(0)
+    mid, end = float(w[len(w) // 2]), float(w[-1])
+    mid_at = len(w) // 2 + window
+    trend = ("still improving" if end - mid > 0.01 else "unlearning" if mid - end > 0.01 else "holding, not improving")
+    says = (f"its windowed accuracy is {100 * mid:.1f} % at example {mid_at:,} and {100 * end:.1f} % at the end "
+            f"({trend})")
+    b, t = first_overtake(label, vm)
+    hor = VMS[vm]["horizon"]
+    if b is None:
+        return f"{says}; no tuned baseline overtakes it within the run."
+    where = (f"inside the {hor:,} examples it was meta-trained on, so more than the short-horizon bias is at work "
+             f"there: at that length tuned gradient descent is simply the better learner" if t < hor else
+             f"past the {hor:,} examples it was meta-trained on, as the short-horizon bias predicts")
+    return f"{says}; {b} overtakes it after {t:,} examples, {where}."
+
+
+for label, key in (("MNIST", "m"), ("Fashion-MNIST", "f")):
+    for vm, tag in ((name_long, "long"), (name_short, "short")):
+        glue(f"finding_{key}_{tag}", Markdown(finding(label, vm)), display=False)
+        print(f"{label}, {vm}: {finding(label, vm)}")
+end_short, end_long = (100 * horizon.at(curves["MNIST", vm], [length])[length][0] for vm in (name_short, name_long))
+w_long = horizon.windowed_accuracy(correct["MNIST", name_long], window).mean(0)
+b_long, t_long = first_overtake("MNIST", name_long)
+summary_pool = (f"on MNIST the pool-trained $V_M$ ends at {end_long:.1f} % where the short-horizon one ends at "
+                f"{end_short:.1f} %, its windowed accuracy moves by {100 * float(w_long[-1] - w_long[len(w_long) // 2]):+.1f} "
+                f"points over the second half of the run, and "
+                + ("no tuned baseline overtakes it." if b_long is None else
+                   f"tuned gradient descent ({b_long}) overtakes it after {t_long:,} examples."))
+glue("summary_pool", Markdown(summary_pool), display=False)
+print("summary:", summary_pool)
+
 # %% [markdown]
 # ## What we found
 #
@@ -321,6 +351,11 @@ glue("window", window, display=False)
 # end. A peak long before the end, followed by a lower value, is unlearning;
 # a peak at the end is a learner still improving.
 #
+# **What this says.** On MNIST the short-horizon $V_M$: {glue:md}`finding_m_short`
+# The pool-trained $V_M$: {glue:md}`finding_m_long` On Fashion-MNIST the
+# short-horizon $V_M$: {glue:md}`finding_f_short` The pool-trained one:
+# {glue:md}`finding_f_long`
+#
 # **Why the bias, and why the pool helps.** Meta-training on episodes of $T$
 # examples optimises the learning algorithm for states reached within $T$
 # examples only; nothing asks it to keep improving, or even to stay stable,
@@ -329,9 +364,9 @@ glue("window", window, display=False)
 # to do well at every position out to the pool's longest episodes (its dotted
 # line); past that line it is again outside what it was meta-trained on.
 # Doing well at late positions can be achieved by *holding* what was learned
-# (a flat window curve) or by *continuing to improve* (a rising one); the
-# numbers above say which of the two the shipped $V_M$ does, and only the
-# second stops gradient descent from overtaking.
+# (a flat window curve) or by *continuing to improve* (a rising one); only the
+# second stops gradient descent from overtaking, and the findings above say
+# which of the two the shipped $V_M$s do.
 #
 # ## Exercises
 #
@@ -345,8 +380,10 @@ glue("window", window, display=False)
 # $(0.80 \cdot 10000 + 0.95 \cdot 2000) / 12000 = 0.825$: a learner that is
 # now far better moves the cumulative curve by only $2.5$ points. Cumulative
 # curves integrate the past, so a crossing on them comes long after the
-# learners' current accuracies crossed; the windowed verdicts above are
-# therefore earlier than the cumulative ones.
+# learners' current accuracies crossed. The windowed verdicts can therefore
+# come earlier, but not before the first window ends (example
+# {glue:text}`window`): where a baseline is ahead almost from the start, as
+# several are above, the cumulative verdict is the earlier one.
 # ```
 #
 # **2. Tuned for which horizon? (runs code)** The baselines above are tuned
@@ -425,9 +462,8 @@ for p in (2000, 12000):
 #   those episodes only; past their end it may stop improving or unlearn, and
 #   tuned gradient descent, which keeps improving, overtakes it.
 # * Meta-training on a persistent pool of long episodes, cut into truncated
-#   BPTT segments with the state carried, is the paper's proposed fix; the
-#   verdicts above say how far it moves the point where gradient descent
-#   overtakes.
+#   BPTT segments with the state carried, is the paper's proposed fix. In this
+#   run: {glue:md}`summary_pool`
 #
 # ## Provenance
 

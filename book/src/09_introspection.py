@@ -57,7 +57,7 @@ from IPython.display import Markdown
 
 from vsml import data, horizon, meta
 from vsml.baselines import online_sgd
-from vsml.book import chapter_setup
+from vsml.book import chapter_setup, glue
 from vsml.device import resolve_device
 from vsml.evaluate import meta_test
 from vsml.introspection import encounter_accuracy, per_class_sequence, plot_probabilities
@@ -65,12 +65,6 @@ from vsml.memory import peak_rss_mb
 from vsml.network import VSMLNetwork
 from vsml.online import online_metrics
 from vsml.tasks import online_episodes, resize_images
-
-try:
-    from myst_nb import glue
-except ImportError:  # outside the book's toolchain (e.g. Colab): show glued values inline
-    def glue(name, value, display=True):
-        print(f"[{name}] {value}")
 
 run = chapter_setup(smoke=smoke, device=device, seed=seed)
 dev = resolve_device(run.device)

@@ -111,12 +111,16 @@ def table_html(rows):
 
 
 display(HTML(table_html(rows)))
-print(", ".join(f"{v}: {n}" for v, n in counts.items()) + f" (of {len(rows)} claims)")
+n_paper = report.paper_claims(rows)
+print(", ".join(f"{v}: {n}" for v, n in counts.items())
+      + f" (of {len(rows)} rows: {n_paper} claims of the paper, {len(rows) - n_paper} re-checked with a second V_M)")
 for r in rows:
     print(f"[{r.verdict}] {r.figure}: read from {r.source or '-'}")
 
 # %%
 glue("n_claims", len(rows))
+glue("n_paper_claims", n_paper)
+glue("n_rechecked", len(rows) - n_paper)
 for verdict, key in ((report.REPRODUCED, "n_yes"), (report.PARTLY, "n_partly"),
                      (report.NOT_REPRODUCED, "n_no"), (report.NOT_RUN, "n_not_run")):
     glue(key, counts[verdict])
@@ -165,7 +169,10 @@ plt.close(fig)
 #
 # ## What we found
 #
-# Of the {glue:text}`n_claims` claims in the table, {glue:text}`n_yes` are
+# The table has {glue:text}`n_claims` rows: {glue:text}`n_paper_claims`
+# claims of the paper, {glue:text}`n_rechecked` of them checked a second time
+# with another $V_M$ (the rows tagged with its name in brackets, counted as
+# rows below). Of the {glue:text}`n_claims` rows, {glue:text}`n_yes` are
 # reproduced ({glue:text}`list_yes`), {glue:text}`n_partly` partly
 # ({glue:text}`list_partly`), {glue:text}`n_no` not reproduced
 # ({glue:text}`list_no`), and {glue:text}`n_not_run` not yet run
