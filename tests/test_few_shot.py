@@ -133,3 +133,29 @@ def test_omniglot_path_on_a_tiny_archive(offline, tmp_path, monkeypatch):  # noq
     out = few_shot.evaluate([few_shot.Learner("VSML", "vsml", str(tmp_path / "fs_omniglot.pt"))], test,
                             num_episodes=4, n_way=5, image_size=7)
     assert out["VSML"]["episodes"] == 4
+
+
+def test_a_baseline_learner_takes_its_own_learning_rate():
+    ds = classes_dataset()
+    ep = few_shot.tasks.few_shot_episodes(ds, 8, 5, 1, seed=0)
+    paper = few_shot.query_correct(few_shot.Learner("SGD", "SGD"), ep.x, ep.y, 5)
+    out = {lr: few_shot.meta_test("SGD", ep.x, ep.y, 5, lr=lr)["loss"] for lr in (None, 1e-2, 3.0)}
+    assert torch.equal(out[None], out[1e-2])        # None is the paper's rate
+    assert not torch.allclose(out[None], out[3.0])  # the rate reaches the baseline
+    assert paper.shape == (8,)
+    with pytest.raises(ValueError, match="learns without one"):
+        few_shot.meta_test("metarnn", ep.x, ep.y, 5, params={}, lr=0.1)
+
+
+def test_tune_lr_widens_until_the_best_rate_is_inside(monkeypatch):
+    def fake_evaluate(learners, dataset, **kw):  # accuracy peaks at lr 0.1
+        return {l.name: {"acc": -abs(torch.tensor(l.lr).log10().item() + 1)} for l in learners}
+
+    monkeypatch.setattr(few_shot, "evaluate", fake_evaluate)
+    best, table = few_shot.tune_lr("Adam", None, [1e-3, 1e-2], num_episodes=4)
+    assert best == pytest.approx(0.1) and max(table) == pytest.approx(1.0)  # widened twice to the right
+    assert min(table) == pytest.approx(1e-3)
+    best, table = few_shot.tune_lr("Adam", None, [1e-8, 1e-7], num_episodes=4, max_widen=2)
+    assert best == pytest.approx(1e-5) and len(table) == 4  # stopped at the limit, still at the edge
+    with pytest.raises(ValueError, match="baseline"):
+        few_shot.tune_lr("vsml", None, [1e-3, 1e-2], num_episodes=4)

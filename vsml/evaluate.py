@@ -106,7 +106,8 @@ def conv_config_for(config, input_size: int, num_classes: int) -> ConvVSMLConfig
 
 
 def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *, params=None,
-              vsml_config=None, model_config=None, seed: int = 0, progress: bool = False) -> dict[str, torch.Tensor]:
+              vsml_config=None, model_config=None, seed: int = 0, progress: bool = False,
+              lr: float | None = None) -> dict[str, torch.Tensor]:
     """Algorithm 2 / the baselines on episodes ``x [P, T, D]``, ``y [P, T]``: one run per episode.
 
     ``method`` is ``"vsml"`` (``params``: V_M dict, ``vsml_config``: a ``VSMLConfig`` or a dict of its
@@ -120,8 +121,11 @@ def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *
     export's ``model_config``; default: the config class's defaults), or a name in
     ``BASELINES``. VSML starts every run from fresh random states (seeded), the
     learned baselines from zero states, the SGD baselines from fresh random
-    parameters. Returns ``correct``, ``loss``, ``cum_acc`` (``[P, T]``) and ``seconds``.
+    parameters; ``lr`` sets a baseline's learning rate (default: its Appendix C.2 rate). Returns
+    ``correct``, ``loss``, ``cum_acc`` (``[P, T]``) and ``seconds``.
     """
+    if lr is not None and method not in BASELINES:
+        raise ValueError(f"lr is a gradient-descent baseline's learning rate; {method!r} learns without one")
     t0 = time.perf_counter()
     with torch.inference_mode():
         if method == "vsml":
@@ -157,7 +161,7 @@ def meta_test(method: str, x: torch.Tensor, y: torch.Tensor, num_classes: int, *
             raise ValueError(f"unknown method {method!r}; known: vsml, vsml_conv, metarnn, "
                              f"{', '.join([*FAST_WEIGHT_MODELS, *BASELINES])}")
     if logits is None:  # gradient-based baselines need autograd-free but not inference-mode tensors
-        logits = online_sgd(x, y, num_classes, seed=seed, **BASELINES[method])["logits"]
+        logits = online_sgd(x, y, num_classes, seed=seed, lr=lr, **BASELINES[method])["logits"]
     out = online_metrics(logits, y)
     out["seconds"] = torch.tensor(time.perf_counter() - t0)
     return out

@@ -33,6 +33,7 @@ class Learner:
     name: str
     method: str                  # vsml | metarnn | fwmemory | hebbian | a vsml.evaluate.BASELINES name
     pretrained: str | None = None
+    lr: float | None = None      # a baseline's learning rate (None: its Appendix C.2 default)
 
 
 def load_learner(learner: Learner):
@@ -58,7 +59,7 @@ def query_correct(learner: Learner, x: torch.Tensor, y: torch.Tensor, n_way: int
         out = meta_test("vsml", x, y, n_way, params=params, vsml_config=VSMLConfig.from_dict(info["model_config"]),
                         seed=seed)
     elif learner.method in BASELINES:
-        out = meta_test(learner.method, x, y, n_way, seed=seed)
+        out = meta_test(learner.method, x, y, n_way, seed=seed, lr=learner.lr)
     else:
         out = meta_test(learner.method, x, y, n_way, params=params, model_config=info["model_config"], seed=seed)
     return out["correct"][:, -1]
@@ -70,6 +71,38 @@ def mean_sem(correct: torch.Tensor) -> tuple[float, float]:
     n = c.numel()
     acc = float(c.mean())
     return 100 * acc, 100 * math.sqrt(acc * (1 - acc) / max(n - 1, 1))
+
+
+def tune_lr(method: str, dataset, grid, *, num_episodes: int, n_way: int = 5, k_shot: int = 1,
+            image_size=None, seed: int = 0, max_widen: int = 3) -> tuple[float, dict[float, float]]:
+    """The learning rate of baseline ``method`` with the best query accuracy on ``dataset``'s episodes.
+
+    Tries ``grid`` and, while the best rate is at an end, widens it by the grid's
+    own ratio (at most ``max_widen`` times per side), so the rate returned has a
+    worse one on each side where possible. Returns ``(best_lr, {lr: accuracy %})``.
+    """
+    if method not in BASELINES:
+        raise ValueError(f"tune_lr tunes a gradient-descent baseline ({', '.join(BASELINES)}), got {method!r}")
+    grid = sorted(float(g) for g in grid)
+    if len(grid) < 2 or grid[0] <= 0:
+        raise ValueError(f"grid needs at least two positive rates, got {grid}")
+    ratio = grid[1] / grid[0]
+    table: dict[float, float] = {}
+    widened = {"low": 0, "high": 0}
+    while True:
+        for lr in grid:
+            if lr not in table:
+                learner = Learner(f"{method} lr {lr:g}", method, lr=lr)
+                table[lr] = evaluate([learner], dataset, num_episodes=num_episodes, n_way=n_way, k_shot=k_shot,
+                                     image_size=image_size, seed=seed)[learner.name]["acc"]
+        best = max(table, key=table.get)
+        if best == min(table) and widened["low"] < max_widen:
+            grid, widened["low"] = [best / ratio], widened["low"] + 1
+        elif best == max(table) and widened["high"] < max_widen:
+            grid, widened["high"] = [best * ratio], widened["high"] + 1
+        else:
+            break
+    return max(table, key=table.get), dict(sorted(table.items()))
 
 
 def evaluate(learners: list[Learner], dataset, *, num_episodes: int, n_way: int = 5, k_shot: int = 1,
