@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from vsml import bench_meta
+from vsml import bench_meta, meta
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -16,7 +16,7 @@ def test_bench_meta_applies_overrides_and_writes_json(tmp_path, capsys):
     (row,) = json.loads(out.read_text())
     assert row["config"] == "cpu_es" and row["method"] == "es" and row["device"] == "cpu"
     assert row["overrides"] == ["num_pairs=2", "episode_length=4", "model_options.state_dtype=bfloat16"]
-    assert row["measured"] == {"num_pairs": 2, "meta_batch_size": row["measured"]["meta_batch_size"],
+    assert row["measured"] == {"num_pairs": 2, "meta_batch_size": meta.load_config("cpu_es").meta_batch_size,
                                "episode_length": 4}
     assert row["micro_ticks_per_s"] == pytest.approx(4 * 4 * 49 * 10 * 2 / row["sec_per_step"])
     assert "model_options.state_dtype=bfloat16" in capsys.readouterr().out

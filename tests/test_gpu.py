@@ -11,10 +11,10 @@ import torch
 
 from vsml import device as vdevice
 from vsml import es, meta
-from vsml.lstm import DenseTick, SubLSTMConfig, init_params
+from vsml.lstm import DenseTick, SubLSTMConfig
 from vsml.network import VSMLConfig, VSMLNetwork
 
-from tiny_tasks import remember_the_class
+from tiny_tasks import remember_the_class, tick_inputs
 
 HAS_CUDA = torch.cuda.is_available()
 gpu = pytest.mark.skipif(not HAS_CUDA, reason="needs CUDA")
@@ -45,19 +45,10 @@ def test_auto_and_bad_names():
 
 # ------------------------------------------------------------ CUDA == CPU
 
-def _tick_inputs(members, batch=3, A=7, B=5, seed=0):
+def _tick_inputs(members):
     cfg = SubLSTMConfig()
-    g = torch.Generator().manual_seed(seed)
-    params = init_params(cfg, g)
-    if members:
-        params = {k: v.expand(members, *v.shape) + 0.05 * torch.randn(members, *v.shape, generator=g)
-                  for k, v in params.items()}
-    N = cfg.state_size
-    h = torch.randn(batch, A, B, N, generator=g).tanh()
-    c = torch.randn(batch, A, B, N, generator=g)
-    fwd = torch.randn(batch, A, cfg.fwd_size, generator=g)
-    bwd = torch.randn(batch, B, cfg.bwd_size, generator=g)
-    return cfg, params, (h, c, fwd, bwd)
+    params, tensors = tick_inputs(members, cfg, P=3, A=7, B=5)
+    return cfg, params, tuple(tensors)
 
 
 @gpu

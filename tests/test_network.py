@@ -194,7 +194,8 @@ LONG = torch.zeros(2, 3, dtype=torch.long)
      r"y must be \[P, T\] = \(2, 3\)"),
     (lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12), torch.full((2, 3), 4)), r"labels must be in \[0, 4\)"),
     (lambda net, p: net.run_episode(p, torch.full((2, 3, 12), float("nan")), LONG), "NaN or infinite"),
-    (lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12), torch.zeros(2, 3)), "integer class labels"),
+    (lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12), torch.zeros(2, 3)), "int64 class labels"),
+    (lambda net, p: net.run_episode(p, torch.zeros(2, 3, 12), LONG.int()), r"int64 class labels.*y.long\(\)"),
     (lambda net, p: net.run_episode({**p, "lstm_w": p["lstm_w"][:-1]}, torch.zeros(2, 3, 12), LONG),
      r"lstm_w has shape \(31, 64\), expected \(32, 64\)"),
     (lambda net, p: net.run_episode(unflatten_params(torch.zeros(3, 2384), SubLSTMConfig()), torch.zeros(2, 3, 12),
@@ -234,3 +235,20 @@ def test_config_roundtrip():
     cfg = VSMLConfig(layer_sizes=(49, 10), sub_lstm=SubLSTMConfig(layer_norm=True), feed_label=True)
     again = VSMLConfig.from_dict(cfg.to_dict())
     assert again == cfg and dataclasses.is_dataclass(again.sub_lstm)
+
+
+def test_every_learner_applies_the_same_label_rule():
+    """int32 labels: the same one-line error from VSML and from a baseline (vsml.online.check_episode)."""
+    from vsml.evaluate import meta_test
+    x, y = torch.zeros(2, 3, 12), torch.zeros(2, 3, dtype=torch.int32)
+    net = VSMLNetwork(VSMLConfig(layer_sizes=(12, 4)))
+    for run in (lambda: net.run_episode(net.init_params(0), x, y), lambda: meta_test("SGD", x, y, 4)):
+        with pytest.raises(ValueError, match=r"y.long\(\)"):
+            run()
+
+
+@pytest.mark.parametrize("ticks", [0, -1, 1.5])
+def test_dense_tick_needs_a_positive_number_of_micro_ticks(ticks):
+    from vsml.lstm import DenseTick
+    with pytest.raises(ValueError, match="num_ticks must be an int >= 1"):
+        DenseTick(SubLSTMConfig(), ticks)

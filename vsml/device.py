@@ -64,10 +64,3 @@ def peak_memory_mb(device: str | torch.device) -> float | None:
     if dev.type != "cuda":
         return None
     return torch.cuda.max_memory_allocated(dev) / 2**20
-
-
-def seed_everything(seed: int) -> None:
-    """Seed torch's CPU and CUDA generators (the package draws its own randomness from seeded CPU generators)."""
-    torch.manual_seed(seed)
-    if torch.cuda.is_available():
-        torch.cuda.manual_seed_all(seed)

@@ -49,10 +49,6 @@ class ESHyperParams:
         if not (0 <= self.b1 < 1 and 0 <= self.b2 < 1):
             raise ValueError(f"Adam betas must lie in [0, 1), got b1={self.b1}, b2={self.b2}")
 
-    @property
-    def population_size(self) -> int:
-        return 2 * self.num_pairs
-
 
 @dataclass(frozen=True)
 class ESState:

@@ -15,6 +15,7 @@ import torch
 
 
 def num_params(shapes: Mapping[str, Sequence[int]]) -> int:
+    """How many numbers a parameter dict of these shapes holds (the length of its flat vector)."""
     return sum(math.prod(s) for s in shapes.values())
 
 

@@ -138,6 +138,7 @@ def num_members(params: dict[str, torch.Tensor]) -> int | None:
 
 
 def check_params(params: dict[str, torch.Tensor], cfg: SubLSTMConfig, batch_size: int) -> None:
+    """One-line ``ValueError`` unless ``params`` is a V_M dict of ``cfg``'s shapes, shared or one per batch row."""
     shapes = param_shapes(cfg)
     if set(params) != set(shapes):
         missing, extra = set(shapes) - set(params), set(params) - set(shapes)
@@ -269,6 +270,8 @@ class DenseTick:
     def __init__(self, cfg: SubLSTMConfig, num_ticks: int = 2, state_clip: float | None = None,
                  compile: bool = False, *, backend: str = "auto", precision: str = "ieee",
                  state_dtype: str = "float32"):
+        if isinstance(num_ticks, bool) or not isinstance(num_ticks, int) or num_ticks < 1:
+            raise ValueError(f"num_ticks must be an int >= 1 (micro-ticks per example), got {num_ticks!r}")
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         if precision not in ("ieee", "tf32x3", "tf32"):

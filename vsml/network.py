@@ -256,8 +256,8 @@ class VSMLNetwork:
                              f"of T >= 1 examples")
         if y.shape != x.shape[:2]:
             raise ValueError(f"y must be [P, T] = {tuple(x.shape[:2])} to match x, got {tuple(y.shape)}")
-        if y.dtype not in (torch.int64, torch.int32):
-            raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
+        if y.dtype != torch.int64:  # the rule of vsml.online.check_episode, which every other learner applies
+            raise ValueError(f"y must be int64 class labels, got dtype {y.dtype} (convert with y.long())")
         if y.numel() and (int(y.min()) < 0 or int(y.max()) >= cfg.num_classes):
             raise ValueError(f"labels must be in [0, {cfg.num_classes}), got range "
                              f"[{int(y.min())}, {int(y.max())}]")

@@ -24,7 +24,7 @@ def check_episode(x: torch.Tensor, y: torch.Tensor, num_classes: int) -> None:
         raise ValueError(f"x must be a float tensor [P, T, D], got {x.dtype} of shape {tuple(x.shape)}")
     if y.dtype != torch.int64 or y.shape != x.shape[:2]:
         raise ValueError(f"y must be int64 [P, T] = {tuple(x.shape[:2])} to match x, "
-                         f"got {y.dtype} of shape {tuple(y.shape)}")
+                         f"got {y.dtype} of shape {tuple(y.shape)} (labels: convert with y.long())")
     if num_classes < 1:
         raise ValueError(f"num_classes must be >= 1, got {num_classes}")
     if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):

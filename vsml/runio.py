@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import hashlib
 import json
 import os
 import re
@@ -314,11 +313,9 @@ def load_pretrained(name: str, directory=None) -> tuple[dict, dict]:
 # --------------------------------------------------------------------------- shipped manifest
 
 def sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """The SHA-256 hex digest of a file."""
+    from .data.readers import file_digest
+    return file_digest(path, "sha256")
 
 
 def shipped_files() -> list[Path]:

@@ -18,6 +18,8 @@ from ..device import resolve_device
 
 @dataclass
 class Distributed:
+    """This process's place among the ``torchrun`` processes (rank 0 of 1 without ``torchrun``)."""
+
     rank: int = 0
     world_size: int = 1
     owns_group: bool = False  # True when train() created the process group (and destroys it)
@@ -28,6 +30,7 @@ class Distributed:
 
 
 def setup_distributed(device_kind: str) -> Distributed:
+    """Join (or, under ``torchrun``, create) the process group: NCCL for ``"cuda"``, gloo otherwise."""
     import torch.distributed as dist
     if not dist.is_available():
         return Distributed()
@@ -40,6 +43,7 @@ def setup_distributed(device_kind: str) -> Distributed:
 
 
 def resolve_run_device(name: str, dist_info: Distributed) -> torch.device:
+    """The device ``name`` resolves to; with several processes, plain ``cuda`` becomes this rank's GPU."""
     dev = resolve_device(name)
     if dev.type == "cuda" and dev.index is None and dist_info.world_size > 1:
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", dist_info.rank)) % torch.cuda.device_count())
@@ -47,6 +51,7 @@ def resolve_run_device(name: str, dist_info: Distributed) -> torch.device:
 
 
 def all_gather(t: torch.Tensor, dist_info: Distributed) -> torch.Tensor:
+    """Every rank's ``t`` concatenated along dim 0, in rank order (``t`` itself with one process)."""
     if dist_info.world_size == 1:
         return t
     import torch.distributed as dist
@@ -56,6 +61,7 @@ def all_gather(t: torch.Tensor, dist_info: Distributed) -> torch.Tensor:
 
 
 def all_reduce_mean(t: torch.Tensor, dist_info: Distributed) -> torch.Tensor:
+    """The mean of ``t`` over ranks, written IN PLACE into ``t`` (which is returned)."""
     if dist_info.world_size > 1:
         import torch.distributed as dist
         dist.all_reduce(t)

@@ -209,6 +209,7 @@ MODEL_CLASSES = {"vsml": VSMLModel, "vsml_conv": ConvVSMLModel, "metarnn": MetaR
 
 
 def build_model(config: MetaConfig, input_size: int, num_classes: int):
+    """The adapter of ``config.model`` (:data:`MODEL_CLASSES`) for data of this input size and class count."""
     return MODEL_CLASSES[config.model](config.model_options, input_size, num_classes)
 
 
