@@ -7,7 +7,8 @@ import torch
 from vsml import meta
 from vsml.conv import ConvGeometry, ConvTick
 from vsml.conv_network import ConvVSMLConfig, ConvVSMLNetwork
-from vsml.lstm import DenseTick, SubLSTMConfig, dense_tick_reference, param_count, unflatten_params
+from vsml.dense_tick import DenseTick
+from vsml.lstm import SubLSTMConfig, dense_tick_reference, param_count, unflatten_params
 
 from tiny_tasks import assert_segments_equal_one_pass, remember_the_class, tiny
 

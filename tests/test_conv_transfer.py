@@ -1,6 +1,5 @@
 """Figure 21's path (vsml/conv_transfer.py): meta-train the conv VSML on CIFAR-10, meta-test on CIFAR-10 and
 Fashion-MNIST; run here on a tiny CIFAR-format archive, and "not run" without one."""
-import pytest
 import torch
 
 from test_data import offline, publish, write_cifar, write_mnist_like  # noqa: F401 (fixture)

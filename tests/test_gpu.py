@@ -4,14 +4,14 @@ The CUDA tests are marked ``gpu`` and skip on a machine without CUDA (CI);
 ``scripts/gpu_check.sh`` runs them on a GPU machine. The CPU-only tests check
 that a CUDA request without CUDA fails with a clear error.
 """
-import dataclasses
 
 import pytest
 import torch
 
 from vsml import device as vdevice
-from vsml import es, meta
-from vsml.lstm import DenseTick, SubLSTMConfig
+from vsml import meta
+from vsml.dense_tick import DenseTick
+from vsml.lstm import SubLSTMConfig
 from vsml.network import VSMLConfig, VSMLNetwork
 
 from tiny_tasks import remember_the_class, tick_inputs

@@ -17,9 +17,10 @@ import warnings
 import pytest
 import torch
 
-from vsml import lstm
+from vsml import dense_tick, lstm
 from vsml.kernels import cpu_tick
-from vsml.lstm import DenseTick, SubLSTMConfig, dense_tick_reference
+from vsml.dense_tick import DenseTick
+from vsml.lstm import SubLSTMConfig, dense_tick_reference
 
 from tiny_tasks import tick_inputs as _inputs
 
@@ -181,7 +182,7 @@ def test_triton_ticks_equal_torch(triton_tick, members, clip, ticks, block_m, A,
     x_a = lstm._project(fwd, params["lstm_w"][..., :8, :], None, m)
     x_b = lstm._project(bwd, params["lstm_w"][..., 8:16, :], bias, m)
     w_h = params["lstm_w"][..., 16:, :]
-    want_h, want_c = lstm._fused_ticks(h, c, x_a, x_b, w_h.contiguous(), ticks, clip)
+    want_h, want_c = dense_tick._fused_ticks(h, c, x_a, x_b, w_h.contiguous(), ticks, clip)
     nw = 4 if HAS_CUDA else 1  # the interpreter ignores warps; on a GPU, 1 warp spills and compiles slowly
     got_h, got_c, sum_b, sum_a = tt.fused_ticks(h, c, x_a, x_b, w_h, ticks, clip, block_m=block_m, num_warps=nw)
     for got, want in ((got_h, want_h), (got_c, want_c), (sum_b, want_h.sum(2)), (sum_a, want_h.sum(1))):
@@ -200,8 +201,8 @@ def test_triton_dense_tick_equals_reference(triton_tick, members, layer_norm, cl
     tick = DenseTick(cfg, 2, clip)
     bias = params["lstm_b"] + lstm._gate_offsets(cfg, params["lstm_b"])
     with torch.no_grad():
-        assert lstm._check_triton(tick, params, bias, *tensors) is True
-        out = lstm._triton_run(tick, params, bias, *tensors)
+        assert dense_tick._check_triton(tick, params, bias, *tensors) is True
+        out = dense_tick._triton_run(tick, params, bias, *tensors)
     _assert_equal(out, ref)
 
 
@@ -233,8 +234,8 @@ def test_triton_bfloat16_states(triton_tick, members, clip):
         tt.fused_ticks(h, c, x_a, x_b, w_h, 2, clip, use_dot=False, state_dtype=torch.bfloat16)
     tick = DenseTick(cfg, 2, clip, state_dtype="bfloat16")
     with torch.no_grad():
-        assert lstm._check_triton(tick, params, bias, h, c, fwd, bwd) is True
-        got = lstm._triton_run(tick, params, bias, h, c, fwd, bwd)
+        assert dense_tick._check_triton(tick, params, bias, h, c, fwd, bwd) is True
+        got = dense_tick._triton_run(tick, params, bias, h, c, fwd, bwd)
         emulated = DenseTick(cfg, 2, clip, backend="torch", state_dtype="bfloat16")(params, h, c, fwd, bwd)
     for a, b in zip(got, emulated):
         assert ((a.float() - b).abs() <= 2.0 ** -7 * b.abs() + 1e-5).all()
@@ -265,11 +266,11 @@ def test_triton_kernel_projects_the_messages_itself(triton_tick, monkeypatch, me
     with pytest.raises(ValueError, match="bwd_in has shape"):
         tt.fused_ticks_from_messages(h, c, fwd, bwd[:, :4], w, bias, 2, clip)
     monkeypatch.setattr(tt, "FUSE_MESSAGES", True)
-    monkeypatch.setattr(lstm, "_TRITON_STATUS", {})
+    monkeypatch.setattr(dense_tick, "_TRITON_STATUS", {})
     tick = DenseTick(cfg, 2, clip)
     with torch.no_grad():
-        assert lstm._check_triton(tick, params, bias, h, c, fwd, bwd) is True
-        out = lstm._triton_run(tick, params, bias, h, c, fwd, bwd)
+        assert dense_tick._check_triton(tick, params, bias, h, c, fwd, bwd) is True
+        out = dense_tick._triton_run(tick, params, bias, h, c, fwd, bwd)
     _assert_equal(out, dense_tick_reference(params, cfg, h, c, fwd, bwd, 2, clip))
 
 
@@ -283,10 +284,10 @@ def test_triton_failure_warns_and_falls_back(triton_tick, monkeypatch):
         raise RuntimeError("PassManager::run failed")
 
     monkeypatch.setattr(tt, "fused_ticks", broken)
-    monkeypatch.setattr(lstm, "_TRITON_STATUS", {})
+    monkeypatch.setattr(dense_tick, "_TRITON_STATUS", {})
     with pytest.warns(UserWarning, match="Triton tick kernel failed.*PassManager"):
-        assert lstm._triton_tick(DenseTick(cfg, 2), params, bias, *tensors) is None
-    assert "PassManager" in lstm._TRITON_STATUS[(str(tensors[0].device), "ieee", "float32")]
+        assert dense_tick._triton_tick(DenseTick(cfg, 2), params, bias, *tensors) is None
+    assert "PassManager" in dense_tick._TRITON_STATUS[(str(tensors[0].device), "ieee", "float32")]
 
 
 def test_triton_tile_shapes(triton_tick):
@@ -313,7 +314,7 @@ def test_dense_tick_on_cuda_takes_the_kernel_and_equals_cpu(members, layer_norm,
     with torch.inference_mode():
         out = DenseTick(cfg, 2, clip, backend="kernel")({k: v.cuda() for k, v in params.items()},
                                                         *[t.cuda() for t in tensors])
-    assert lstm._TRITON_STATUS.get(("cuda:0", "ieee")) is True, lstm._TRITON_STATUS
+    assert dense_tick._TRITON_STATUS.get(("cuda:0", "ieee", "float32")) is True, dense_tick._TRITON_STATUS
     _assert_equal(out, ref)
 
 
@@ -365,8 +366,8 @@ def test_bench_triton_sweep_rows_run(triton_tick, monkeypatch):
     tt, device = triton_tick
     from vsml import bench
     monkeypatch.setattr(DenseTick, "_kernel",  # *t: h, c, fwd, bwd, in_place (Triton allocates its outputs)
-                        lambda self, params, bias, *t: lstm._triton_tick(self, params, bias, *t[:4]))
-    monkeypatch.setattr(lstm, "_TRITON_STATUS", {})
+                        lambda self, params, bias, *t: dense_tick._triton_tick(self, params, bias, *t[:4]))
+    monkeypatch.setattr(dense_tick, "_TRITON_STATUS", {})
     cfg = SubLSTMConfig()
     params, (h, c, fwd, bwd) = _inputs(2, cfg, A=13, device=device)
     ref = dense_tick_reference(params, cfg, h, c, fwd, bwd)
@@ -383,7 +384,7 @@ def test_bench_triton_sweep_rows_run(triton_tick, monkeypatch):
                 continue
             assert max((a - b).abs().max().item() for a, b in zip(out, ref)) <= tol, name
     assert tt.TILES == before and tt.FUSE_MESSAGES is False
-    assert all(v is True for v in lstm._TRITON_STATUS.values())
+    assert all(v is True for v in dense_tick._TRITON_STATUS.values())
 
 
 AOT_SCRIPT = r"""

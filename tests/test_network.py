@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from vsml import SubLSTMConfig, VSMLConfig, VSMLNetwork, flatten_params, param_count, unflatten_params
-from vsml.lstm import DenseTick, dense_tick_reference, init_params
+from vsml.dense_tick import DenseTick
+from vsml.lstm import dense_tick_reference, init_params
 
 
 def make_episode(P=3, T=6, D=12, C=4, seed=0):
@@ -249,6 +250,13 @@ def test_every_learner_applies_the_same_label_rule():
 
 @pytest.mark.parametrize("ticks", [0, -1, 1.5])
 def test_dense_tick_needs_a_positive_number_of_micro_ticks(ticks):
-    from vsml.lstm import DenseTick
     with pytest.raises(ValueError, match="num_ticks must be an int >= 1"):
         DenseTick(SubLSTMConfig(), ticks)
+
+
+def test_dense_tick_keeps_its_old_import_path():
+    import vsml.lstm
+    from vsml import dense_tick
+    assert vsml.lstm.DenseTick is dense_tick.DenseTick and vsml.lstm.STATE_DTYPES is dense_tick.STATE_DTYPES
+    with pytest.raises(AttributeError, match="no attribute 'DenseTik'"):
+        vsml.lstm.DenseTik

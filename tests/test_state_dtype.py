@@ -15,7 +15,8 @@ import torch
 
 from vsml import VSMLConfig, VSMLNetwork, meta
 from vsml.data import Dataset
-from vsml.lstm import DenseTick, SubLSTMConfig, dense_tick_reference
+from vsml.dense_tick import DenseTick
+from vsml.lstm import SubLSTMConfig, dense_tick_reference
 from vsml.meta.precision import gradient_agreement
 
 from tiny_tasks import tick_inputs

@@ -13,7 +13,7 @@ calls is reported, the median is printed too):
 * ``reference``: the straightforward one (``vsml.lstm.dense_tick_reference``):
   one affine map per sub-LSTM over the concatenated ``[fwd, bwd, h]``, messages
   projected per sub-LSTM and then averaged;
-* ``fast eager``: the project's layer (``vsml.lstm.DenseTick``) on its PyTorch path;
+* ``fast eager``: the project's layer (``vsml.dense_tick.DenseTick``) on its PyTorch path;
 * ``fast compiled``: the same with ``torch.compile`` (what autograd-free runs used before the kernels);
 * ``kernel``: the fused kernel that ``DenseTick`` uses for inference (``vsml.kernels``:
   C++ on the CPU, Triton on CUDA). On CUDA more rows time the Triton kernel's
@@ -50,7 +50,8 @@ import time
 import torch
 
 from .device import describe, resolve_device
-from .lstm import DenseTick, SubLSTMConfig, dense_tick_reference, param_count, unflatten_params
+from .dense_tick import DenseTick
+from .lstm import SubLSTMConfig, dense_tick_reference, param_count, unflatten_params
 
 EXACT = 1e-5          # max |diff| to the reference for a row to count as exact (float32 rounding)
 EPISODE_LENGTH = 500  # examples per episode in the paper's ES generation (Appendix C.2)
@@ -100,9 +101,9 @@ def _time_in_turn(fns: dict, repeats: int, device) -> dict:
 def _triton_tile(precision: str, block_m: int, num_warps: int, use_dot: bool, fuse_messages: bool = False):
     """Run the Triton kernel with another tile (and with the messages projected in the kernel or not); a failure
     there does not switch the default tile off."""
-    from . import lstm
+    from . import dense_tick
     from .kernels import triton_tick
-    old, status = triton_tick.TILES[precision], dict(lstm._TRITON_STATUS)
+    old, status = triton_tick.TILES[precision], dict(dense_tick._TRITON_STATUS)
     old_fuse = triton_tick.FUSE_MESSAGES
     triton_tick.TILES[precision] = (block_m, num_warps, use_dot)
     triton_tick.FUSE_MESSAGES = fuse_messages
@@ -111,8 +112,8 @@ def _triton_tile(precision: str, block_m: int, num_warps: int, use_dot: bool, fu
     finally:
         triton_tick.TILES[precision] = old
         triton_tick.FUSE_MESSAGES = old_fuse
-        lstm._TRITON_STATUS.clear()
-        lstm._TRITON_STATUS.update(status)
+        dense_tick._TRITON_STATUS.clear()
+        dense_tick._TRITON_STATUS.update(status)
 
 
 # Triton variants timed on CUDA besides the default: (precision, rows per tile, warps, tl.dot)
@@ -221,7 +222,7 @@ def time_step(pop_size: int, A: int = 784, B: int = 10, steps: int = 5, device: 
             _, _, state = net.online_step(params, state, x[t], y[t], in_place=True)
         _sync(device)
     sec = (time.perf_counter() - t0) / steps
-    from .lstm import _TRITON_STATUS
+    from .dense_tick import _TRITON_STATUS
     return {"pop_size": pop_size, "layer": f"{A}x{B}", "backend": backend, "state_dtype": state_dtype,
             "sec_per_example": sec,
             "triton_status": {" ".join(k): v for k, v in _TRITON_STATUS.items()},

@@ -29,7 +29,8 @@ import torch
 
 from .config import ConfigMixin, coerce_fields
 from .conv import ConvGeometry, ConvTick, init_conv_state
-from .lstm import DenseTick, SubLSTMConfig, param_count
+from .dense_tick import DenseTick
+from .lstm import SubLSTMConfig, param_count
 from .network import NetworkState, VSMLConfig, VSMLNetwork
 
 

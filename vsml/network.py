@@ -30,7 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from .config import ConfigMixin, coerce_fields
-from .lstm import STATE_DTYPES, DenseTick, SubLSTMConfig, check_params, init_params, param_count
+from .dense_tick import STATE_DTYPES, DenseTick
+from .lstm import SubLSTMConfig, check_params, init_params, param_count
 
 
 @dataclass(frozen=True)

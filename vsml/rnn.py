@@ -75,7 +75,7 @@ def sparse_shared_matrix(W: torch.Tensor, C: torch.Tensor, size: int) -> torch.T
     ``W~ = (d == a) C[i, j] + (d == b)(c == a) W[i, j]``. Flatten ``(c, d, i)``
     and ``(a, b, j)`` to get an ordinary ``[A*B*N, A*B*N]`` recurrent matrix.
     """
-    N = _check_square(W)
+    _check_square(W)
     _check_square(C, "C")
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")

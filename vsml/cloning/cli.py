@@ -6,7 +6,6 @@ curriculum) and Section 4.1 (Figures 5 and 11: meta-testing the clone).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch

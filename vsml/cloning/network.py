@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from ..lstm import DenseTick, SubLSTMConfig, lstm_update
+from ..dense_tick import DenseTick
+from ..lstm import SubLSTMConfig, lstm_update
 from . import kernel
 from .config import B_DIM, E_SLOT, EPREV_SLOT, W_DIM, X_SLOT, Y_SLOT, CloningConfig
 from .rule import Layers, gate_offsets, initial_state, top_error

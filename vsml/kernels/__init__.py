@@ -14,6 +14,6 @@ reduced in the same pass.
   projection) that the CPU kernels and the cloned-layer kernel
   (``vsml.cloning.kernel``) share; ``build``: how they are compiled and cached.
 
-``vsml.lstm.DenseTick`` picks them for inference (no autograd) and falls back
+``vsml.dense_tick.DenseTick`` picks them for inference (no autograd) and falls back
 to its PyTorch path where they do not apply.
 """

@@ -1,6 +1,6 @@
 """A fused CPU kernel for one dense VSML layer update (Section 3, Eq. 7; Appendix C).
 
-One call does all of ``vsml.lstm.DenseTick``: the message part of the gates
+One call does all of ``vsml.dense_tick.DenseTick``: the message part of the gates
 (one ``fwd_in[a] @ W_fwd`` per input ``a``, one ``bwd_in[b] @ W_bwd + bias`` per
 output ``b``), ``num_ticks`` LSTM updates of every sub-LSTM with ``h, c`` in
 registers, one write of ``h, c``, and the outgoing messages (Appendix C:

@@ -3,7 +3,7 @@
 One launch does all ``num_ticks`` LSTM updates of a tile of sub-LSTMs of one
 member ``p``: per tick and gate ``q`` in (i, g, f, o)
 ``pre_q = h @ W_h[p]_q + x_a[p, a]_q + x_b[p, b]_q`` (the message terms are
-projected once per call by ``vsml.lstm.DenseTick``; the gate offsets are in
+projected once per call by ``vsml.dense_tick.DenseTick``; the gate offsets are in
 ``x_b``'s bias), then ``c <- sig(f) c + sig(i) tanh(g)``, optional clip,
 ``h <- sig(o) tanh(c)``. ``c`` stays in registers, ``h, c`` are read once and
 written once, and the gate pre-activations never reach memory. A tile is
@@ -25,7 +25,7 @@ States may be stored in bfloat16 between examples (``state_dtype``): the
 kernel loads them (float32 or bfloat16), runs every micro-tick in float32 and
 rounds ``h, c`` once, when it stores them; the message sums read the stored
 (rounded) ``h``. That halves the state traffic, the kernel's main memory cost;
-``vsml.lstm.DenseTick`` does the same rounding on the other paths, and
+``vsml.dense_tick.DenseTick`` does the same rounding on the other paths, and
 ``tests/test_state_dtype.py`` bounds what it does to the ES meta-gradient.
 
 Runs on CUDA, and on the CPU under ``TRITON_INTERPRET=1`` (the tests).
@@ -236,7 +236,7 @@ def launch_config(A: int, B: int, N: int, num_ticks: int, state_clip: float | No
 
 STATE_DTYPES = (torch.float32, torch.bfloat16)
 MSG_K = 16  # the message widths N', N'' padded to tl.dot's smallest K
-# Project the messages inside the kernel (fused_ticks_from_messages) in vsml.lstm.DenseTick: not the default until
+# Project the messages inside the kernel (fused_ticks_from_messages) in vsml.dense_tick.DenseTick: not the default until
 # a GPU has timed it (python -m vsml.bench --device cuda times both); the tests check it on the interpreter.
 FUSE_MESSAGES = False
 

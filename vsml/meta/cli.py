@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 from ..runio import user_dir
 from ..runloop import CLI_ERRORS, cli_failure
