@@ -79,6 +79,10 @@ def test_a_later_chapter_fills_its_row_through_one_glued_dict(tmp_path):
     (row,) = claims.figure7(tmp_path)
     assert [c.passed for c in row.checks] == [True, False] and row.verdict == report.PARTLY
     assert "perm_inputs" in row.ours and "32 runs" in row.setting
+    (strict,) = claims.figure7(tmp_path, claims.Tolerances(comparable_points=1.0))  # 88 is 2 points below 90
+    (loose,) = claims.figure7(tmp_path, claims.Tolerances(comparable_points=10.0))
+    assert [c.passed for c in strict.checks] == [False, False] and strict.verdict == report.NOT_REPRODUCED
+    assert [c.passed for c in loose.checks] == [True, True] and loose.verdict == report.REPRODUCED
 
 
 def test_shipped_report_reads_every_row():

@@ -266,11 +266,7 @@ if h1 is not None:
 
 # %% tags=["hide-cell"]
 saved, saved_trail = claims.TOLERANCE_POINTS, claims.FASHION_TRAIL_POINTS
-claims.TOLERANCE_POINTS, claims.FASHION_TRAIL_POINTS = 2 * saved, 2 * saved_trail
-try:
-    looser = claims.all_claims(root)
-finally:
-    claims.TOLERANCE_POINTS, claims.FASHION_TRAIL_POINTS = saved, saved_trail
+looser = claims.all_claims(root, claims.Tolerances(comparable_points=2 * saved, trail_points=2 * saved_trail))
 changed = [(a.figure, a.verdict, b.verdict) for a, b in zip(rows, looser) if a.verdict != b.verdict]
 print(f"tolerances {saved:g} -> {2 * saved:g} (comparable) and {saved_trail:g} -> {2 * saved_trail:g} points "
       f"(trails a little): {len(changed)} verdict(s) change")
@@ -284,7 +280,7 @@ for figure, before, after in changed:
 # the book is built from what the chapters last measured, so it cannot drift
 # from them. A row changes only when a chapter is re-run (on a GPU, with more
 # runs, with the official data) or when a chapter that is not written yet
-# lands and glues its results; `vsml.claims` documents what each such chapter
+# lands and glues its results; `vsml.claims.glued` documents what each such chapter
 # must glue.
 #
 # ## References
