@@ -28,10 +28,9 @@ import torch
 import torch.nn.functional as F
 
 from .config import ConfigMixin, coerce_fields
-from .hebbian import check_params
+from .controller import check_member_params, input_gates, lstm_cell, member_matmul
 from .online import bound, check_episode, online_metrics, truncated_normal
 
-FORGET_GATE_OFFSET = 1.0  # as in Haiku's LSTM, which the authors' FWMemory uses
 
 
 @dataclass(frozen=True)
@@ -81,11 +80,6 @@ def fwmemory_init(input_size: int, num_classes: int, config: FWMemoryConfig | No
             for name, shape in shapes.items()}
 
 
-def _matmul(a: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
-    """``a [P, k] @ W``, with W shared ``[k, n]`` or per member ``[P, k, n]``."""
-    return a @ W if W.dim() == 2 else torch.bmm(a.unsqueeze(1), W).squeeze(1)
-
-
 def _outer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``vec(a outer b)`` per row: ``[P, M]``, ``[P, M]`` -> ``[P, M*M]``."""
     return (a[:, :, None] * b[:, None, :]).flatten(1)
@@ -111,26 +105,24 @@ def fwmemory_episode(params: Mapping[str, torch.Tensor], x: torch.Tensor, y: tor
     C = params["readout_bias"].shape[-1]
     check_episode(x, y, C)
     try:
-        per_member = check_params(params, fwmemory_param_shapes(D, C, c), x, C, "fwmemory")
+        per_member = check_member_params(params, fwmemory_param_shapes(D, C, c), x, C, "fwmemory")
     except ValueError as exc:
         raise ValueError(f"{exc} (config: {c})") from None
     H, M = c.hidden_size, c.memory_size
     W, b = params["lstm_weight"], params["lstm_bias"]
     W_x, W_rec = W[..., :D, :], W[..., D:, :]  # rows for x; rows for [error, (label), h]
-    x_gates = torch.bmm(x, W_x) + b.unsqueeze(1) if per_member else x @ W_x + b  # all steps at once
+    x_gates = input_gates(x, W_x, b, per_member)
     onehot = F.one_hot(y, C).to(x.dtype)
 
     def affine(a, name):
-        return _matmul(a, params[f"{name}_weight"]) + params[f"{name}_bias"]
+        return member_matmul(a, params[f"{name}_weight"]) + params[f"{name}_bias"]
 
     h, cell = x.new_zeros(P, H), x.new_zeros(P, H)
     memory = x.new_zeros(P, M, M * M)
     feedback = x.new_zeros(P, W_rec.shape[-2] - H)  # [e_{t-1}] or [e_{t-1}, onehot(y_{t-1})]
     logits_steps = []
     for t in range(T):
-        i, g, f, o = (x_gates[:, t] + _matmul(torch.cat([feedback, h], -1), W_rec)).chunk(4, -1)
-        cell = torch.sigmoid(f + FORGET_GATE_OFFSET) * cell + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(cell)
+        h, cell = lstm_cell(x_gates[:, t] + member_matmul(torch.cat([feedback, h], -1), W_rec), cell)
 
         write = affine(h, "write")
         k1, k2, value = torch.tanh(write[:, :3 * M]).chunk(3, -1)

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import ConfigMixin, coerce_fields
+from .controller import check_member_params
 from .online import bound, check_episode, online_metrics, truncated_normal
 
 RULES = ("oja", "hebb")
@@ -79,23 +80,6 @@ def hebbian_init(input_size: int, num_classes: int, config: HebbianConfig | None
             "plasticity_lr": torch.full(shapes["plasticity_lr"], PLASTICITY_LR_INIT)}
 
 
-def check_params(params: Mapping[str, torch.Tensor], shapes: Mapping[str, tuple], x: torch.Tensor,
-                 num_classes: int, model: str) -> bool:
-    """One-line ``ValueError`` unless ``params`` has exactly ``shapes`` (shared) or ``[P, *shape]``
-    (one member per episode); returns whether they are per member."""
-    if set(params) != set(shapes):
-        raise ValueError(f"{model} params must have exactly the keys {sorted(shapes)}, got {sorted(params)}")
-    name = next(iter(shapes))
-    per_member = params[name].dim() == len(shapes[name]) + 1
-    for name, shape in shapes.items():
-        want = ((x.shape[0],) if per_member else ()) + tuple(shape)
-        if tuple(params[name].shape) != want:
-            raise ValueError(f"{model} {name} must be {want} for x of shape {tuple(x.shape)} and {num_classes} "
-                             f"classes ({'per-member' if per_member else 'shared'} params), "
-                             f"got {tuple(params[name].shape)}")
-    return per_member
-
-
 def _member(t: torch.Tensor, per_member: bool) -> torch.Tensor:
     """A parameter with a leading episode axis: per member as is, shared broadcast (``[1, ...]``)."""
     return t if per_member else t.unsqueeze(0)
@@ -121,7 +105,7 @@ def hebbian_episode(params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torc
     P, T, D = x.shape
     C = params["bias"].shape[-1]
     check_episode(x, y, C)
-    per_member = check_params(params, hebbian_param_shapes(D, C), x, C, "hebbian")
+    per_member = check_member_params(params, hebbian_param_shapes(D, C), x, C, "hebbian")
     weight, plasticity = _member(params["weight"], per_member), _member(params["plasticity"], per_member)
     b = _member(params["bias"], per_member)                              # [P or 1, C]
     eta = torch.sigmoid(_member(params["plasticity_lr"], per_member))[..., None]  # [P or 1, 1, 1]

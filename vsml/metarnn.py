@@ -17,13 +17,13 @@ import torch
 import torch.nn.functional as F
 
 from .config import ConfigMixin, coerce_fields
+from .controller import check_member_params, input_gates, lstm_cell, member_matmul
 from .online import bound as _bound
 from .online import check_episode as _check_episode
 from .online import online_metrics
 from .online import truncated_normal as _truncated_normal
 
 METARNN_HIDDEN_SIZE = 16           # paper text; the authors' config uses 128 (see metarnn_episode)
-FORGET_GATE_OFFSET = 1.0           # as in Haiku's LSTM, which the authors' Meta RNN uses
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,6 @@ def metarnn_init(input_size: int, num_classes: int, hidden_size: int = METARNN_H
             for name, shape in shapes.items()}
 
 
-def _matmul(a: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
-    """``a [P, k] @ W``, with W shared ``[k, n]`` or per member ``[P, k, n]``."""
-    return a @ W if W.dim() == 2 else torch.bmm(a.unsqueeze(1), W).squeeze(1)
-
-
 def metarnn_episode(params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, *,
                     num_micro_ticks: int = 2, output_bound: float | None = 100.0) -> dict[str, torch.Tensor]:
     """Run the Meta RNN online over ``P`` episodes ``x [P, T, D]``, ``y [P, T]``.
@@ -107,22 +102,17 @@ def metarnn_episode(params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torc
         raise ValueError(f"num_micro_ticks must be >= 1, got {num_micro_ticks}")
     if x.dim() != 3:
         raise ValueError(f"x must be a float tensor [P, T, D], got shape {tuple(x.shape)}")
-    per_member = params["lstm_bias"].dim() == 2
     H = params["lstm_bias"].shape[-1] // 4
     C = params["readout_bias"].shape[-1]
     P, T, D = x.shape
     _check_episode(x, y, C)
     feed_label = params["lstm_weight"].shape[-2] == D + 2 * C + H
-    for name, shape in metarnn_param_shapes(D, C, H, feed_label).items():
-        want = ((P,) if per_member else ()) + shape
-        if tuple(params[name].shape) != want:
-            raise ValueError(f"{name} must be {want} for x of shape {tuple(x.shape)} and {C} classes "
-                             f"({'per-member' if per_member else 'shared'} params), got {tuple(params[name].shape)}")
+    per_member = check_member_params(params, metarnn_param_shapes(D, C, H, feed_label), x, C, "metarnn")
 
     W, b = params["lstm_weight"], params["lstm_bias"]
     W_x, W_rec = W[..., :D, :], W[..., D:, :]  # rows for x; rows for [error, (label), h]
     # The x part of the gates is the same in every micro-tick: project all steps at once.
-    x_gates = torch.bmm(x, W_x) + b.unsqueeze(1) if per_member else x @ W_x + b
+    x_gates = input_gates(x, W_x, b, per_member)
     onehot = F.one_hot(y, C).to(x.dtype)
 
     h = x.new_zeros(P, H)
@@ -131,11 +121,8 @@ def metarnn_episode(params: Mapping[str, torch.Tensor], x: torch.Tensor, y: torc
     logits_steps = []
     for t in range(T):
         for _ in range(num_micro_ticks):
-            gates = x_gates[:, t] + _matmul(torch.cat([feedback, h], -1), W_rec)
-            i, g, f, o = gates.chunk(4, -1)
-            c = torch.sigmoid(f + FORGET_GATE_OFFSET) * c + torch.sigmoid(i) * torch.tanh(g)
-            h = torch.sigmoid(o) * torch.tanh(c)
-        logits = _bound(_matmul(h, params["readout_weight"]) + params["readout_bias"], output_bound)
+            h, c = lstm_cell(x_gates[:, t] + member_matmul(torch.cat([feedback, h], -1), W_rec), c)
+        logits = _bound(member_matmul(h, params["readout_weight"]) + params["readout_bias"], output_bound)
         logits_steps.append(logits)
         error = torch.softmax(logits, -1) - onehot[:, t]  # arrives with x_{t+1}
         feedback = torch.cat([error, onehot[:, t]], -1) if feed_label else error

@@ -111,49 +111,10 @@ class ConvVSMLModel(VSMLModel):
         self.shapes = param_shapes(self.config.sub_lstm)
 
 
-class MetaRNNModel:
-    """The Meta RNN baseline (:mod:`vsml.metarnn`, Appendix C.2) as a function of a flat vector."""
-
-    name = "metarnn"
-
-    def __init__(self, options: dict, input_size: int, num_classes: int):
-        self.config = MetaRNNConfig.from_dict(options)
-        self.hidden_size, self.feed_label = self.config.hidden_size, self.config.feed_label
-        self.num_micro_ticks, self.output_bound = self.config.num_micro_ticks, self.config.output_bound
-        self.input_size, self.num_classes = input_size, num_classes
-        self.shapes = metarnn_param_shapes(input_size, num_classes, self.hidden_size, self.feed_label)
-
-    def init_flat(self, seed: int) -> torch.Tensor:
-        params = metarnn_init(self.input_size, self.num_classes, self.hidden_size,
-                              torch.Generator().manual_seed(seed), self.feed_label)
-        return flatten(params, self.shapes)
-
-    def unflatten(self, flat: torch.Tensor) -> dict:
-        return unflatten(flat, self.shapes)
-
-    def flatten(self, params: dict) -> torch.Tensor:
-        return flatten(params, self.shapes)
-
-    def initial_state(self, seeds, device):
-        return None  # the Meta RNN starts from zeros
-
-    def run(self, flat, x, y, state, repeats: int = 1):
-        if repeats > 1:
-            x, y = x.repeat_interleave(repeats, 0), y.repeat_interleave(repeats, 0)
-        out = metarnn_episode(self.unflatten(flat), x, y, num_micro_ticks=self.num_micro_ticks,
-                              output_bound=self.output_bound)
-        return out["loss"], out["correct"]
-
-    def model_config(self) -> dict:
-        return {"input_size": self.input_size, "num_classes": self.num_classes, "hidden_size": self.hidden_size,
-                "feed_label": self.feed_label, "num_micro_ticks": self.num_micro_ticks,
-                "output_bound": self.output_bound}
-
-
 class FastWeightModel:
-    """A fast-weight baseline of Figure 8 (HebbianFW, FWMemory) as a function of a flat vector.
+    """A learned baseline of Figure 8 (Meta RNN, HebbianFW, FWMemory) as a function of a flat vector.
 
-    Its state (fast weights, memory, LSTM) starts at zero in every episode;
+    Its state (LSTM, fast weights, memory) starts at zero in every episode;
     subclasses name the module's config class and functions.
     """
 
@@ -188,6 +149,16 @@ class FastWeightModel:
         return {"input_size": self.input_size, "num_classes": self.num_classes, **self.config.to_dict()}
 
 
+class MetaRNNModel(FastWeightModel):
+    """The Meta RNN baseline (:mod:`vsml.metarnn`, Appendix C.2)."""
+
+    name, config_class = "metarnn", MetaRNNConfig
+    param_shapes = staticmethod(lambda D, C, cfg: metarnn_param_shapes(D, C, cfg.hidden_size, cfg.feed_label))
+    init = staticmethod(lambda D, C, cfg, generator: metarnn_init(D, C, cfg.hidden_size, generator, cfg.feed_label))
+    episode = staticmethod(lambda params, x, y, cfg: metarnn_episode(
+        params, x, y, num_micro_ticks=cfg.num_micro_ticks, output_bound=cfg.output_bound))
+
+
 class HebbianModel(FastWeightModel):
     """Hebbian fast weights (:mod:`vsml.hebbian`)."""
 
@@ -218,8 +189,5 @@ def model_shapes(model_name: str, model_config: dict) -> dict:
     if model_name in ("vsml", "vsml_conv"):
         config_class = VSMLConfig if model_name == "vsml" else ConvVSMLConfig
         return param_shapes(config_class.from_dict(model_config).sub_lstm)
-    if model_name in ("hebbian", "fwmemory"):
-        options = {k: v for k, v in model_config.items() if k not in ("input_size", "num_classes")}
-        return MODEL_CLASSES[model_name](options, model_config["input_size"], model_config["num_classes"]).shapes
-    mc = model_config
-    return metarnn_param_shapes(mc["input_size"], mc["num_classes"], mc["hidden_size"], mc["feed_label"])
+    options = {k: v for k, v in model_config.items() if k not in ("input_size", "num_classes")}
+    return MODEL_CLASSES[model_name](options, model_config["input_size"], model_config["num_classes"]).shapes
