@@ -28,6 +28,7 @@ def tiny_book(tmp_path, monkeypatch):
     monkeypatch.setattr(book, "SRC", src)
     monkeypatch.setattr(book, "BOOK", tmp_path / "book")
     monkeypatch.setattr(book, "ROOT", tmp_path)
+    monkeypatch.delenv("VSML_SMOKE", raising=False)  # the test command sets it; these runs are "full" ones
     (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/someone/somebook\n  branch: dev\n")
     return tmp_path
 
@@ -43,7 +44,7 @@ def test_build_notebook_fills_badge_and_repo(tiny_book):
 def test_find_chapters(tiny_book):
     assert [p.stem for p in book.find_chapters(["99"])] == ["99_tiny"]
     assert [p.stem for p in book.find_chapters(["all"])] == ["99_tiny"]
-    with pytest.raises(SystemExit, match="known: 99_tiny"):
+    with pytest.raises(ValueError, match="known: 99_tiny"):
         book.find_chapters(["42"])
 
 
@@ -120,3 +121,24 @@ def test_stored_chapter_matches_its_source(src):
     code, markdown = book.stale_cells(src, stored)
     assert not code, f"code cells {code} changed since the stored run: python -m vsml.book run {src.stem[:2]}"
     assert not markdown, f"markdown cells {markdown} changed: python -m vsml.book prose {src.stem[:2]}"
+
+
+def test_unknown_chapter_is_a_one_line_error(tiny_book, capsys):
+    assert book.main(["run", "42"]) == 2
+    assert capsys.readouterr().err.startswith("error: chapter '42' matches 0 chapters")
+
+
+@pytest.mark.parametrize("how", ["env", "param"])
+def test_smoke_from_any_source_never_replaces_the_stored_chapter(tiny_book, monkeypatch, capsys, how):
+    stored = tiny_book / "book" / "99_tiny.ipynb"
+    assert book.main(["run", "99", "-p", "value", "7"]) == 0
+    before = stored.read_bytes()
+    args = ["run", "99", "-p", "value", "8"]
+    if how == "env":
+        monkeypatch.setenv("VSML_SMOKE", "1")
+    else:
+        args += ["-p", "smoke", "True"]
+    assert book.main(args) == 0
+    assert stored.read_bytes() == before
+    assert "(smoke)" in capsys.readouterr().out
+    assert (tiny_book / "_build" / "smoke" / "99_tiny.ipynb").exists()

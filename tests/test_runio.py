@@ -98,10 +98,48 @@ def test_nan_in_a_checkpoint_or_export_is_a_clear_error(run_dir, tmp_path, user_
     params = torch.load(pt, weights_only=True)
     params["lstm_w"][0, 0] = float("inf")
     torch.save(params, pt)
-    with pytest.raises(RuntimeError, match="holds NaN/inf in lstm_w"):
+    with pytest.raises(RuntimeError, match="does not match its checksum"):  # changed after export
+        meta.load_pretrained("fine")
+    js = pt.with_suffix(".json")
+    js.write_text(json.dumps({k: v for k, v in json.loads(js.read_text()).items() if k != "sha256"}))
+    with pytest.raises(RuntimeError, match="holds NaN/inf in lstm_w"):  # an export from before checksums
         meta.load_pretrained("fine")
     with pytest.raises(ValueError, match="refusing to export"):
         runio.write_export(params, {}, "nan_params", user_home)
+
+
+def test_a_changed_export_is_refused_not_used(run_dir, user_home):
+    pt, js = meta.export(run_dir, "checked")
+    assert json.loads(js.read_text())["sha256"] == runio.sha256(pt)
+    params = torch.load(pt, weights_only=True)
+    params["lstm_w"][0, 0] += 0.5  # a plausible number: only the checksum can tell
+    torch.save(params, pt)
+    with pytest.raises(RuntimeError, match=r"checked.pt does not match its checksum .* its provenance says"):
+        meta.load_pretrained("checked")
+
+
+def test_a_damaged_shipped_file_is_refused_with_a_reinstall_hint(tmp_path, monkeypatch):
+    for suffix in (".pt", ".json"):
+        (tmp_path / f"mnist_bptt{suffix}").write_bytes((runio.SHIPPED_DIR / f"mnist_bptt{suffix}").read_bytes())
+    monkeypatch.setattr(runio, "SHIPPED_DIR", tmp_path)
+    monkeypatch.setattr(runio, "MANIFEST", tmp_path / "MANIFEST.json")
+    monkeypatch.setenv("VSML_HOME", str(tmp_path / "home"))
+    runio.update_manifest()
+    params, _ = runio.load_pretrained("mnist_bptt")
+    raw = bytearray((tmp_path / "mnist_bptt.pt").read_bytes())
+    raw[-200] ^= 0xFF  # a byte near the end: tensor data or zip index
+    (tmp_path / "mnist_bptt.pt").write_bytes(bytes(raw))
+    with pytest.raises(RuntimeError, match="(checksum|corrupted).*reinstall"):
+        runio.load_pretrained("mnist_bptt")
+
+
+def test_a_pickle_is_refused_without_torchs_unsafe_advice(tmp_path):
+    import pickle
+    (tmp_path / "evil.pt").write_bytes(pickle.dumps({"lstm_w": object()}))
+    (tmp_path / "evil.json").write_text("{}")
+    with pytest.raises(RuntimeError, match="corrupted or not a vsml export") as err:
+        runio.load_pretrained(str(tmp_path / "evil.pt"))
+    assert "weights_only` set to `False`" not in str(err.value) and "False" not in str(err.value)
 
 
 def test_atomic_writes_leave_the_old_file_when_writing_fails(tmp_path):

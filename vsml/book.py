@@ -193,7 +193,7 @@ def find_chapters(names: list[str]) -> list[Path]:
         hits = [c for c in allc if c.stem == stem or c.stem.startswith(stem + "_") or c.stem.startswith(stem)]
         if len(hits) != 1:
             known = ", ".join(c.stem for c in allc)
-            raise SystemExit(f"chapter {name!r} matches {len(hits)} chapters; known: {known}")
+            raise ValueError(f"chapter {name!r} matches {len(hits)} chapters; known: {known}")
         found.append(hits[0])
     return found
 
@@ -364,7 +364,12 @@ def main(argv=None) -> int:
         return 0
     if args.cmd == "sync":
         import nbformat
-        for c in find_chapters(args.chapters):
+        try:
+            srcs = find_chapters(args.chapters)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for c in srcs:
             nbformat.write(build_notebook(c, BOOK / f"{c.stem}.ipynb"), BOOK / f"{c.stem}.ipynb")
         return 0
 
@@ -377,8 +382,8 @@ def main(argv=None) -> int:
             return 2
         return 0
 
-    srcs = find_chapters(args.chapters)
     try:
+        srcs = find_chapters(args.chapters)
         params = {k: parse_value(v, f"-p {k}") for k, v in args.param}
         if args.device is not None:
             from .device import resolve_device
@@ -388,11 +393,14 @@ def main(argv=None) -> int:
     except (ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # Smoke mode from any source (--smoke, VSML_SMOKE, -p smoke True) writes to _build/smoke/: a smoke run must
+    # never replace a stored full run unless --inplace asks for it.
+    smoke = args.smoke or is_smoke() or params.get("smoke") is True
     failed = []
     for src in srcs:
-        print(f"running {src.stem} ({'smoke' if args.smoke else 'full'}) ...", flush=True)
+        print(f"running {src.stem} ({'smoke' if smoke else 'full'}) ...", flush=True)
         try:
-            out, secs, peak = run_chapter(src, args.smoke, params, args.inplace)
+            out, secs, peak = run_chapter(src, smoke, params, args.inplace)
         except Exception as exc:  # papermill raises PapermillExecutionError with the cell's traceback
             print(f"FAILED {src.stem}: {exc}", file=sys.stderr)
             failed.append(src.stem)

@@ -30,6 +30,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -240,6 +241,7 @@ def write_export(params: dict, info: dict, name: str, dest=None, *, force: bool 
                                   f"be loaded instead of it. Choose another --name (or pass --force)")
     dest.mkdir(parents=True, exist_ok=True)
     atomic_save({k: v.detach().cpu().contiguous() for k, v in params.items()}, pt)
+    info = {**info, "sha256": sha256(pt)}  # load_pretrained checks it: a damaged file is refused, not used
     atomic_write_text(json.dumps(portable(info), indent=2) + "\n", js)
     if shipped:
         update_manifest()
@@ -279,11 +281,18 @@ def load_pretrained(name: str, directory=None) -> tuple[dict, dict]:
     if not pt.is_file():
         raise FileNotFoundError(f"no pretrained parameters {pt}")
     hint = "re-export it with `python -m vsml.meta export --run DIR --name NAME`"
+    shipped = _is_shipped_dir(pt.parent)
+    if shipped:
+        hint = "the installed package is damaged: reinstall it (or `git checkout vsml/pretrained` in a clone)"
     try:
-        params = torch.load(pt, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's pickle-protocol warnings about a file we refuse anyway
+            params = torch.load(pt, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, garbage, pickled objects: all mean "do not trust it"
-        raise RuntimeError(f"pretrained file {pt} is corrupted or not a vsml export ({type(exc).__name__}: "
-                           f"{str(exc).splitlines()[0] if str(exc) else ''}); {hint}") from None
+        why = ("it holds Python objects, not only tensors, and loading those could run code" if
+               "weights_only" in str(exc) or "Weights only" in str(exc) else
+               f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        raise RuntimeError(f"pretrained file {pt} is corrupted or not a vsml export ({why}); {hint}") from None
     if not isinstance(params, dict) or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in params.items()):
         raise RuntimeError(f"pretrained file {pt} does not hold a dict of tensors; {hint}")
     try:
@@ -294,6 +303,11 @@ def load_pretrained(name: str, directory=None) -> tuple[dict, dict]:
         raise RuntimeError(f"provenance file {js} is corrupted ({exc}); {hint}") from None
     if not isinstance(info, dict):
         raise RuntimeError(f"provenance file {js} does not hold a mapping; {hint}")
+    expected = _listed_sha256(pt) if shipped else info.get("sha256")  # exports before checksums: none
+    if expected is not None and sha256(pt) != expected:
+        raise RuntimeError(f"pretrained file {pt} does not match its checksum (SHA-256 {sha256(pt)[:12]}..., "
+                           f"{'MANIFEST.json' if shipped else 'its provenance'} says {expected[:12]}...): it was "
+                           f"damaged or changed after it was written; {hint}")
     bad = non_finite(params)
     if bad:
         raise RuntimeError(f"pretrained file {pt} holds NaN/inf in {', '.join(bad)}; {hint}")
@@ -330,6 +344,14 @@ def compute_manifest() -> dict[str, str]:
 def update_manifest() -> Path:
     atomic_write_text(json.dumps(compute_manifest(), indent=1, sort_keys=True) + "\n", MANIFEST)
     return MANIFEST
+
+
+def _listed_sha256(path: Path) -> str | None:
+    """The SHA-256 that ``MANIFEST.json`` lists for a shipped file (None if unlisted or unreadable)."""
+    try:
+        return json.loads(MANIFEST.read_text()).get(path.name)
+    except (OSError, ValueError):
+        return None
 
 
 def manifest_problems() -> list[str]:
