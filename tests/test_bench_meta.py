@@ -22,7 +22,22 @@ def test_bench_meta_applies_overrides_and_writes_json(tmp_path, capsys):
     assert "model_options.state_dtype=bfloat16" in capsys.readouterr().out
 
 
-def test_bench_meta_rejects_an_unknown_override():
-    with pytest.raises(ValueError, match="state_dtyp"):
-        bench_meta.main(["--configs", "cpu_es", "--steps", "1", "--device", "cpu", "--set",
-                         "model_options.state_dtyp=bfloat16"])
+@pytest.mark.parametrize("args, match", [
+    (["--configs", "cpu_es", "--steps", "1", "--device", "cpu", "--set", "model_options.state_dtyp=bfloat16"],
+     "state_dtyp"),
+    (["--configs", "nosuch"], "nosuch"),
+    (["--configs", "cpu_es", "--steps", "0"], "--steps must be >= 1"),
+])
+def test_bench_meta_bad_input_is_one_line(args, match, capsys):
+    assert bench_meta.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and match in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("args, match", [(["--inputs", "0"], "--inputs must be >= 1"),
+                                         (["--device", "tpu"], "unknown device")])
+def test_bench_bad_input_is_one_line(args, match, capsys):
+    from vsml import bench
+    assert bench.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and match in err

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from tiny_tasks import mean_mlp_problem, tiny_cfg, tiny_dataset
-from vsml import cloning
+from vsml import cloning, runio
 from vsml.cloning import CloningConfig
 from vsml.data import Dataset
 from vsml.lstm import init_params
@@ -312,3 +312,17 @@ def test_final_test_accuracy_is_the_same_from_a_file_and_from_tensors(tmp_path):
     (tmp_path / "mt.json").write_text(json.dumps({"vsml": {"test_accuracy": runs}, "sgd": {"test_accuracy": runs}}))
     loaded = cloning.load_metatest(tmp_path / "mt.json")["vsml"]["test_accuracy"]
     assert cloning.final_test_accuracy(loaded) == (mean, sem)  # bit for bit: the same rounding at a tie
+
+
+def test_metatest_cli_refuses_bad_arguments_before_it_runs(capsys, monkeypatch):
+    """--seeds 0, --out onto a shipped file, --out a folder: one-line errors, before any (long) meta-test."""
+    from vsml.cloning import cli
+    ran = []
+    monkeypatch.setattr(cli, "load_cloned", lambda name: ran.append(name))
+    shipped = str(runio.SHIPPED_DIR / "metatest_cloned_wc_shallow_mnist.json")
+    for args, match in ((["--seeds", "0"], "--seeds and --steps must be >= 1"),
+                        (["--out", shipped], "is a shipped file; not replaced"),
+                        (["--out", str(runio.SHIPPED_DIR)], "is a folder")):
+        assert cli.main(["metatest", "--name", "cloned_wc_shallow", *args]) == 2
+        assert match in capsys.readouterr().err
+    assert ran == []  # nothing was loaded or run

@@ -260,3 +260,20 @@ def test_dense_tick_keeps_its_old_import_path():
     assert vsml.lstm.DenseTick is dense_tick.DenseTick and vsml.lstm.STATE_DTYPES is dense_tick.STATE_DTYPES
     with pytest.raises(AttributeError, match="no attribute 'DenseTik'"):
         vsml.lstm.DenseTik
+
+
+def test_the_step_by_step_api_checks_shapes():
+    """forward / online_step / feed_error / init_state: one-line errors, not broadcast errors deep inside."""
+    net = VSMLNetwork(VSMLConfig(layer_sizes=(16, 10)))
+    p, state = net.init_params(0), net.init_state(2)
+    for call, match in ((lambda: net.forward(p, state, torch.randn(2, 15)), r"x_t must be \[P, 16\]"),
+                        (lambda: net.forward(p, state, torch.randn(3, 16)), r"= \(2, 16\) for this state"),
+                        (lambda: net.online_step(p, state, torch.randn(2, 16), torch.tensor([1, 2, 3])),
+                         r"y_t must be int64 labels \[P\] = \(2,\)"),
+                        (lambda: net.feed_error(state, torch.randn(2, 7), torch.tensor([1, 2])),
+                         r"logits \[P, C\] = \(2, 10\)"),
+                        (lambda: net.init_state(-1), "batch_size must be an int >= 1")):
+        with pytest.raises(ValueError, match=match):
+            call()
+    logits, loss, _ = net.online_step(p, state, torch.randn(2, 16), torch.tensor([1, 2]))
+    assert logits.shape == (2, 10) and loss.shape == (2,)

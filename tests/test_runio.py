@@ -197,3 +197,10 @@ def test_portable_replaces_machine_specific_prefixes(monkeypatch, tmp_path):
     assert runio.portable(f"converted in {tmp_path / 'data'}/mnist; cache {home}/.cache/x") == \
         "converted in $VSML_DATA/mnist; cache ~/.cache/x"
     assert runio.portable({"a": [f"{home}/x"]}) == {"a": ["~/x"]}
+
+
+def test_vsml_home_pointing_at_a_file_is_a_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "f").write_text("x")
+    monkeypatch.setenv("VSML_HOME", str(tmp_path / "f"))
+    with pytest.raises(ValueError, match="is a file; point it at a folder"):
+        runio.user_dir()

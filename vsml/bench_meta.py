@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import platform
+import sys
 import time
 
 import torch
@@ -118,6 +119,18 @@ def main(argv=None) -> int:
                              "model_options.state_dtype=bfloat16")
     parser.add_argument("--json", default=None, help="also write every result, with the device, to this JSON file")
     args = parser.parse_args(argv)
+    try:  # bad input: one line on stderr, exit code 2 (as vsml.meta and vsml.cloning)
+        return _run(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
+    for name, value in (("--steps", args.steps), ("--reduced-pairs", args.reduced_pairs),
+                        ("--reduced-length", args.reduced_length)):
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
     results = []
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -157,6 +157,8 @@ class VSMLNetwork:
     def init_state(self, batch_size: int, generator: torch.Generator | None = None,
                    device=None, dtype: torch.dtype = torch.float32) -> NetworkState:
         """Fresh V_L: ``h = 0``; the first part of ``c`` truncated normal with std ``1/sqrt(A)``, the rest 0."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an int >= 1 (runs at once), got {batch_size!r}")
         cfg = self.config
         N, Bw = cfg.sub_lstm.state_size, cfg.sub_lstm.bwd_size
         n_rand = int(round(N * cfg.init_rand_proportion))
@@ -181,6 +183,9 @@ class VSMLNetwork:
         """
         cfg = self.config
         P = state.batch_size
+        if x_t.dim() != 2 or tuple(x_t.shape) != (P, cfg.layer_sizes[0]):  # shapes only: no device sync per step
+            raise ValueError(f"x_t must be [P, {cfg.layer_sizes[0]}] = ({P}, {cfg.layer_sizes[0]}) for this state "
+                             f"and layer sizes {cfg.layer_sizes}, got {tuple(x_t.shape)}")
         fwd = x_t.new_zeros(P, cfg.layer_sizes[0], cfg.sub_lstm.fwd_size)
         fwd[..., 0] = x_t
         h, c, bwd_in = list(state.h), list(state.c), list(state.bwd_in)
@@ -197,6 +202,10 @@ class VSMLNetwork:
     def feed_error(self, state: NetworkState, logits: torch.Tensor, y_t: torch.Tensor) -> NetworkState:
         """Put ``softmax(logits) - onehot(y_t)`` (and the label) into the last backward message."""
         cfg = self.config
+        P, C = state.batch_size, cfg.num_classes
+        if tuple(logits.shape) != (P, C) or tuple(y_t.shape) != (P,) or y_t.dtype != torch.int64:
+            raise ValueError(f"need logits [P, C] = ({P}, {C}) and int64 labels y_t [P] = ({P},), got logits "
+                             f"{tuple(logits.shape)} and y_t {tuple(y_t.shape)} of {y_t.dtype}")
         onehot = F.one_hot(y_t, cfg.num_classes).to(logits.dtype)
         error = torch.softmax(logits, dim=-1) - onehot
         msg = logits.new_zeros(state.batch_size, cfg.num_classes, cfg.sub_lstm.bwd_size)
@@ -212,6 +221,9 @@ class VSMLNetwork:
         Returns ``(logits [P, C], loss [P], new_state)``. ``in_place`` as in ``forward``.
         """
         logits, state = self.forward(params, state, x_t, in_place=in_place)
+        if tuple(y_t.shape) != (state.batch_size,) or y_t.dtype != torch.int64:
+            raise ValueError(f"y_t must be int64 labels [P] = ({state.batch_size},), got {tuple(y_t.shape)} "
+                             f"of {y_t.dtype}")
         loss = F.cross_entropy(logits, y_t, reduction="none")
         return logits, loss, self.feed_error(state, logits, y_t)
 

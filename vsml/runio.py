@@ -195,7 +195,10 @@ def provenance(device=None) -> dict:
 def user_dir() -> Path:
     """Where exports go by default: ``$VSML_HOME/pretrained`` or the user's data folder, never the package."""
     if os.environ.get("VSML_HOME"):
-        return Path(os.environ["VSML_HOME"]).expanduser() / "pretrained"
+        home = Path(os.environ["VSML_HOME"]).expanduser()
+        if home.exists() and not home.is_dir():
+            raise ValueError(f"VSML_HOME={home} is a file; point it at a folder (exports go to VSML_HOME/pretrained)")
+        return home / "pretrained"
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base).expanduser() / "vsml" / "pretrained"
 

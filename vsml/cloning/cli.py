@@ -13,7 +13,7 @@ import torch
 from .. import config as configs
 from ..runloop import CHECKPOINT, CLI_ERRORS, cli_failure
 from .config import CloningConfig, config_names, load_config
-from .meta_test import metatest, save_metatest
+from .meta_test import check_metatest_out, metatest, save_metatest
 from .run import export, load_cloned, load_run, train
 
 USAGE = """examples:
@@ -89,6 +89,10 @@ def main(argv=None) -> int:
             return 0
         if args.cmd == "metatest":
             from ..data import load
+            if args.seeds < 1 or args.steps < 1:
+                raise ValueError(f"--seeds and --steps must be >= 1, got {args.seeds} and {args.steps}")
+            if args.out:
+                check_metatest_out(args.out, args.force)  # now, not after the run
             if args.threads:
                 torch.set_num_threads(args.threads)
             params, cfg, _ = load_cloned(args.name)
@@ -98,12 +102,17 @@ def main(argv=None) -> int:
                            compile=not args.no_compile, impl=args.impl)
             for kind in ("vsml", "sgd"):
                 acc = res[kind]["test_accuracy"][:, -1]
-                print(f"{kind:5s} test accuracy after {args.steps} steps: {acc.mean():.3f} +- {acc.std():.3f}")
+                spread = f" +- {acc.std():.3f} (std over {len(acc)} seeds)" if len(acc) > 1 else " (one seed)"
+                print(f"{kind:5s} test accuracy after {args.steps} steps: {acc.mean():.3f}{spread}")
             if args.out:
                 save_metatest(res, args.out, name=args.name, train_set=tr, test_set=te, force=args.force)
                 print(f"wrote {args.out}")
             return 0
-        train(_train_config(args), args.out, resume=args.resume, init_from=args.init_from,
+        cfg = _train_config(args)
+        if cfg.stage == "deep" and args.init_from is None and not (Path(args.out) / CHECKPOINT).exists():
+            print("vsml.cloning: warning: the deep stage without --init-from starts from scratch; the curriculum "
+                  "(Appendix B.1) starts it from a shallow clone (--init-from RUN_OR_NAME)", flush=True)
+        train(cfg, args.out, resume=args.resume, init_from=args.init_from,
               progress=not args.no_progress, num_threads=args.threads)
     except CLI_ERRORS as exc:
         return cli_failure(exc, "vsml.cloning", args.out if args.cmd == "train" else None)

@@ -112,6 +112,18 @@ def metatest(params, cfg: CloningConfig, train_set, test_set, *, hidden: int | N
     return result
 
 
+def check_metatest_out(path, force: bool = False) -> bool:
+    """Before a meta-test runs: ``FileExistsError`` if ``path`` is a shipped file and ``force`` is off,
+    ``ValueError`` if it is a folder. Returns whether ``path`` lies in the shipped folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"--out {path} is a folder; give a file name such as {path / 'metatest.json'}")
+    shipped = path.parent.resolve() == runio.SHIPPED_DIR.resolve()
+    if shipped and path.exists() and not force:
+        raise FileExistsError(f"{path} is a shipped file; not replaced (pass --force to replace it deliberately)")
+    return shipped
+
+
 def save_metatest(result: dict, path, *, name: str, train_set, test_set, force: bool = False) -> None:
     """Write :func:`metatest` curves with their provenance (data, device, runtime, commit) as JSON.
 
@@ -119,9 +131,7 @@ def save_metatest(result: dict, path, *, name: str, train_set, test_set, force: 
     (and then ``MANIFEST.json`` is updated).
     """
     path = Path(path)
-    shipped = path.parent.resolve() == runio.SHIPPED_DIR.resolve()
-    if shipped and path.exists() and not force:
-        raise FileExistsError(f"{path} is a shipped file; not replaced (pass --force to replace it deliberately)")
+    shipped = check_metatest_out(path, force)
     doc = {"cloned": name, "sizes": result["sizes"], "eval_steps": result["eval_steps"],
            "test_size": result["test_size"],
            "seconds": round(result["seconds"], 1), "train_data": train_set.describe(), "test_data": test_set.describe(),

@@ -8,6 +8,7 @@ Configs are YAML files read through :mod:`vsml.config`.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,6 +127,12 @@ class MetaConfig(ConfigMixin):
         self._check_resize_choices()
         if self.steps < 0 or self.eval_every < 0:
             raise ValueError(f"steps and eval_every must be >= 0, got {self.steps}, {self.eval_every}")
+        numbers = {"sigma": self.sigma, "lr": self.lr, "b1": self.b1, "b2": self.b2, "adam_eps": self.adam_eps}
+        if self.grad_clip is not None:
+            numbers["grad_clip"] = self.grad_clip
+        bad = [f"{k}={v}" for k, v in numbers.items() if not math.isfinite(v)]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: must be finite numbers")
         if self.sigma <= 0 or self.lr < 0:
             raise ValueError(f"need sigma > 0 and lr >= 0, got sigma={self.sigma}, lr={self.lr}")
         if self.grad_clip is not None and self.grad_clip <= 0:
@@ -194,4 +201,6 @@ def load_config(name_or_path, overrides=None) -> MetaConfig:
     try:
         return MetaConfig.from_dict(values)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        with_set = (" with --set " + " ".join(overrides if isinstance(overrides, (list, tuple)) else
+                                              [f"{k}={v}" for k, v in overrides.items()])) if overrides else ""
+        raise ValueError(f"{path}{with_set}: {exc}") from None
