@@ -112,8 +112,8 @@ def test_few_shot_meta_test_scores_the_query_of_each_learner(tmp_path):
         few_shot.load_learner(few_shot.Learner("x", "metarnn"))
 
 
-def test_mean_sem():
-    acc, sem = few_shot.mean_sem(torch.tensor([True, False, True, False]))
+def test_binomial_sem():
+    acc, sem = few_shot.binomial_sem(torch.tensor([True, False, True, False]))
     assert acc == 50.0 and sem == pytest.approx(100 * (0.25 / 3) ** 0.5)
 
 

@@ -22,7 +22,7 @@ import torch
 
 from . import data, tasks
 from .baselines import tune_lr
-from .transfer import Learner, meta_test_learner
+from .transfer import Learner, mean_and_se, meta_test_learner
 
 TEST_TASKS = ("cifar10", "fashion_mnist")   # Figure 21's two panels
 
@@ -78,5 +78,4 @@ def figure21(out_dir, *, steps: int, init_from: str | None, num_runs: int, lengt
 
 def final_accuracy(cum_acc: torch.Tensor) -> tuple[float, float]:
     """Mean and standard error (percent) of the cumulative accuracy at the last example."""
-    last = 100 * cum_acc[:, -1].double()
-    return float(last.mean()), float(last.std() / len(last) ** 0.5) if len(last) > 1 else 0.0
+    return mean_and_se(cum_acc, cum_acc.shape[1])

@@ -65,8 +65,8 @@ def query_correct(learner: Learner, x: torch.Tensor, y: torch.Tensor, n_way: int
     return out["correct"][:, -1]
 
 
-def mean_sem(correct: torch.Tensor) -> tuple[float, float]:
-    """Accuracy and its standard error over episodes, in %."""
+def binomial_sem(correct: torch.Tensor) -> tuple[float, float]:
+    """Query accuracy over episodes and its binomial standard error, in % (one 0/1 outcome per episode)."""
     c = correct.float()
     n = c.numel()
     acc = float(c.mean())
@@ -126,7 +126,7 @@ def evaluate(learners: list[Learner], dataset, *, num_episodes: int, n_way: int 
         t0 = time.perf_counter()
         correct = torch.cat([query_correct(learner, ep.x, ep.y, n_way, params, info, seed=seed + i)
                              for i, ep in enumerate(chunks)])
-        acc, sem = mean_sem(correct)
+        acc, sem = binomial_sem(correct)
         results[learner.name] = {"acc": acc, "sem": sem, "episodes": int(correct.numel()),
                                  "seconds": time.perf_counter() - t0}
     return results

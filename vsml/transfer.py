@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import torch
 
 from . import data, tasks
+from . import horizon as horizon_lib
 from .baselines import online_sgd
 from .evaluate import FAST_WEIGHT_MODELS, meta_test
 from .metarnn import metarnn_episode
@@ -299,12 +300,13 @@ def compare(cum_acc_a: torch.Tensor, cum_acc_b: torch.Tensor, horizon: int) -> D
 
 
 def mean_and_se(cum_acc: torch.Tensor, horizon: int) -> tuple[float, float]:
-    """Mean and standard error (percent) over runs of the cumulative accuracy after ``horizon`` examples."""
+    """Mean and standard error (percent) over runs of the cumulative accuracy after ``horizon`` examples
+    (:func:`vsml.horizon.at`, the book's one rule: the standard error of one run is 0)."""
     c = torch.as_tensor(cum_acc).float()
     if c.dim() != 2 or not 1 <= horizon <= c.shape[1]:
         raise ValueError(f"need [P, T] curves with T >= {horizon}, got shape {tuple(c.shape)}")
-    v = 100 * c[:, horizon - 1]
-    return float(v.mean()), (float(v.std() / math.sqrt(len(v))) if len(v) > 1 else float("nan"))
+    mean, se = horizon_lib.at(c, [horizon])[horizon]
+    return 100 * mean, 100 * se
 
 
 def replace_learner(learner: Learner, **changes) -> Learner:
