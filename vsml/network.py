@@ -149,6 +149,7 @@ class VSMLNetwork:
     # ---------------------------------------------------------------- V_M, V_L
     def init_params(self, seed: int | None = None, generator: torch.Generator | None = None,
                     device=None) -> dict[str, torch.Tensor]:
+        """A fresh V_M (:func:`vsml.lstm.init_params`) from ``generator``, else from ``seed`` (default 0)."""
         if generator is None:
             generator = torch.Generator().manual_seed(0 if seed is None else seed)
         params = init_params(self.config.sub_lstm, generator)
