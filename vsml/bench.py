@@ -45,7 +45,6 @@ import contextlib
 import json
 import platform
 import statistics
-import sys
 import time
 
 import torch
@@ -53,6 +52,7 @@ import torch
 from .dense_tick import DenseTick
 from .device import describe, resolve_device
 from .lstm import SubLSTMConfig, dense_tick_reference, param_count, unflatten_params
+from .runloop import run_reporting_bad_input
 
 EXACT = 1e-5          # max |diff| to the reference for a row to count as exact (float32 rounding)
 EPISODE_LENGTH = 500  # examples per episode in the paper's ES generation (Appendix C.2)
@@ -308,18 +308,12 @@ def main(argv=None) -> int:
                         help="torch (and CPU kernel) threads (default: torch's; 1 is steadier on a busy machine)")
     parser.add_argument("--json", default=None, help="also write the rows, with the device, to this JSON file")
     args = parser.parse_args(argv)
-    try:  # bad input: one line on stderr, exit code 2 (as vsml.meta and vsml.cloning)
-        return _run(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_reporting_bad_input(_run, args, {"--pop-size": args.pop_size, "--inputs": args.inputs,
+                                                  "--outputs": args.outputs, "--repeats": args.repeats,
+                                                  "--cloned-repeats": args.cloned_repeats})
 
 
 def _run(args) -> int:
-    for name, value in (("--pop-size", args.pop_size), ("--inputs", args.inputs), ("--outputs", args.outputs),
-                        ("--repeats", args.repeats), ("--cloned-repeats", args.cloned_repeats)):
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
     if args.threads:
         torch.set_num_threads(args.threads)
     args.device = str(resolve_device(args.device))

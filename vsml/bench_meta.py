@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import platform
-import sys
 import time
 
 import torch
@@ -28,6 +27,7 @@ import torch
 from .data import Dataset
 from .device import describe, peak_memory_mb, resolve_device, synchronize
 from .meta import MetaConfig, MetaTrainer, load_config
+from .runloop import run_reporting_bad_input
 
 IMAGE_SHAPES = {"mnist": (1, 28, 28), "fashion_mnist": (1, 28, 28), "kmnist": (1, 28, 28),
                 "emnist": (1, 28, 28), "cifar10": (3, 32, 32), "digits": (1, 8, 8), "omniglot": (1, 28, 28)}
@@ -119,18 +119,11 @@ def main(argv=None) -> int:
                              "model_options.state_dtype=bfloat16")
     parser.add_argument("--json", default=None, help="also write every result, with the device, to this JSON file")
     args = parser.parse_args(argv)
-    try:  # bad input: one line on stderr, exit code 2 (as vsml.meta and vsml.cloning)
-        return _run(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_reporting_bad_input(_run, args, {"--steps": args.steps, "--reduced-pairs": args.reduced_pairs,
+                                                  "--reduced-length": args.reduced_length})
 
 
 def _run(args) -> int:
-    for name, value in (("--steps", args.steps), ("--reduced-pairs", args.reduced_pairs),
-                        ("--reduced-length", args.reduced_length)):
-        if value < 1:
-            raise ValueError(f"{name} must be >= 1, got {value}")
     results = []
     if args.threads:
         torch.set_num_threads(args.threads)

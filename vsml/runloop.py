@@ -71,6 +71,19 @@ def cli_failure(exc: BaseException, prog: str, out_dir=None) -> int:
     return 3 if isinstance(exc, NonFiniteError) else 2
 
 
+def run_reporting_bad_input(run, args, counts: dict[str, int] | None = None) -> int:
+    """``run(args)`` for a command line: bad input (``ValueError``, ``FileNotFoundError``, ``RuntimeError``,
+    or one of ``counts`` below 1) is one line on stderr and exit code 2, as in ``vsml.meta`` and ``vsml.cloning``."""
+    try:
+        for flag, value in (counts or {}).items():
+            if value < 1:
+                raise ValueError(f"{flag} must be >= 1, got {value}")
+        return run(args)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
 class _StopSignals:
     """Turn SIGINT/SIGTERM into a flag checked between steps (main thread only; else a no-op)."""
 
