@@ -113,3 +113,14 @@ def test_one_exception_type_for_a_nan_stop(tmp_path, monkeypatch):
                         lambda *a: (torch.tensor(float("nan")), {}, {}))
     with pytest.raises(NonFiniteError, match="step 1: the cloning loss is nan; cloning .* no checkpoint"):
         cloning.train(tiny_cfg(), tmp_path, dataset=tiny_dataset(), progress=False)
+
+
+def test_a_run_whose_gradient_stays_zero_gets_one_warning(tmp_path, capsys):
+    from vsml.runloop import DEAD_GRADIENT_STEPS, RunLoop
+    loop = RunLoop(tmp_path, what="test run", resume_command="-", progress=False)
+    grads = [0.5] + [0.0] * (DEAD_GRADIENT_STEPS - 1) + [0.3] + [0.0] * (2 * DEAD_GRADIENT_STEPS)
+    loop.run(start=0, total=len(grads), step=lambda s: {"loss": 2.3, "grad_norm": grads[s]},
+             save=lambda step, wall: None, records=[], checkpoint_every=1000)
+    err = capsys.readouterr().err
+    assert err.count("the gradient has been exactly 0") == 1  # not after 9 zeros; once after the next 10
+    assert f"(step {2 * DEAD_GRADIENT_STEPS + 1})" in err

@@ -49,6 +49,7 @@ class RunInterrupted(KeyboardInterrupt):
         return 128 + self.signum  # 130 for Ctrl-C, 143 for SIGTERM, as shells report them
 
 
+DEAD_GRADIENT_STEPS = 10  # after this many steps with a zero gradient, RunLoop.run warns (once)
 CLI_ERRORS = (KeyboardInterrupt, NonFiniteError, FileNotFoundError, FileExistsError, ValueError, RuntimeError)
 
 
@@ -161,6 +162,7 @@ class RunLoop:
         t_start = time.perf_counter()
         wall = lambda: wall_before + time.perf_counter() - t_start  # noqa: E731
         log = open(self.metrics_path, "a") if self.is_main else None
+        zero_grads = 0  # consecutive steps with an exactly zero gradient: a run that cannot learn any more
         try:
             with _StopSignals() as stop:
                 for s in range(start, total):
@@ -172,6 +174,11 @@ class RunLoop:
                                  f"untouched" if last_good is not None else "no checkpoint had been written yet")
                         raise NonFiniteError(f"step {s + 1}: {exc}; {self.what} stopped, {where}") from None
                     done = s + 1
+                    zero_grads = zero_grads + 1 if rec.get("grad_norm") == 0.0 else 0
+                    if zero_grads == DEAD_GRADIENT_STEPS and self.is_main:
+                        print(f"\n{self.what}: warning: the gradient has been exactly 0 for {zero_grads} steps "
+                              f"(step {done}): nothing is learned any more (saturated outputs? a learning rate "
+                              f"far too large?)", file=sys.stderr, flush=True)
                     rec = {"step": done, **rec, "sec_per_step": time.perf_counter() - t0}
                     due = bool(eval_every) and (done % eval_every == 0 or done == total)
                     evaluated = self.is_main and evaluate is not None and due
