@@ -105,6 +105,11 @@ def test_prose_refresh_keeps_outputs_and_refuses_changed_code(tiny_book, capsys)
     assert "value is 7" in "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "injected-parameters" in nb.cells[2].metadata["tags"]  # papermill's -p cell kept in place
     assert book.stale_cells(src, stored) == ([], [])
+    src.write_text(CHAPTER.replace("# # A tiny chapter", "# # A tiny chapter, retitled")
+                   .replace("# %%\nprint(", '# %% tags=["hide-input"]\nprint('))  # a tag: presentation
+    assert book.stale_cells(src, stored) == ([], ["code 1 metadata"])
+    assert book.main(["prose", "99"]) == 0
+    assert "hide-input" in nbformat.read(stored, as_version=4).cells[3].metadata["tags"]
     before = stored.read_bytes()
     src.write_text(CHAPTER.replace('print("value is", value)', 'print("value:", value)'))
     assert book.main(["prose", "99"]) == 2

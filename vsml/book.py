@@ -270,17 +270,26 @@ def _code_cells(nb) -> list:
 
 
 def stale_cells(src: Path, stored: Path) -> tuple[list[int], list[int]]:
-    """Indices of the code and the markdown cells where a stored chapter differs from its source."""
+    """Where a stored chapter differs from its source: ``(code cells, text)``, the indices of changed code
+    cells (re-run the chapter) and of changed markdown cells or code-cell captions/tags (``prose`` fixes them)."""
     import nbformat
 
     new, old = build_notebook(src, stored), nbformat.read(stored, as_version=4)
-    diff = []
-    for kind, pick in (("code", _code_cells), ("markdown", lambda nb: [c for c in nb.cells
-                                                                        if c.cell_type == "markdown"])):
-        a, b = pick(new), pick(old)
-        diff.append([i for i in range(max(len(a), len(b)))
-                     if i >= len(a) or i >= len(b) or a[i].source != b[i].source])
-    return diff[0], diff[1]
+    code_new, code_old = _code_cells(new), _code_cells(old)
+    code = [i for i in range(max(len(code_new), len(code_old)))
+            if i >= len(code_new) or i >= len(code_old) or code_new[i].source != code_old[i].source]
+    # Text: markdown cells, and the code cells' presentation metadata (figure captions, tags).
+    md_new, md_old = ([c for c in nb.cells if c.cell_type == "markdown"] for nb in (new, old))
+    text = [i for i in range(max(len(md_new), len(md_old)))
+            if i >= len(md_new) or i >= len(md_old) or md_new[i].source != md_old[i].source]
+    text += [f"code {i} metadata" for i, (a, b) in enumerate(zip(code_new, code_old))
+             if i not in code and _shown_metadata(a) != _shown_metadata(b)]
+    return code, text
+
+
+def _shown_metadata(cell) -> dict:
+    """The metadata of a code cell that the book shows (captions, tags), without run bookkeeping."""
+    return {k: v for k, v in cell.metadata.items() if k in ("mystnb", "tags") and v}  # papermill adds tags: []
 
 
 def refresh_prose(src: Path) -> Path:
@@ -305,8 +314,10 @@ def refresh_prose(src: Path) -> Path:
     injected = [c for c in old.cells if "injected-parameters" in c.metadata.get("tags", [])]
     cells = []
     for cell in new.cells:
-        if cell.cell_type == "code":
-            cell = next(ran)
+        if cell.cell_type == "code":  # the run's outputs, the source's captions and tags
+            done = next(ran)
+            done.metadata.update(_shown_metadata(cell))
+            cell = done
         cells.append(cell)
         if injected and cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
             cells.extend(injected)  # papermill's -p cell stays right after the parameters cell

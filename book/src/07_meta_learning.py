@@ -227,7 +227,8 @@ for p in (prov_short, prov_long, prov_long28, prov_mrnn):
     print(f"{p['name']}: {p['model']} by {p['method']}, {p['num_params']:,} parameters, {p['steps']:,} steps on "
           f"{trained_horizon(p)}, {c['meta_batch_size']} per step, lr {c['lr']}, resize {c['resize']}"
           + (f", continued from {c['init_from']}" if c.get("init_from") else ""))
-    print(f"   {p['wall_time_s'] / 60:.0f} min on {p['device']} (torch {p['torch']}), commit {p['git_commit'][:12]}, "
+    on = p["device"] if p["torch"] in p["device"] else f"{p['device']} (torch {p['torch']})"  # GPU names carry it
+    print(f"   {p['wall_time_s'] / 60:.0f} min on {on}, commit {p['git_commit'][:12]}, "
           f"{p['date']}; data {p['dataset']['name']}/{p['dataset']['split']}: {p['dataset']['num_examples']:,} images"
           + (" [PARTIAL]" if p["dataset"]["partial"] else " (official split)"))
 names = {"long": f"VSML ({pretrained_long})", "short": f"VSML ({pretrained_short})",
@@ -240,7 +241,9 @@ glue("horizon_long", Markdown(trained_horizon(prov_long)), display=False)
 glue("horizon_short", Markdown(trained_horizon(prov_short)), display=False)
 glue("name_long28", Markdown(f"`{pretrained_long28}`"), display=False)
 glue("steps_long28", f"{prov_long28['steps']:,}", display=False)
-glue("device_long28", Markdown(prov_long28["device"]), display=False)
+glue("device_long28", Markdown(prov_long28["device"].removeprefix("cuda (").removesuffix(")")
+                                if prov_long28["device"].startswith("cuda (") else prov_long28["device"]),
+     display=False)
 glue("steps_long", prov_long["steps"], display=False)
 glue("steps_short", prov_short["steps"], display=False)
 glue("num_params", prov_long["num_params"], display=False)

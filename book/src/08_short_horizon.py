@@ -201,7 +201,7 @@ def two_panels(values, ylabel, ylim=(0, 100), logx=False):
     fig.tight_layout(rect=(0, 0.2, 1, 1))
 
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-08-figure19", "caption": "Figure 19: cumulative online accuracy over 12,000 examples, VSML meta-trained on short episodes (dashed) and with the persistent pool (solid red), against online SGD and Adam tuned for the whole run. Dotted verticals in each V_M's colour: the longest episode it was meta-trained on. Mean with a band of one standard error of the mean."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-08-figure19", "caption": "Figure 19: cumulative online accuracy over 12,000 examples, VSML meta-trained on short episodes (dashed) and with the persistent pool (solid red), against online SGD and Adam tuned for the whole run. Dotted verticals in each $V_M$'s colour: the longest episode it was meta-trained on. Mean with a band of one standard error of the mean."}}
 two_panels(lambda ax, label: horizon.plot_bands(ax, {n: curves[label, n] for n in LEARNERS}, colors=COLORS,
                                                 styles=STYLES, legend=False), "cumulative accuracy (%)", logx=True)
 

@@ -464,7 +464,7 @@ glue("es_gpu_eval_every", f"{load_config('gpu_es').eval_every}", display=False)
 # ```
 #
 # {glue:text}`es_gpu_gens` generations at a median {glue:text}`es_gpu_sec` s
-# each left V_M **at chance**: held-out accuracy {glue:text}`es_gpu_eval_last`%,
+# each left $V_M$ **at chance**: held-out accuracy {glue:text}`es_gpu_eval_last`%,
 # training episodes {glue:text}`es_gpu_train_last`%. So short a run of ES is far
 # too little: a CPU run with a smaller population also stayed at chance for
 # hundreds of generations (appendix {doc}`appendix_design`),
@@ -496,7 +496,9 @@ glue("ch07_gpu_diff", f"{ch07['max_abs_diff']:.1f}", display=False)
 
 # %% [markdown]
 # Chapter 07 took {glue:text}`ch07_gpu_s` s on the GPU against
-# {glue:text}`ch07_cpu_s` s for the stored run on two CPU cores, and every
+# {glue:text}`ch07_cpu_s` s for the CPU run stored at the time, on two CPU
+# cores (the chapter has grown since: its stored run now prints its own
+# runtime, for more learners and both resolutions), and every
 # number it glues came out within {glue:text}`ch07_gpu_diff` points of the CPU
 # run's (same seeds; GPU arithmetic differs in the last bits, and an online
 # learner amplifies such differences over thousands of examples). Chapter 09's
