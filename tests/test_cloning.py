@@ -125,6 +125,9 @@ def test_resume_is_bit_identical(tmp_path):
         assert torch.equal(full[k], resumed[k]), k
     lines = [json.loads(x) for x in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [1, 2, 3, 4]
+    again = cloning.train(tiny_cfg(), tmp_path / "cut", dataset=ds, progress=False, resume=True)  # at its end
+    assert all(torch.equal(again[k], resumed[k]) for k in resumed)
+    assert len((tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()) == 4
 
 
 def test_existing_run_needs_resume_and_same_config(tmp_path):

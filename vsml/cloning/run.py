@@ -71,6 +71,10 @@ def train(cfg: CloningConfig | None, out_dir, *, resume: bool = False, init_from
         trainer.load_state_dict(saved["state"])
         records, wall_before, parent = list(saved["metrics"]), float(saved["wall_time"]), saved.get("init_from")
     loop.start_log(records)
+    if trainer.step >= cfg.steps:
+        print(f"vsml.cloning: nothing to do, the run is at step {trainer.step} of {cfg.steps} "
+              f"(pass --steps N for more)", flush=True)
+        return {k: v.detach().clone() for k, v in trainer.params.items()}
     print(f"vsml.cloning: stage {cfg.stage}, N={cfg.state_size}, step {trainer.step} -> {cfg.steps}; "
           f"shadow data {trainer.dataset.name} ({len(trainer.dataset.y)} images); run folder {out}", flush=True)
 
