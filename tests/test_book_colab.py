@@ -17,7 +17,7 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from vsml import book
+from vsml import book, book_runner
 
 ROOT = Path(__file__).resolve().parent.parent
 # add a chapter once it follows the rules
@@ -80,7 +80,7 @@ def test_parameters_cell_uses_device_auto(chapter):
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_install_cell_is_pinned_and_complete(chapter):
     cell = _install_cell(chapter)
-    assert f"vsml @ git+{book.REPO_MARK}@{book.RELEASE_MARK}" in cell
+    assert f"vsml @ git+{book_runner.REPO_MARK}@{book_runner.RELEASE_MARK}" in cell
     needed = {PIP_NAMES.get(n, n) for n in _imported_top_level(chapter)
               if n not in WITH_VSML and n not in sys.stdlib_module_names}
     needed |= INDIRECT.get(chapter, set())
@@ -91,16 +91,16 @@ def test_install_cell_is_pinned_and_complete(chapter):
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_built_notebook_has_colab_gpu_metadata_and_the_pin(chapter):
     src = _source(chapter)
-    nb = book.build_notebook(src, ROOT / "book" / f"{src.stem}.ipynb")
+    nb = book_runner.build_notebook(src, ROOT / "book" / f"{src.stem}.ipynb")
     assert nb.metadata["accelerator"] == "GPU" and "gpuType" in nb.metadata["colab"]
-    release = book.book_release()
+    release = book_runner.book_release()
     text = "\n".join(c.source for c in nb.cells)
-    assert f"@{release}\"" in text and book.RELEASE_MARK not in text and book.REPO_MARK not in text
+    assert f"@{release}\"" in text and book_runner.RELEASE_MARK not in text and book_runner.REPO_MARK not in text
     assert f"/blob/{release}/book/{src.stem}.ipynb" in text  # the badge opens the same release
 
 
 def test_release_is_a_git_ref_name():
-    release = book.book_release()
+    release = book_runner.book_release()
     assert re.fullmatch(r"[0-9A-Za-z][0-9A-Za-z._/-]*", release), release
 
 

@@ -34,7 +34,7 @@
 # **Where we differ from the paper.**
 # * *Meta-training.* The paper used evolution strategies (a "population size
 #   of 1024", which in the authors' code {cite}`kirsch2021vsmlcode` counts
-#   antithetic pairs, i.e. 2,048 members; episodes of 500 examples, "across 128 GPUs"). Our shipped $V_M$s come from the
+#   antithetic pairs, i.e. twice as many members; episodes of 500 examples, "across 128 GPUs"). Our shipped $V_M$s come from the
 #   package's other gradient source, backpropagation through time (BPTT), on
 #   two CPU cores, at 7x7-pooled MNIST (49 inputs). Three are compared: one
 #   meta-trained on short episodes; one continued from it with

@@ -15,7 +15,7 @@
 # size of 1024"; in the authors' code {cite}`kirsch2021vsmlcode` that number
 # (`training.population_size`) counts draws of noise, each evaluated at
 # $\theta + \sigma\epsilon$ and $\theta - \sigma\epsilon$ on one episode, so the
-# paper's population is 1,024 pairs, 2,048 members, as in our config. The
+# paper's population is {glue:text}`paper_pairs` pairs, twice as many members, as in our config. The
 # paper ran 10k such steps "across 128 GPUs".
 #
 # **Objectives.** After this appendix you can

@@ -688,12 +688,12 @@ glue("overtaken_note", Markdown(overtaken_note))
 #   {glue:text}`p_metarnn_s_long` / {glue:text}`p_hebbian_s_long` /
 #   {glue:text}`p_fwmemory_s_long` %; digits: {glue:text}`p_vsml_d_long` %
 #   against {glue:text}`p_metarnn_d_long` / {glue:text}`p_hebbian_d_long` /
-#   {glue:text}`p_fwmemory_d_long` %). Below 50 % on two classes is
+#   {glue:text}`p_fwmemory_d_long` %). Below chance (one in two) on two classes is
 #   possible because a Sum Sign task's labels are unbalanced: the majority
 #   label makes up {glue:text}`sumsign_majority` % of an episode's labels on
 #   average (printed above). Always answering the majority label would score
 #   that much; a learner that keeps answering the label it has seen *less*
-#   often scores below 50 %. Which habit from MNIST, where every label is
+#   often scores below chance. Which habit from MNIST, where every label is
 #   equally frequent, does that to a learner is not measured here (exercise
 #   material).
 # * **Claim B (Figure 13, here {numref}`fig-13-figure13`), VSML at or above SGD after
