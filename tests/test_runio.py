@@ -204,3 +204,10 @@ def test_vsml_home_pointing_at_a_file_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setenv("VSML_HOME", str(tmp_path / "f"))
     with pytest.raises(ValueError, match="is a file; point it at a folder"):
         runio.user_dir()
+
+
+def test_a_cloning_run_given_to_meta_training_names_the_right_command(tmp_path):
+    from tiny_tasks import tiny_cfg, tiny_dataset
+    cloning.train(tiny_cfg(), tmp_path / "clone", dataset=tiny_dataset(), progress=False)
+    with pytest.raises(RuntimeError, match="is a learning-algorithm cloning run.*python -m vsml.cloning train"):
+        meta.load_checkpoint(tmp_path / "clone")

@@ -117,15 +117,20 @@ def load_checkpoint(path, *, required=(), checkpoint_name: str = "checkpoint.pt"
                            f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     if not isinstance(ckpt, dict):
         raise RuntimeError(f"checkpoint {path} holds a {type(ckpt).__name__}, not a vsml checkpoint")
-    missing = [k for k in required if k not in ckpt]
-    if missing:
-        raise RuntimeError(f"checkpoint {path} lacks {missing} (it has {sorted(ckpt)}); "
-                           f"it was not written by this kind of run")
+    require_keys(ckpt, path, required)
     bad = non_finite(ckpt.get("state", {}), "state")
     if bad:
         raise RuntimeError(f"checkpoint {path} holds NaN/inf in {', '.join(bad[:3])}"
                            f"{' ...' if len(bad) > 3 else ''}; it cannot be resumed or exported")
     return ckpt
+
+
+def require_keys(ckpt: dict, path, required) -> None:
+    """A one-line ``RuntimeError`` unless checkpoint ``ckpt`` (read from ``path``) has every key in ``required``."""
+    missing = [k for k in required if k not in ckpt]
+    if missing:
+        raise RuntimeError(f"checkpoint {path} lacks {missing} (it has {sorted(ckpt)}); "
+                           f"it was not written by this kind of run")
 
 
 def read_metrics(path_or_records) -> list[dict]:

@@ -32,7 +32,12 @@ REQUIRED_KEYS = ("config", "state", "step", "metrics", "wall_time")
 
 def load_checkpoint(run_dir) -> dict:
     """The last checkpoint of a run folder (or a checkpoint file); one-line errors when it cannot be used."""
-    return runio.load_checkpoint(run_dir, required=REQUIRED_KEYS)
+    ckpt = runio.load_checkpoint(run_dir)
+    if str(ckpt.get("format", "")).startswith("vsml.cloning"):
+        raise RuntimeError(f"{run_dir} is a learning-algorithm cloning run, not meta-training: continue it with "
+                           f"`python -m vsml.cloning train --out {run_dir} --resume`")
+    runio.require_keys(ckpt, run_dir, REQUIRED_KEYS)
+    return ckpt
 
 
 def check_resumable(saved: dict, config: MetaConfig) -> None:
