@@ -290,11 +290,14 @@ glue("window", window, display=False)
 def finding(label, vm):
     """One sentence: how the learner ends (window trend) and where gradient descent overtakes it."""
     w = horizon.windowed_accuracy(correct[label, vm], window).mean(0)
-    mid, end = float(w[len(w) // 2]), float(w[-1])
-    mid_at = len(w) // 2 + window
+    mid, end, best = float(w[len(w) // 2]), float(w[-1]), float(w.max())
+    mid_at, best_at = len(w) // 2 + window, int(w.argmax()) + window
     trend = ("still improving" if end - mid > 0.01 else "unlearning" if mid - end > 0.01 else "holding, not improving")
     says = (f"its windowed accuracy is {100 * mid:.1f} % at example {mid_at:,} and {100 * end:.1f} % at the end "
-            f"({trend})")
+            f"({trend} over the second half)")
+    if best - end > 0.02:  # it had been better: say where, or the second half alone hides the unlearning
+        says = (f"its windowed accuracy peaked at {100 * best:.1f} % (window ending at example {best_at:,}) and "
+                f"fell to {100 * end:.1f} % by the end; " + says.replace("its windowed accuracy is", "it is", 1))
     b, t = first_overtake(label, vm)
     hor = VMS[vm]["horizon"]
     if b is None:
