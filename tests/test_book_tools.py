@@ -110,6 +110,10 @@ def test_prose_refresh_keeps_outputs_and_refuses_changed_code(tiny_book, capsys)
     assert book_runner.stale_cells(src, stored) == ([], ["code 1 metadata"])
     assert book_runner.main(["prose", "99"]) == 0
     assert "hide-input" in nbformat.read(stored, as_version=4).cells[3].metadata["tags"]
+    src.write_text(CHAPTER.replace("# # A tiny chapter", "# # A tiny chapter, retitled"))  # the tag removed again
+    assert book_runner.main(["prose", "99"]) == 0
+    assert not nbformat.read(stored, as_version=4).cells[3].metadata.get("tags")
+    assert book_runner.stale_cells(src, stored) == ([], [])
     before = stored.read_bytes()
     src.write_text(CHAPTER.replace('print("value is", value)', 'print("value:", value)'))
     assert book_runner.main(["prose", "99"]) == 2

@@ -7,7 +7,7 @@ convolutional VSML layer and network, Appendix B.2), ``data``/``tasks`` (Section
 ``online``/``evaluate`` (the meta-test protocol and its registry of learners),
 ``baselines``/``metarnn`` (online SGD/Adam, the Meta RNN), ``es``/``meta``
 (Algorithm 1; ``meta.episode_pool``: Appendix B.2), ``cloning`` (Section 3.2),
-``plots``, ``book`` (chapter runner), ``bench`` (speed). Shared machinery:
+``plots``, ``book`` / ``book_runner`` (chapter setup; the chapter runner), ``bench`` (speed). Shared machinery:
 ``config`` (one config mechanism), ``runloop`` (the run loop of meta-training
 and cloning), ``runio`` (checkpoints, exports, provenance, shipped manifest),
 ``device``, ``memory``. The book's appendix "Design notes" has the full map.

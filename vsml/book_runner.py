@@ -193,6 +193,8 @@ def refresh_prose(src: Path) -> Path:
     for cell in new.cells:
         if cell.cell_type == "code":  # the run's outputs, the source's captions and tags
             done = next(ran)
+            for key in ("mystnb", "tags"):  # the source's say, including a removed caption or tag
+                done.metadata.pop(key, None)
             done.metadata.update(_shown_metadata(cell))
             cell = done
         cells.append(cell)
@@ -283,7 +285,7 @@ def main(argv=None) -> int:
         return 2
     # Smoke mode from any source (--smoke, VSML_SMOKE, -p smoke True) writes to _build/smoke/: a smoke run must
     # never replace a stored full run unless --inplace asks for it.
-    smoke = args.smoke or is_smoke() or params.get("smoke") is True
+    smoke = args.smoke or is_smoke() or bool(params.get("smoke"))
     failed = []
     for src in srcs:
         print(f"running {src.stem} ({'smoke' if smoke else 'full'}) ...", flush=True)

@@ -152,7 +152,7 @@ class DenseTick:
         return None
 
 
-_TRITON_STATUS: dict = {}  # (device, precision) -> True (checked) or why the kernel is off there
+_TRITON_STATUS: dict = {}  # (device, precision, state dtype[, "fused messages"]) -> True (checked) or why the kernel is off there
 
 
 def _triton_tick(tick: DenseTick, params, bias, h, c, fwd_in, bwd_in):

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from .device import DeviceError
 from .runio import atomic_save, atomic_write_text
 
 CHECKPOINT = "checkpoint.pt"
@@ -49,7 +50,7 @@ class RunInterrupted(KeyboardInterrupt):
         return 128 + self.signum  # 130 for Ctrl-C, 143 for SIGTERM, as shells report them
 
 
-DEAD_GRADIENT_STEPS = 10  # after this many steps with a zero gradient, RunLoop.run warns (once)
+DEAD_GRADIENT_STEPS = 10  # after this many steps in a row with a zero gradient, RunLoop.run warns (once per streak)
 CLI_ERRORS = (KeyboardInterrupt, NonFiniteError, FileNotFoundError, FileExistsError, ValueError, RuntimeError)
 
 
@@ -73,14 +74,15 @@ def cli_failure(exc: BaseException, prog: str, out_dir=None) -> int:
 
 
 def run_reporting_bad_input(run, args, counts: dict[str, int] | None = None) -> int:
-    """``run(args)`` for a command line: bad input (``ValueError``, ``FileNotFoundError``, ``RuntimeError``,
-    or one of ``counts`` below 1) is one line on stderr and exit code 2, as in ``vsml.meta`` and ``vsml.cloning``."""
+    """``run(args)`` for a command line: bad input (``ValueError``, ``FileNotFoundError``, an unknown device, or
+    one of ``counts`` below 1) is one line on stderr and exit code 2, as in ``vsml.meta`` and ``vsml.cloning``.
+    Other runtime failures (CUDA out of memory, a kernel that does not compile) keep their traceback."""
     try:
         for flag, value in (counts or {}).items():
             if value < 1:
                 raise ValueError(f"{flag} must be >= 1, got {value}")
         return run(args)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, FileNotFoundError, DeviceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
