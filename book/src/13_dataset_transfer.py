@@ -688,13 +688,12 @@ glue("overtaken_note", Markdown(overtaken_note))
 #   {glue:text}`p_metarnn_s_long` / {glue:text}`p_hebbian_s_long` /
 #   {glue:text}`p_fwmemory_s_long` %; digits: {glue:text}`p_vsml_d_long` %
 #   against {glue:text}`p_metarnn_d_long` / {glue:text}`p_hebbian_d_long` /
-#   {glue:text}`p_fwmemory_d_long` %). Below chance (one in two) on two classes is
-#   possible because a Sum Sign task's labels are unbalanced: the majority
-#   label makes up {glue:text}`sumsign_majority` % of an episode's labels on
-#   average (printed above). Always answering the majority label would score
-#   that much; a learner that keeps answering the label it has seen *less*
-#   often scores below chance. Which habit from MNIST, where every label is
-#   equally frequent, does that to a learner is not measured here (exercise
+#   {glue:text}`p_fwmemory_d_long` %). Below chance (one in two) on two
+#   classes is not explained by unbalanced labels: the majority label makes
+#   up only {glue:text}`sumsign_majority` % of an episode's labels on average
+#   (measured above). These learners' answers are anti-correlated with the
+#   labels, as if they had learned on MNIST a habit that picks the *other*
+#   class here; which habit is not measured in this chapter (exercise
 #   material).
 # * **Claim B (Figure 13, here {numref}`fig-13-figure13`), VSML at or above SGD after
 #   {glue:text}`horizon_short` examples:** {glue:md}`transfer_claim_b`
