@@ -434,3 +434,12 @@ def test_meta_test_runs_a_conv_v_m_at_any_square_size_through_evaluate_and_trans
     assert as_conv.sub_lstm.layer_norm and as_conv.input_shape == (1, 4, 4)
     back = evaluate.meta_test("vsml", x, y, classes, params=params, vsml_config=cfg.to_dict(), seed=7)
     assert back["cum_acc"].shape == (2, 5)
+
+
+def test_conv_forward_checks_the_input_shape():
+    net = ConvVSMLNetwork()
+    p, state = net.init_params(0), net.init_state(2)
+    with pytest.raises(ValueError, match=r"x_t must be \[P, C\*H\*W\] = \(2, 784\)"):
+        net.forward(p, state, torch.randn(2, 783))
+    logits, _ = net.forward(p, state, torch.randn(2, 784))
+    assert logits.shape == (2, 10)

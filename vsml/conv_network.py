@@ -138,6 +138,9 @@ class ConvVSMLNetwork(VSMLNetwork):
         """
         cfg = self.config
         P = state.batch_size
+        if x_t.dim() != 2 or tuple(x_t.shape) != (P, cfg.input_size):  # shapes only: no device sync per step
+            raise ValueError(f"x_t must be [P, C*H*W] = ({P}, {cfg.input_size}) for this state and input shape "
+                             f"{tuple(cfg.input_shape)}, got {tuple(x_t.shape)}")
         fwd = x_t.new_zeros(P, *cfg.input_shape, cfg.sub_lstm.fwd_size)
         fwd[..., 0] = x_t.reshape(P, *cfg.input_shape)
         h, c, bwd_in = list(state.h), list(state.c), list(state.bwd_in)
