@@ -23,6 +23,7 @@ import torch
 
 from . import tasks
 from .evaluate import BASELINES, meta_test
+from .horizon import best_rates, widening_grid_search
 from .meta.episodes import derive_seed
 
 
@@ -77,32 +78,22 @@ def tune_lr(method: str, dataset, grid, *, num_episodes: int, n_way: int = 5, k_
             image_size=None, seed: int = 0, max_widen: int = 3) -> tuple[float, dict[float, float]]:
     """The learning rate of baseline ``method`` with the best query accuracy on ``dataset``'s episodes.
 
-    Tries ``grid`` and, while the best rate is at an end, widens it by the grid's
-    own ratio (at most ``max_widen`` times per side), so the rate returned has a
-    worse one on each side where possible. Returns ``(best_lr, {lr: accuracy %})``.
+    The grid search of the online baselines (:func:`vsml.horizon.widening_grid_search`): ``grid``,
+    widened while the best rate is on an edge, at most ``max_widen`` times per side; ties go to the
+    larger rate. Returns ``(best_lr, {lr: accuracy %})``.
     """
     if method not in BASELINES:
         raise ValueError(f"tune_lr tunes a gradient-descent baseline ({', '.join(BASELINES)}), got {method!r}")
-    grid = sorted(float(g) for g in grid)
-    if len(grid) < 2 or grid[0] <= 0:
-        raise ValueError(f"grid needs at least two positive rates, got {grid}")
-    ratio = grid[1] / grid[0]
-    table: dict[float, float] = {}
-    widened = {"low": 0, "high": 0}
-    while True:
-        for lr in grid:
-            if lr not in table:
-                learner = Learner(f"{method} lr {lr:g}", method, lr=lr)
-                table[lr] = evaluate([learner], dataset, num_episodes=num_episodes, n_way=n_way, k_shot=k_shot,
-                                     image_size=image_size, seed=seed)[learner.name]["acc"]
-        best = max(table, key=table.get)
-        if best == min(table) and widened["low"] < max_widen:
-            grid, widened["low"] = [best / ratio], widened["low"] + 1
-        elif best == max(table) and widened["high"] < max_widen:
-            grid, widened["high"] = [best * ratio], widened["high"] + 1
-        else:
-            break
-    return max(table, key=table.get), dict(sorted(table.items()))
+    if len(grid) < 2 or min(grid) <= 0:
+        raise ValueError(f"grid needs at least two positive rates, got {sorted(grid)}")
+
+    def score(lr: float) -> dict[str, float]:
+        learner = Learner(f"{method} lr {lr:g}", method, lr=lr)
+        return {"acc": evaluate([learner], dataset, num_episodes=num_episodes, n_way=n_way, k_shot=k_shot,
+                                image_size=image_size, seed=seed)[learner.name]["acc"]}
+
+    table = widening_grid_search(score, grid, max_widen=max_widen)
+    return best_rates(table)["acc"], {lr: table[lr]["acc"] for lr in sorted(table)}
 
 
 def evaluate(learners: list[Learner], dataset, *, num_episodes: int, n_way: int = 5, k_shot: int = 1,

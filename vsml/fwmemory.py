@@ -32,7 +32,6 @@ from .controller import check_member_params, input_gates, lstm_cell, member_matm
 from .online import bound, check_episode, online_metrics, truncated_normal
 
 
-
 @dataclass(frozen=True)
 class FWMemoryConfig(ConfigMixin):
     """FWMemory's options (``model_options`` of :class:`vsml.meta.MetaConfig` with ``model: fwmemory``)."""

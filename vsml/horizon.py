@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import torch
 
@@ -109,6 +109,37 @@ class Tuned:
         return f"@{horizon}: {cells} -> lr {self.best[horizon]:g} ({edge})"
 
 
+def best_rates(table: dict[float, dict]) -> dict:
+    """Per key, the rate of ``table`` ``{lr: {key: score}}`` with the highest score (ties: the larger rate)."""
+    keys = next(iter(table.values())).keys()
+    return {k: max(table, key=lambda lr: (table[lr][k], lr)) for k in keys}
+
+
+def widening_grid_search(score: Callable[[float], dict], grid: Sequence[float], *, max_widen: int) -> dict:
+    """``{lr: score(lr)}`` for every rate of ``grid``, grown where a key's best rate is on the grid's edge.
+
+    ``score(lr)`` returns ``{key: value}`` (e.g. accuracy per horizon). While some
+    key's best rate (:func:`best_rates`) is the smallest or the largest tried, one
+    rate is added beyond that edge (the ratio of the two rates there, rounded to 3
+    significant digits), at most ``max_widen`` times per side.
+    """
+    grid = sorted({float(lr) for lr in grid})
+    ratio_lo, ratio_hi = grid[1] / grid[0], grid[-1] / grid[-2]
+    table = {lr: score(lr) for lr in grid}
+    widened = {"lo": 0, "hi": 0}
+    while True:
+        lrs, best = sorted(table), best_rates(table).values()
+        if any(b == lrs[0] for b in best) and widened["lo"] < max_widen:
+            grow, side = lrs[0] / ratio_lo, "lo"
+        elif any(b == lrs[-1] for b in best) and widened["hi"] < max_widen:
+            grow, side = lrs[-1] * ratio_hi, "hi"
+        else:
+            return table
+        widened[side] += 1
+        lr = float(f"{grow:.3g}")
+        table[lr] = score(lr)
+
+
 def tune_lr_at_horizons(x: torch.Tensor, y: torch.Tensor, num_classes: int, grid: Sequence[float],
                         horizons: Sequence[int], *, max_widen: int = 4, seed: int = 0, **options) -> Tuned:
     """Grid search of online SGD/Adam's learning rate, separately for every horizon.
@@ -129,30 +160,15 @@ def tune_lr_at_horizons(x: torch.Tensor, y: torch.Tensor, num_classes: int, grid
     horizons = sorted({int(h) for h in horizons})
     if not horizons or horizons[0] < 1 or horizons[-1] > x.shape[1]:
         raise ValueError(f"horizons must lie in 1..{x.shape[1]} (the tuning episodes' length), got {horizons}")
-    ratio_lo, ratio_hi = grid[1] / grid[0], grid[-1] / grid[-2]
-    table: dict[float, dict[int, float]] = {}
 
-    def score(lr: float) -> None:
+    def score(lr: float) -> dict[int, float]:
         correct = online_sgd(x[:, :horizons[-1]], y[:, :horizons[-1]], num_classes, lr=lr, seed=seed,
                              **options)["correct"]
         cum = cumulative_accuracy(correct).mean(0)
-        table[lr] = {h: float(cum[h - 1]) for h in horizons}
+        return {h: float(cum[h - 1]) for h in horizons}
 
-    for lr in grid:
-        score(lr)
-    widened = {"lo": 0, "hi": 0}
-    while True:
-        lrs = sorted(table)
-        best = {h: max(lrs, key=lambda lr: (table[lr][h], lr)) for h in horizons}
-        grow = None
-        if any(b == lrs[0] for b in best.values()) and widened["lo"] < max_widen:
-            grow, side = lrs[0] / ratio_lo, "lo"
-        elif any(b == lrs[-1] for b in best.values()) and widened["hi"] < max_widen:
-            grow, side = lrs[-1] * ratio_hi, "hi"
-        if grow is None:
-            break
-        widened[side] += 1
-        score(float(f"{grow:.3g}"))
+    table = widening_grid_search(score, grid, max_widen=max_widen)
+    best = best_rates(table)
     lrs = sorted(table)
     inside = {h: lrs[0] < best[h] < lrs[-1] for h in horizons}
     return Tuned(best=best, table=table, inside=inside)
