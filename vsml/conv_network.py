@@ -31,7 +31,7 @@ from .config import ConfigMixin, coerce_fields
 from .conv import ConvGeometry, ConvTick, init_conv_state
 from .dense_tick import DenseTick
 from .lstm import SubLSTMConfig, param_count
-from .network import NetworkState, VSMLConfig, VSMLNetwork
+from .network import NetworkState, VSMLConfig, VSMLNetwork, check_step_input
 
 
 @dataclass(frozen=True)
@@ -138,9 +138,7 @@ class ConvVSMLNetwork(VSMLNetwork):
         """
         cfg = self.config
         P = state.batch_size
-        if x_t.dim() != 2 or tuple(x_t.shape) != (P, cfg.input_size):  # shapes only: no device sync per step
-            raise ValueError(f"x_t must be [P, C*H*W] = ({P}, {cfg.input_size}) for this state and input shape "
-                             f"{tuple(cfg.input_shape)}, got {tuple(x_t.shape)}")
+        check_step_input(x_t, P, cfg.input_size, "[P, C*H*W]", f"input shape {tuple(cfg.input_shape)}")
         fwd = x_t.new_zeros(P, *cfg.input_shape, cfg.sub_lstm.fwd_size)
         fwd[..., 0] = x_t.reshape(P, *cfg.input_shape)
         h, c, bwd_in = list(state.h), list(state.c), list(state.bwd_in)

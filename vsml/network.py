@@ -34,6 +34,14 @@ from .dense_tick import STATE_DTYPES, DenseTick
 from .lstm import SubLSTMConfig, check_params, init_params, param_count
 
 
+def check_step_input(x_t: torch.Tensor, batch_size: int, size: int, shape: str, what: str) -> None:
+    """One-line ``ValueError`` unless one example's input ``x_t`` is ``[batch_size, size]`` (shapes only: no
+    device sync in the per-example loop); ``shape`` and ``what`` describe it for the message."""
+    if x_t.dim() != 2 or tuple(x_t.shape) != (batch_size, size):
+        raise ValueError(f"x_t must be {shape} = ({batch_size}, {size}) for this state and {what}, "
+                         f"got {tuple(x_t.shape)}")
+
+
 @dataclass(frozen=True)
 class VSMLConfig(ConfigMixin):
     """A VSML RNN: layer sizes and run-time options, with the authors' defaults (Appendix C.2).
@@ -184,9 +192,7 @@ class VSMLNetwork:
         """
         cfg = self.config
         P = state.batch_size
-        if x_t.dim() != 2 or tuple(x_t.shape) != (P, cfg.layer_sizes[0]):  # shapes only: no device sync per step
-            raise ValueError(f"x_t must be [P, {cfg.layer_sizes[0]}] = ({P}, {cfg.layer_sizes[0]}) for this state "
-                             f"and layer sizes {cfg.layer_sizes}, got {tuple(x_t.shape)}")
+        check_step_input(x_t, P, cfg.layer_sizes[0], f"[P, {cfg.layer_sizes[0]}]", f"layer sizes {cfg.layer_sizes}")
         fwd = x_t.new_zeros(P, cfg.layer_sizes[0], cfg.sub_lstm.fwd_size)
         fwd[..., 0] = x_t
         h, c, bwd_in = list(state.h), list(state.c), list(state.bwd_in)
@@ -203,10 +209,11 @@ class VSMLNetwork:
     def feed_error(self, state: NetworkState, logits: torch.Tensor, y_t: torch.Tensor) -> NetworkState:
         """Put ``softmax(logits) - onehot(y_t)`` (and the label) into the last backward message."""
         cfg = self.config
-        P, C = state.batch_size, cfg.num_classes
-        if tuple(logits.shape) != (P, C) or tuple(y_t.shape) != (P,) or y_t.dtype != torch.int64:
-            raise ValueError(f"need logits [P, C] = ({P}, {C}) and int64 labels y_t [P] = ({P},), got logits "
-                             f"{tuple(logits.shape)} and y_t {tuple(y_t.shape)} of {y_t.dtype}")
+        P, C = state.batch_size, cfg.num_classes  # shapes only: no device sync per step
+        if tuple(y_t.shape) != (P,) or y_t.dtype != torch.int64:
+            raise ValueError(f"y_t must be int64 labels [P] = ({P},), got {tuple(y_t.shape)} of {y_t.dtype}")
+        if tuple(logits.shape) != (P, C):
+            raise ValueError(f"need logits [P, C] = ({P}, {C}), got {tuple(logits.shape)}")
         onehot = F.one_hot(y_t, cfg.num_classes).to(logits.dtype)
         error = torch.softmax(logits, dim=-1) - onehot
         msg = logits.new_zeros(state.batch_size, cfg.num_classes, cfg.sub_lstm.bwd_size)
@@ -222,11 +229,8 @@ class VSMLNetwork:
         Returns ``(logits [P, C], loss [P], new_state)``. ``in_place`` as in ``forward``.
         """
         logits, state = self.forward(params, state, x_t, in_place=in_place)
-        if tuple(y_t.shape) != (state.batch_size,) or y_t.dtype != torch.int64:
-            raise ValueError(f"y_t must be int64 labels [P] = ({state.batch_size},), got {tuple(y_t.shape)} "
-                             f"of {y_t.dtype}")
-        loss = F.cross_entropy(logits, y_t, reduction="none")
-        return logits, loss, self.feed_error(state, logits, y_t)
+        state = self.feed_error(state, logits, y_t)  # checks y_t (once) before the loss reads it
+        return logits, F.cross_entropy(logits, y_t, reduction="none"), state
 
     def run_episode(self, params, x: torch.Tensor, y: torch.Tensor, state: NetworkState | None = None,
                     generator: torch.Generator | None = None, progress: bool = False) -> EpisodeResult:

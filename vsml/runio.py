@@ -312,8 +312,9 @@ def load_pretrained(name: str, directory=None) -> tuple[dict, dict]:
     if not isinstance(info, dict):
         raise RuntimeError(f"provenance file {js} does not hold a mapping; {hint}")
     expected = _listed_sha256(pt) if shipped else info.get("sha256")  # exports before checksums: none
-    if expected is not None and sha256(pt) != expected:
-        raise RuntimeError(f"pretrained file {pt} does not match its checksum (SHA-256 {sha256(pt)[:12]}..., "
+    actual = sha256(pt) if expected is not None else None
+    if actual != expected:
+        raise RuntimeError(f"pretrained file {pt} does not match its checksum (SHA-256 {actual[:12]}..., "
                            f"{'MANIFEST.json' if shipped else 'its provenance'} says {expected[:12]}...): it was "
                            f"damaged or changed after it was written; {hint}")
     bad = non_finite(params)
