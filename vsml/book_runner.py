@@ -151,7 +151,11 @@ def stale_cells(src: Path, stored: Path) -> tuple[list[int], list[int]]:
     cells (re-run the chapter) and of changed markdown cells or code-cell captions/tags (``prose`` fixes them)."""
     import nbformat
 
-    new, old = build_notebook(src, stored), nbformat.read(stored, as_version=4)
+    return _differences(build_notebook(src, stored), nbformat.read(stored, as_version=4))
+
+
+def _differences(new, old) -> tuple[list[int], list]:
+    """:func:`stale_cells` on two notebooks already read."""
     code_new, code_old = _code_cells(new), _code_cells(old)
     code = [i for i in range(max(len(code_new), len(code_old)))
             if i >= len(code_new) or i >= len(code_old) or code_new[i].source != code_old[i].source]
@@ -180,12 +184,11 @@ def refresh_prose(src: Path) -> Path:
     stored = BOOK / f"{src.stem}.ipynb"
     if not stored.exists():
         raise ValueError(f"{src.stem} has no stored notebook: run it (python -m vsml.book run {src.stem[:2]})")
-    code, _ = stale_cells(src, stored)
+    old, new = nbformat.read(stored, as_version=4), build_notebook(src, stored)
+    code, _ = _differences(new, old)
     if code:
         raise ValueError(f"{src.stem}: code cells {code} differ from the stored run; its outputs would not be "
                          f"theirs: run the chapter (python -m vsml.book run {src.stem[:2]})")
-    old = nbformat.read(stored, as_version=4)
-    new = build_notebook(src, stored)
     new.metadata = old.metadata
     ran = iter(_code_cells(old))
     injected = [c for c in old.cells if "injected-parameters" in c.metadata.get("tags", [])]
