@@ -108,8 +108,10 @@ def test_prose_refresh_keeps_outputs_and_refuses_changed_code(tiny_book, capsys)
     src.write_text(CHAPTER.replace("# # A tiny chapter", "# # A tiny chapter, retitled")
                    .replace("# %%\nprint(", '# %% tags=["hide-input"]\nprint('))  # a tag: presentation
     assert book_runner.stale_cells(src, stored) == ([], ["code 1 metadata"])
+    title_id = nbformat.read(stored, as_version=4).cells[0].id
     assert book_runner.main(["prose", "99"]) == 0
     assert "hide-input" in nbformat.read(stored, as_version=4).cells[3].metadata["tags"]
+    assert nbformat.read(stored, as_version=4).cells[0].id == title_id  # unchanged text keeps its cell id
     src.write_text(CHAPTER.replace("# # A tiny chapter", "# # A tiny chapter, retitled"))  # the tag removed again
     assert book_runner.main(["prose", "99"]) == 0
     assert not nbformat.read(stored, as_version=4).cells[3].metadata.get("tags")

@@ -192,8 +192,14 @@ def refresh_prose(src: Path) -> Path:
     new.metadata = old.metadata
     ran = iter(_code_cells(old))
     injected = [c for c in old.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    old_ids: dict[str, list[str]] = {}  # unchanged text keeps its cell id: diffs show only what changed
+    for cell in old.cells:
+        if cell.cell_type != "code" and "id" in cell:
+            old_ids.setdefault(cell.source, []).append(cell.id)
     cells = []
     for cell in new.cells:
+        if cell.cell_type != "code" and old_ids.get(cell.source):
+            cell.id = old_ids[cell.source].pop(0)
         if cell.cell_type == "code":  # the run's outputs, the source's captions and tags
             done = next(ran)
             for key in ("mystnb", "tags"):  # the source's say, including a removed caption or tag
@@ -228,8 +234,6 @@ def check_parameters(srcs: list[Path], params: dict) -> None:
         if unknown:
             raise ValueError(f"chapter {src.stem} has no parameter {', '.join(map(repr, unknown))}; "
                              f"its parameters: {', '.join(known) or 'none'}")
-
-
 
 
 def main(argv=None) -> int:
