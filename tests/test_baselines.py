@@ -169,6 +169,31 @@ def test_metarnn_per_member_params():
     assert not torch.allclose(mixed[1], shared[1])
 
 
+def test_metarnn_matches_torch_lstm_cell():
+    """An independent reference: torch's LSTMCell (gate order i, f, g, o) fed [x_t, e_{t-1}] with the forget
+    bias +1, micro-ticking twice on the same input, then the linear readout and 100 tanh(z / 100) bound."""
+    params, x, y = metarnn_setup(P=2, T=6, hidden_size=5)
+    params = {k: v + 0.1 * torch.randn_like(v) for k, v in params.items()}  # non-zero biases too
+    H = 5
+    i, g, f, o = params["lstm_weight"].chunk(4, -1)
+    bi, bg, bf, bo = params["lstm_bias"].chunk(4, -1)
+    cell = torch.nn.LSTMCell(D + C, H)
+    with torch.no_grad():
+        cell.weight_ih.copy_(torch.cat([i, f, g, o], -1)[:D + C].T)
+        cell.weight_hh.copy_(torch.cat([i, f, g, o], -1)[D + C:].T)
+        cell.bias_ih.copy_(torch.cat([bi, bf + 1.0, bg, bo]))
+        cell.bias_hh.zero_()
+        h, c, error, want = torch.zeros(2, H), torch.zeros(2, H), torch.zeros(2, C), []
+        for t in range(6):
+            for _ in range(2):
+                h, c = cell(torch.cat([x[:, t], error], -1), (h, c))
+            logits = 100 * torch.tanh((h @ params["readout_weight"] + params["readout_bias"]) / 100)
+            want.append(logits)
+            error = torch.softmax(logits, -1) - torch.nn.functional.one_hot(y[:, t], C)
+    got = metarnn_episode(params, x, y, num_micro_ticks=2)["logits"]
+    torch.testing.assert_close(got, torch.stack(want, 1), atol=1e-5, rtol=1e-5)
+
+
 def test_metarnn_feed_label_variant():
     params, x, y = metarnn_setup(feed_label=True)
     assert params["lstm_weight"].shape[0] == D + 2 * C + 8

@@ -285,6 +285,28 @@ def test_deep_stage_trains_on_a_hidden_layer_network():
     assert torch.isfinite(torch.tensor(rec["loss"]))
 
 
+def test_deep_stage_own_tuples_come_from_the_vsml_network(monkeypatch):
+    """B.1: in the deep stage part of the hidden layer's tuples use the VSML network's own hidden inputs and
+    its own backward message as the error, with the shadow network's weights and its top (ground-truth) error."""
+    trainer = cloning.CloningTrainer(tiny_cfg(stage="deep", deep_own_fraction=0.5), tiny_dataset())
+    zs, errors, layers = trainer.streams["deep"].next()
+    seen = {}
+
+    def capture(zs_, errors_, layers_, m, generator, layer_ids=None):
+        seen.update(zs=zs_, errors=errors_, layers=layers_, m=m)
+        return {k: torch.zeros(0) for k in ("x", "e", "w", "b")}
+
+    monkeypatch.setattr(cloning.trainer, "tuples_from_network", capture)
+    trainer._own_deep_tuples(layers, zs, errors, 7)
+    assert seen["m"] == 7 and seen["layers"] is layers
+    few = seen["zs"][0].shape[0]
+    torch.testing.assert_close(seen["zs"][0], zs[0][:few])          # the same images go in
+    assert not torch.allclose(seen["zs"][1], zs[1][:few])            # hidden inputs: the VSML's own
+    torch.testing.assert_close(seen["errors"][-1], errors[-1][:few])  # top error: the shadow's
+    assert seen["errors"][0].shape == errors[0][:few].shape
+    assert not torch.allclose(seen["errors"][0], errors[0][:few])    # hidden error: the VSML's own message
+
+
 def test_init_from_accepts_a_run_folder_or_an_export(tmp_path):
     ds = tiny_dataset()
     first = cloning.train(tiny_cfg(steps=2), tmp_path / "shallow", dataset=ds, progress=False)

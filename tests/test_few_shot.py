@@ -112,6 +112,19 @@ def test_few_shot_meta_test_scores_the_query_of_each_learner(tmp_path):
         few_shot.load_learner(few_shot.Learner("x", "metarnn"))
 
 
+def test_only_the_query_step_is_scored(monkeypatch):
+    """The support steps' outcomes must not count: a learner right on every support step and wrong on
+    the query scores 0 %, one wrong on the support and right on the query 100 %."""
+    def fake_meta_test(method, x, y, n_way, **kwargs):
+        correct = torch.ones(x.shape[:2], dtype=torch.bool)
+        correct[:, -1] = False                    # right on the support, wrong on the query
+        return {"correct": correct if kwargs["lr"] < 1 else ~correct}
+    monkeypatch.setattr(few_shot, "meta_test", fake_meta_test)
+    x, y = torch.zeros(4, 6, 3), torch.zeros(4, 6, dtype=torch.long)
+    assert not few_shot.query_correct(few_shot.Learner("a", "SGD", lr=0.5), x, y, 3).any()
+    assert few_shot.query_correct(few_shot.Learner("b", "SGD", lr=3.0), x, y, 3).all()
+
+
 def test_binomial_sem():
     acc, sem = few_shot.binomial_sem(torch.tensor([True, False, True, False]))
     assert acc == 50.0 and sem == pytest.approx(100 * (0.25 / 3) ** 0.5)

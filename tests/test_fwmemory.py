@@ -121,3 +121,44 @@ def test_bad_inputs_give_clear_errors():
         meta.MetaConfig(model="fwmemory", model_options={"rule": "oja"})
     with pytest.raises(ValueError, match="not implemented for the Meta RNN and the fast-weight baselines"):
         meta.MetaConfig(method="bptt", model="fwmemory", segment_length=10, episode_length=20)
+
+
+def test_matches_an_independent_reference_of_the_write_and_read_rules():
+    """Schlag et al.'s delta-rule write F += beta (v - F k) k^T with k = k1 (x) k2, the norm cap ||F|| <= 1,
+    one read n <- LayerNorm(F (n (x) e)), per episode with plain matrices and torch's LSTMCell."""
+    H, M = 4, 3
+    config = FWMemoryConfig(hidden_size=H, memory_size=M)
+    params, x, y = setup(P=2, T=6, config=config)
+    g = torch.Generator().manual_seed(2)
+    params = {k: v + 0.5 * torch.randn(v.shape, generator=g) for k, v in params.items()}  # biases too
+    params["write_bias"] = params["write_bias"] + 1.5  # large keys, values and beta: the norm cap must act
+    i, gg, f, o = params["lstm_weight"].chunk(4, -1)
+    bi, bg, bf, bo = params["lstm_bias"].chunk(4, -1)
+    cell = torch.nn.LSTMCell(D + C, H)
+    with torch.no_grad():
+        cell.weight_ih.copy_(torch.cat([i, f, gg, o], -1)[:D + C].T)
+        cell.weight_hh.copy_(torch.cat([i, f, gg, o], -1)[D + C:].T)
+        cell.bias_ih.copy_(torch.cat([bi, bf + 1.0, bg, bo]))
+        cell.bias_hh.zero_()
+        want, capped = torch.zeros(2, 6, C), 0
+        for p in range(2):
+            h, c, error, memory = torch.zeros(1, H), torch.zeros(1, H), torch.zeros(C), torch.zeros(M, M * M)
+            for t in range(6):
+                h, c = cell(torch.cat([x[p, t], error])[None], (h, c))
+                write = h[0] @ params["write_weight"] + params["write_bias"]
+                k1, k2, v = torch.tanh(write[:M]), torch.tanh(write[M:2 * M]), torch.tanh(write[2 * M:3 * M])
+                beta = torch.sigmoid(write[3 * M])
+                key = torch.kron(k1, k2)
+                memory = memory + beta * torch.outer(v - memory @ key, key)
+                capped += float(torch.linalg.matrix_norm(memory)) > 1
+                memory = memory / max(1.0, float(torch.linalg.matrix_norm(memory)))
+                read = torch.tanh(h[0] @ params["read_weight"] + params["read_bias"])
+                n = memory @ torch.kron(read[:M], read[M:])
+                n = (n - n.mean()) / torch.sqrt(n.var(unbiased=False) + 1e-5)
+                hidden = h[0] + n @ params["memory_out_weight"] + params["memory_out_bias"]
+                logits = 100 * torch.tanh((hidden @ params["readout_weight"] + params["readout_bias"]) / 100)
+                want[p, t] = logits
+                error = torch.softmax(logits, 0) - torch.nn.functional.one_hot(y[p, t], C)
+    got = fwmemory_episode(params, x, y, config)["logits"]
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert 0 < capped < 12  # the cap acted on some steps and not on others

@@ -118,3 +118,41 @@ def test_bad_inputs_give_clear_errors():
         HebbianConfig(rule="sgd")
     with pytest.raises(ValueError, match="model_options for model 'hebbian'"):
         meta.MetaConfig(model="hebbian", model_options={"hidden_size": 4})
+
+
+@pytest.mark.parametrize("rule", ["oja", "hebb"])
+def test_matches_a_scalar_loop_of_the_appendix_c2_rule(rule):
+    """An independent element-by-element reference of the module docstring's two passes per step:
+    predict from x alone, then update every trace F_ij from pre u_i = [x, e, onehot(y)] and post v_j."""
+    params, x, y = setup(P=1, T=4)
+    g = torch.Generator().manual_seed(1)
+    params = {k: v + 0.3 * torch.randn(v.shape, generator=g) for k, v in params.items()}
+    # Strong plasticity (eta ~ 0.5, alpha ~ 1) so that every term of the rule shows in the logits.
+    params["plasticity"] = params["plasticity"] + 1.0
+    params["plasticity_lr"] = torch.zeros(1)
+    w, alpha, b = params["weight"].double(), params["plasticity"].double(), params["bias"].double()
+    eta = float(torch.sigmoid(params["plasticity_lr"].double()))
+    rows = D + 2 * C
+    fast = [[0.0] * C for _ in range(rows)]
+    want = []
+    for t in range(4):
+        eff = [[float(w[i, j] + alpha[i, j] * fast[i][j]) for j in range(C)] for i in range(rows)]
+        z = [sum(float(x[0, t, i]) * eff[i][j] for i in range(D)) + float(b[j]) for j in range(C)]
+        logits = [100 * torch.tanh(torch.tensor(v / 100)).item() for v in z]
+        want.append(logits)
+        p = torch.softmax(torch.tensor(logits, dtype=torch.float64), 0).tolist()
+        extra = [p[j] - (j == int(y[0, t])) for j in range(C)] + [float(j == int(y[0, t])) for j in range(C)]
+        pre = [float(x[0, t, i]) for i in range(D)] + extra
+        z2 = [z[j] + sum(extra[k] * eff[D + k][j] for k in range(2 * C)) for j in range(C)]
+        post = torch.softmax(torch.tensor(z2, dtype=torch.float64), 0).tolist()
+        for i in range(rows):
+            for j in range(C):
+                if rule == "oja":
+                    fast[i][j] += eta * post[j] * (pre[i] - post[j] * fast[i][j])
+                else:
+                    fast[i][j] = (1 - eta) * fast[i][j] + eta * pre[i] * post[j]
+    got = hebbian_episode(params, x, y, HebbianConfig(rule=rule))["logits"][0]
+    torch.testing.assert_close(got.double(), torch.tensor(want, dtype=torch.float64), atol=1e-5, rtol=1e-5)
+    frozen = dict(params, plasticity=torch.zeros_like(params["plasticity"]))
+    assert not torch.allclose(hebbian_episode(frozen, x, y, HebbianConfig(rule=rule))["logits"][0, 1:], got[1:],
+                              atol=1e-4)  # the traces do move the prediction: this checks them, not only w

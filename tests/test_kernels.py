@@ -434,8 +434,13 @@ def test_triton_kernel_compiles_for_hopper_ampere_and_colab_gpus_without_a_gpu(t
     proc = subprocess.run([sys.executable, "-c", AOT_SCRIPT], capture_output=True, text=True, env=env, timeout=600)
     if "SKIP" in proc.stdout:
         pytest.skip(proc.stdout.strip())
-    if proc.returncode != 0 and "CompilationError" not in proc.stderr and "ptxas" not in proc.stderr.lower():
-        pytest.skip(f"this triton cannot compile for CUDA here: {proc.stderr.strip().splitlines()[-1:]}")
+    last = (proc.stderr.strip().splitlines() or [""])[-1]
+    # Skip only where this machine lacks a piece (Triton's CUDA backend or its ptxas); a bug in the kernel,
+    # launch_config or the script is a failure.
+    missing = last.startswith(("ModuleNotFoundError", "ImportError")) or (
+        "ptxas" in last.lower() and any(s in last.lower() for s in ("not found", "cannot find", "no such file")))
+    if proc.returncode != 0 and missing:
+        pytest.skip(f"this triton cannot compile for CUDA here: {last}")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("compiled") == 11, proc.stdout
 

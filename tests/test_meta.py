@@ -1,5 +1,6 @@
 """Meta-training, Algorithm 1 (vsml/meta/): configs, learning, resume, processes, NaN, export."""
 import json
+import math
 import os
 import socket
 import subprocess
@@ -66,16 +67,20 @@ def test_bptt_meta_learns_a_tiny_task():
     for s in range(20):
         trainer.step(s)
     after = trainer.evaluate()
-    assert before > 0.69 and after["eval_loss"] < 0.5 and after["eval_accuracy"] > 0.8
+    # Starts at chance (ln 2 for two interchangeable outputs), ends well below it: over seeds 0-11 the
+    # loss went from 0.68-0.71 to 0.17-0.30 and accuracy to 0.93-0.98.
+    assert abs(before - math.log(2)) < 0.05
+    assert after["eval_loss"] < 0.5 and after["eval_accuracy"] > 0.8
 
 
 def test_es_reduces_the_meta_loss_on_a_tiny_task():
-    cfg = tiny(lr=0.05, episode_length=20, num_pairs=8, eval_episodes=8, eval_length=20)
+    cfg = tiny(lr=0.1, episode_length=20, num_pairs=8, eval_episodes=8, eval_length=20)
     trainer = meta.MetaTrainer(cfg, remember_the_class())
     before = trainer.evaluate()["eval_loss"]
-    for s in range(20):
+    for s in range(40):
         trainer.step(s)
-    assert trainer.evaluate()["eval_loss"] < before - 0.02
+    # Over seeds 0-11 these 40 generations lowered the loss by 0.42-0.61, so 0.2 is a real effect, not noise.
+    assert trainer.evaluate()["eval_loss"] < before - 0.2
 
 
 @pytest.mark.parametrize("method", ["es", "bptt"])

@@ -51,6 +51,43 @@ def test_fast_tick_equals_reference(layer_norm, members, clip):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
 
 
+def test_tick_matches_torch_lstm_cells_one_per_sub_lstm():
+    """An independent reference for Eq. 7 (Appendix C): a literal loop over sub-LSTMs (a, b), each a
+    torch.nn.LSTMCell (gate order i, f, g, o; ours is i, g, f, o with offsets input -5, forget +5) fed
+    [fwd_in[a], bwd_in[b]]; messages projected per sub-LSTM and averaged over a (forward) and b (backward)."""
+    cfg = SubLSTMConfig()
+    N, F_, B_ = cfg.state_size, cfg.fwd_size, cfg.bwd_size
+    gen = torch.Generator().manual_seed(3)
+    params = unflatten_params(0.5 * torch.randn(param_count(cfg), generator=gen, dtype=torch.float64), cfg)
+    A, B = 2, 3
+    h, c = torch.randn(1, A, B, N, generator=gen, dtype=torch.float64), torch.randn(1, A, B, N, generator=gen,
+                                                                                   dtype=torch.float64)
+    fwd_in, bwd_in = torch.randn(1, A, F_, generator=gen, dtype=torch.float64), torch.randn(1, B, B_, generator=gen,
+                                                                                           dtype=torch.float64)
+    i, g, f, o = params["lstm_w"].chunk(4, -1)
+    bi, bg, bf, bo = params["lstm_b"].chunk(4, -1)
+    cell = torch.nn.LSTMCell(F_ + B_, N).double()
+    with torch.no_grad():
+        w = torch.cat([i, f, g, o], -1)
+        cell.weight_ih.copy_(w[:F_ + B_].T)
+        cell.weight_hh.copy_(w[F_ + B_:].T)
+        cell.bias_ih.copy_(torch.cat([bi + cfg.input_bias, bf + cfg.forget_bias, bg, bo]))
+        cell.bias_hh.zero_()
+        want_h, want_c = h.clone(), c.clone()
+        for a in range(A):
+            for b in range(B):
+                hab, cab = h[0, a, b][None], c[0, a, b][None]
+                for _ in range(2):
+                    hab, cab = cell(torch.cat([fwd_in[0, a], bwd_in[0, b]])[None], (hab, cab))
+                want_h[0, a, b], want_c[0, a, b] = hab[0], cab[0]
+    want_fwd = (want_h @ params["fwd_w"] + params["fwd_b"]).mean(1)
+    want_bwd = (want_h @ params["bwd_w"] + params["bwd_b"]).mean(2)
+    for got in (DenseTick(cfg, num_ticks=2)(params, h, c, fwd_in, bwd_in),
+                dense_tick_reference(params, cfg, h, c, fwd_in, bwd_in, num_ticks=2)):
+        for x, y in zip(got, (want_h, want_c, want_fwd, want_bwd)):
+            torch.testing.assert_close(x, y, rtol=1e-10, atol=1e-10)
+
+
 def test_gate_offsets_make_memory_persist():
     # With zero weights: forget gate sig(5) ~ 0.993, input gate sig(-5) ~ 0.007.
     cfg = SubLSTMConfig()
@@ -277,3 +314,22 @@ def test_the_step_by_step_api_checks_shapes():
             call()
     logits, loss, _ = net.online_step(p, state, torch.randn(2, 16), torch.tensor([1, 2]))
     assert logits.shape == (2, 10) and loss.shape == (2,)
+
+
+@pytest.mark.parametrize("feed_label", [False, True])
+def test_error_goes_into_slot_0_of_the_last_backward_message(feed_label):
+    """Algorithm 2: the last layer's backward message carries e = softmax(y_hat) - onehot(y) in its first
+    slot (index 0), the label in slot 1 with feed_label, and zeros elsewhere; earlier layers' are untouched."""
+    net = VSMLNetwork(VSMLConfig(layer_sizes=(12, 5, 4), feed_label=feed_label))
+    state = net.init_state(3, torch.Generator().manual_seed(0))
+    logits, y_t = torch.randn(3, 4), torch.tensor([0, 3, 1])
+    new = net.feed_error(state, logits, y_t)
+    msg = new.bwd_in[-1]
+    assert msg.shape == (3, 4, net.config.sub_lstm.bwd_size)
+    onehot = torch.nn.functional.one_hot(y_t, 4).float()
+    torch.testing.assert_close(msg[..., 0], torch.softmax(logits, -1) - onehot)
+    used = 2 if feed_label else 1
+    if feed_label:
+        assert torch.equal(msg[..., 1], onehot)
+    assert not msg[..., used:].any()
+    assert new.bwd_in[0] is state.bwd_in[0]

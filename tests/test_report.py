@@ -148,3 +148,50 @@ def test_projection_ablation_rows_read_one_glued_dict(tmp_path):
     _notebook(tmp_path, [_glue_output("report_ablation", {"text/plain": repr(res)})],
               name="13_dataset_transfer.ipynb")
     assert claims.figures14_16(tmp_path)[1].verdict == report.NOT_RUN
+
+
+def _figure6_chapter(tmp_path, vsml, best, mr_m=92.0, mr_f=14.0, drop_vs=8.0, es=None):
+    """A stored chapter 07 with the values Figure 6's rows read: ``vsml``/``best`` map 'm7_h1' etc. to accuracies."""
+    glued = {"h1": 100, "h2": 500, "h3": 2000, "num_runs": 32, "mr_m": mr_m, "mr_f": mr_f,
+             "drop_mr": mr_m - mr_f, "drop_vs": drop_vs}
+    glued.update({f"long_{k}": v for k, v in vsml.items()})
+    glued.update({f"best_{k}": v for k, v in best.items()})
+    glued.update({f"es_{k}": v for k, v in (es or {}).items()})
+    outputs = [_glue_output(k, {"text/plain": repr(v)}) for k, v in glued.items()]
+    names = {"data_note": "MNIST test split", "name_long": "`vm_long`"} | ({"name_es": "`vm_es`"} if es else {})
+    outputs += [_glue_output(k, {"text/markdown": v, "text/plain": "<Markdown>"}) for k, v in names.items()]
+    _notebook(tmp_path, outputs)
+
+
+def test_figure6_rules_on_a_synthetic_chapter(tmp_path):
+    """Each row's checks follow the stated rule: early and horizon rows compare with the best tuned baseline,
+    Figure 6b asks for learning on Fashion-MNIST and a trail of at most the tolerance, 6c for the overfit."""
+    trail = claims.Tolerances().trail_points
+    best = {f"{d}{px}_h{i}": v for d in "mf" for px in (7, 28) for i, v in ((1, 40.0), (2, 65.0), (3, 78.0))}
+    vsml = dict(best)
+    vsml.update({"m7_h1": 55.0, "m7_h2": 66.0, "m28_h1": 52.0, "m28_h2": 60.0,  # early: 3 of 4 ahead
+                 "m7_h3": 80.0, "m28_h3": 81.0,                                 # horizon: both ahead
+                 "f7_h2": 50.0, "f7_h3": 78.0 - trail + 0.5,                     # learns, trails a little
+                 "f28_h2": 60.0, "f28_h3": 55.0})                                # unlearns
+    _figure6_chapter(tmp_path, vsml, best, mr_f=14.0, drop_vs=8.0)
+    rows = {r.figure: r for r in claims.figure6(tmp_path, tmp_path)}
+    assert set(rows) == {"Figure 6a (early)", "Figure 6a (horizon)", "Figure 6b", "Figure 6c"}
+    assert [c.passed for c in rows["Figure 6a (early)"].checks] == [True, True, True, False]
+    assert rows["Figure 6a (early)"].verdict == report.PARTLY
+    assert rows["Figure 6a (horizon)"].verdict == report.REPRODUCED
+    assert [c.passed for c in rows["Figure 6b"].checks] == [True, True, False, False]  # 28x28: 55 < 60, 23 behind
+    assert rows["Figure 6c"].verdict == report.REPRODUCED  # 14 < 78 and a drop of 78 > 8 + 10
+
+    # A Meta RNN that holds on Fashion-MNIST does not overfit; a V_M behind at every horizon is not reproduced.
+    behind = {k: v - 5 for k, v in best.items()}
+    _figure6_chapter(tmp_path, behind, best, mr_m=92.0, mr_f=80.0, drop_vs=8.0, es=vsml)
+    rows = {r.figure: r for r in claims.figure6(tmp_path, tmp_path)}
+    assert rows["Figure 6a (early)"].verdict == rows["Figure 6a (horizon)"].verdict == report.NOT_REPRODUCED
+    assert rows["Figure 6c"].verdict == report.NOT_REPRODUCED
+    assert rows["Figure 6a (early) [vm_es]"].verdict == report.PARTLY  # the ES V_M's own rows, own numbers
+
+
+def test_figure6_is_not_run_from_a_smoke_chapter(tmp_path):
+    _notebook(tmp_path, [], mode="SMOKE")
+    rows = claims.figure6(tmp_path, tmp_path)
+    assert len(rows) == 4 and all(r.verdict == report.NOT_RUN and "smoke" in r.note for r in rows)

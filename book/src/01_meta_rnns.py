@@ -17,6 +17,11 @@
 # * say what variable sharing changes about the ratio $|V_L| / |V_M|$.
 # ```
 #
+# **Where we differ from the paper.** Nothing here is scaled down. The paper
+# states Eq. 1-2 without numbers; we check them at small sizes in float64 on
+# a CPU and count parameters at the paper's sizes (MNIST inputs, the Meta RNN
+# baseline's 16 hidden units).
+#
 # A Meta RNN {cite}`hochreiter2001learning` receives inputs *and* the error of
 # its previous prediction; after meta training, the learning algorithm lives
 # in its weights $V_M$ and what it has learned lives in its activations $V_L$.
@@ -279,8 +284,12 @@ print(f"recurrent weights are half of |V_M| from H = {H} on (inputs + errors: {7
 # solution is to encode the training tasks themselves in $V_M$. The single-layer
 # VSML network has the ratio the other way round: {glue:text}`vm_vsml` meta
 # variables for {glue:text}`vl_single` learned variables. (The paper reports
-# "about 100k to 150k parameters" for its baseline: it pads the inputs to the
-# largest dataset.)
+# "about 100k to 150k parameters" for its baseline, whose inputs "are padded to
+# be equal size across all meta training datasets". With 16 hidden units that
+# many parameters take roughly one and a half to two and a third thousand
+# inputs, about two to three times MNIST's 784, so the padded size must come
+# from a larger dataset in its meta-training mixture; the paper does not say
+# which.)
 # ```
 
 # %% tags=["hide-cell"]

@@ -17,6 +17,11 @@
 # * check a vectorised implementation against a literal reading of an equation.
 # ```
 #
+# **Where we differ from the paper.** Nothing is scaled down: Section 3 has no
+# experiment for Eq. 3-4. We check them on a small grid in float64 with random
+# $W$ and $C$ (the paper gives no values for them) and watch the dynamics that
+# such random $V_M$ produce.
+#
 # Each sub-RNN $(a, b)$ receives a message $\vec m_a$ that sums a function
 # $f_{\vec m}$ of the states in column $a$:
 #
@@ -155,8 +160,8 @@ plt.close(fig)
 #
 # How far a perturbation of $s_{0,1}$ (dashed square) has spread after one,
 # two and three ticks of Eq. 4 with random $W, C$ ($A = B = 4$, $N = 3$).
-# Colour: size of the change of each sub-RNN's state; dark blue means
-# unchanged (below $10^{-8}$).
+# Colour: size of the change of each sub-RNN's state; the darkest purple
+# means unchanged (below $10^{-8}$).
 # ```
 #
 # After one tick, {glue:text}`affected_tick1` sub-RNNs have changed
@@ -281,7 +286,8 @@ glue("ex2_rows_equal", str(rows_equal))
 # * Eq. 4 connects the $A \cdot B$ sub-RNNs of Eq. 2 with messages summed over
 #   a column ({numref}`fig-02-grid`); with $C = 0$ they decouple again
 #   (checked above).
-# * A perturbation of one state reaches its row after one tick and every
+# * A perturbation of $s_{ab}$ reaches row $a = b$ (here row 1, fed by the
+#   message of column 1) after one tick and every
 #   sub-RNN soon after ({numref}`fig-02-spread`); random $V_M$ settle into a
 #   fixed point ({numref}`fig-02-dynamics`).
 # * $V_M = (W, C)$ has $2N^2$ numbers however large the grid is.

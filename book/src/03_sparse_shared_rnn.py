@@ -16,6 +16,11 @@
 # * explain in which sense VSML *is* a Meta RNN, and what makes it a special one.
 # ```
 #
+# **Where we differ from the paper.** Nothing is scaled down. The paper
+# states Theorem 1 and derives it in its Appendix A; we re-derive it, check
+# every case of Eq. 6 and run both forms side by side at small sizes in
+# float64.
+#
 # The message-passing system of Eq. 4 ({doc}`02_message_passing`) is *one*
 # ordinary RNN whose state is all sub-RNN states together,
 # $s \in \mathbb{R}^{A \times B \times N}$, with a single weight matrix
@@ -374,8 +379,8 @@ glue("ex1_mean_ok", str(ex1_ok))
 # ```{admonition} Exercise 3: how sparse in the limit?
 # Show that the fraction of zero entries of $\tilde W$ is
 # $1 - (A^3 + A^2 - A)/A^4$, independent of $N$, and find its limit as
-# $A \to \infty$. Which ordinary RNN connectivity has the same count of
-# non-zero blocks?
+# $A \to \infty$. Which of the cases of Eq. 6 supplies most of the non-zero
+# blocks as $A$ grows, and why?
 # ```
 #
 # ```{admonition} Solution

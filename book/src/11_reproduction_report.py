@@ -113,7 +113,7 @@ def table_html(rows):
 display(HTML(table_html(rows)))
 n_paper = report.paper_claims(rows)
 print(", ".join(f"{v}: {n}" for v, n in counts.items())
-      + f" (of {len(rows)} rows: {n_paper} claims of the paper, {len(rows) - n_paper} re-checked with a second V_M)")
+      + f" (of {len(rows)} rows: {n_paper} claims of the paper, {len(rows) - n_paper} re-checked with another V_M)")
 for r in rows:
     print(f"[{r.verdict}] {r.figure}: read from {r.source or '-'}")
 

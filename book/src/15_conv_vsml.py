@@ -122,13 +122,19 @@ glue("horizon", f"{T:,}")
 # copies (weight sharing by averaging the updates). At an
 # output position the forward messages of the sub-LSTMs in its window are
 # averaged (over the positions that are not padding), as the dense layer
-# averages over its inputs (Appendix A); the backward message an output
+# averages over its inputs (the paper's Appendix C); the backward message an output
 # position receives goes to the sub-LSTMs of its window, and each input
 # position gets the average of what the windows covering it send back.
 # `vsml.conv` implements this with `unfold`/`fold`; `tests/test_conv.py`
 # checks it against a loop over positions in float64, checks that a kernel
 # covering the whole input *is* the dense layer, and checks where backward
 # messages land.
+#
+# The networks printed below use the default sub-LSTM. The $V_M$s
+# meta-trained later in this chapter (by BPTT, as in chapter
+# {doc}`07_meta_learning`) also normalise each message with a layer norm:
+# 32 more meta-parameters, which is why their provenance counts more than
+# the $|V_M|$ printed here.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -588,7 +594,10 @@ print(ConvVSMLNetwork(input_shape=(1, 4, 4), out_channels=4, kernel_size=4, stri
 # * At this chapter's scale the conv and the dense arrangement, meta-trained
 #   from the same start for the same steps, are compared with a computed
 #   verdict per dataset; the numbers are in "What we found" and go to the
-#   reproduction report as `report_fig20` and `report_fig21`.
+#   reproduction report as `report_fig20` and `report_fig21`. With the
+#   budget used here the conv $V_M$ did not catch up with its dense control:
+#   Figure 20 is not reproduced at this scale, and Figure 21 was not run
+#   where CIFAR-10 is absent.
 #
 # ## Provenance
 

@@ -92,6 +92,8 @@ def figure6(book_dir: Path, pretrained_dir: Path, tol: Tolerances = Tolerances()
         rows = learner_rows(ch, "long", (7, 28), "")
         if "name_long28" in ch.values:  # the same V_M fine-tuned at 28x28: its own rows, at 28x28
             rows += learner_rows(ch, "long28", (28,), f" [{ch.md('name_long28')}]")
+        if "name_es" in ch.values:  # meta-trained from scratch by ES, as in the paper (at CPU scale)
+            rows += learner_rows(ch, "es", (7, 28), f" [{ch.md('name_es')}]")
         return rows + [meta_rnn_row(ch)]
 
     def learner_rows(ch, who, resolutions, tag):
