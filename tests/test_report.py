@@ -195,3 +195,19 @@ def test_figure6_is_not_run_from_a_smoke_chapter(tmp_path):
     _notebook(tmp_path, [], mode="SMOKE")
     rows = claims.figure6(tmp_path, tmp_path)
     assert len(rows) == 4 and all(r.verdict == report.NOT_RUN and "smoke" in r.note for r in rows)
+
+
+def test_figure19_rows_per_short_horizon_vm(tmp_path):
+    """Overtaken past the horizon: reproduced; overtaken inside it, or never: a failed check."""
+    glued = {"bestb_m_end": 80.0, "num_runs": 8, "acc_m_short_end": 40.0, "hor_short": 100,
+             "acc_m_es_end": 70.0, "hor_es": 100}
+    outputs = [_glue_output(k, {"text/plain": repr(v)}) for k, v in glued.items()]
+    md = {"bestb_m": "SGD", "mnist_note": "MNIST", "how_short": "episodes of 100 examples", "name_es": "`vm_es`",
+          "how_es": "episodes of 100 examples, by ES", "verdict_m_short": "**SGD overtakes it after 1,200 examples**",
+          "verdict_m_es": "**Adam overtakes it after 60 examples**"}
+    outputs += [_glue_output(k, {"text/markdown": v, "text/plain": "<Markdown>"}) for k, v in md.items()]
+    _notebook(tmp_path, outputs, name="08_short_horizon.ipynb")
+    rows = {r.figure: r for r in claims.figure19(tmp_path, tmp_path)}
+    assert set(rows) == {"Figure 19", "Figure 19 [vm_es]"}
+    assert rows["Figure 19"].verdict == report.REPRODUCED
+    assert [c.passed for c in rows["Figure 19 [vm_es]"].checks] == [True, False]  # 60 < its horizon of 100

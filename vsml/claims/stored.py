@@ -151,23 +151,29 @@ def figure19(book_dir: Path, pretrained_dir: Path) -> list[Claim]:
     fig, claim = "Figure 19", "meta-trained on short episodes, VSML is overtaken by gradient descent in a long run"
     paper = "\"at some point gradient descent overtakes VSML\" over 12,000 examples (Appendix B.2)"
 
+    def row(ch, tag, fig_name):
+        v, b = ch.num(f"acc_m_{tag}_end"), ch.num("bestb_m_end")
+        ours = (f"MNIST at the end of the run: VSML {_pct(v)}, best tuned baseline ({ch.md('bestb_m')}) {_pct(b)}; "
+                f"{ch.md(f'verdict_m_{tag}')}")
+        setting = (f"{int(ch.num('num_runs'))} runs on {ch.md('mnist_note')}, at 7x7; "
+                   f"V_M meta-trained on {ch.md(f'how_{tag}')}; "
+                   f"meta-test on {ch.run['device']}")
+        # 08 words its verdict "<baseline> overtakes it after N examples" (or "no tuned baseline overtakes it ...")
+        m = re.search(r"overtakes it after ([\d,]+) examples", ch.md(f"verdict_m_{tag}"))
+        at, horizon = (int(m.group(1).replace(",", "")) if m else None), int(ch.num(f"hor_{tag}"))
+        return Claim(fig_name, claim, paper, ours, setting,
+                     [Check(f"the best tuned baseline ends above VSML ({b:.1f} > {v:.1f})", b > v),
+                      Check(f"overtaken only past its meta-training horizon ({at} >= {horizon})",
+                            at is not None and at >= horizon)],
+                     f"book/{path.name}")
+
     def build():
         ch = StoredChapter(path)
         ch.require_full()
-        v, b = ch.num("acc_m_short_end"), ch.num("bestb_m_end")
-        ours = (f"MNIST at the end of the run: VSML {_pct(v)}, best tuned baseline ({ch.md('bestb_m')}) {_pct(b)}; "
-                f"{ch.md('verdict_m_short')}")
-        setting = (f"{int(ch.num('num_runs'))} runs on {ch.md('mnist_note')}, at 7x7; "
-                   f"V_M meta-trained on {ch.md('how_short')}; "
-                   f"meta-test on {ch.run['device']}")
-        # 08 words its verdict "<baseline> overtakes it after N examples" (or "no tuned baseline overtakes it ...")
-        m = re.search(r"overtakes it after ([\d,]+) examples", ch.md("verdict_m_short"))
-        at, horizon = (int(m.group(1).replace(",", "")) if m else None), int(ch.num("hor_short"))
-        return [Claim(fig, claim, paper, ours, setting,
-                      [Check(f"the best tuned baseline ends above VSML ({b:.1f} > {v:.1f})", b > v),
-                       Check(f"overtaken only past its meta-training horizon ({at} >= {horizon})",
-                             at is not None and at >= horizon)],
-                      f"book/{path.name}")]
+        rows = [row(ch, "short", fig)]
+        if "name_es" in ch.values:  # meta-trained by ES, the paper's method: its own row
+            rows.append(row(ch, "es", f"{fig} [{ch.md('name_es')}]"))
+        return rows
 
     return _guard(fig, claim, paper, f"book/{path.name}", build)
 
