@@ -90,25 +90,29 @@ def weights_as_lstms(ax, sizes=(3, 2), *, errors: bool = True, layer_labels: boo
     """
     if len(sizes) < 2 or min(sizes) < 1:
         raise ValueError(f"sizes needs at least two layer sizes >= 1, got {sizes}")
-    dx, dy = 4.0, 1.15
+    # The sub-LSTMs of input neuron a stand in a small column next to it, one per output neuron b, each
+    # wired to a and to b only: no wire runs through another weight's box.
+    step = 0.62                                  # vertical distance of the boxes of one input neuron
+    dx, dy = 4.6, step * max(sizes[1:]) + 0.4
     ys = [[(n - 1) / 2 * dy - i * dy for i in range(n)] for n in sizes]
     for k in range(len(sizes) - 1):
         A, B = sizes[k], sizes[k + 1]
         x0, x1 = k * dx, (k + 1) * dx
+        w = 0.8 if layer_labels else 0.66
         for a in range(A):
             for b in range(B):
-                # The sub-LSTM of weight (a, b) sits in row a, shifted right by b: no two overlap.
-                bx = x0 + dx * (0.25 + 0.45 * (b / (B - 1) if B > 1 else 0.5))
-                by = ys[k][a]
-                ax.plot([x0, bx, x1], [ys[k][a], by, ys[k + 1][b]], color=DIM, lw=0.9, zorder=1)
+                bx, by = x0 + 0.38 * dx, ys[k][a] + ((B - 1) / 2 - b) * step
+                ax.plot([x0, bx], [ys[k][a], by], color=DIM, lw=0.9, zorder=1)
+                ax.plot([bx + w / 2, x1], [by, ys[k + 1][b]], color=DIM, lw=0.9, zorder=1)
                 label = f"$s^{{({k + 1})}}_{{{a}{b}}}$" if layer_labels else f"$s_{{{a}{b}}}$"
-                _box(ax, bx, by, label, w=0.8 if layer_labels else 0.66, h=0.55, fontsize=FONT - 1)
+                _box(ax, bx, by, label, w=w, h=0.5, fontsize=FONT - 1)
         mid = x0 + dx / 2
-        top = max(ys[k][0], ys[k + 1][0]) + 0.75
+        spread = (B - 1) / 2 * step + 0.25      # how far the boxes reach above and below their neuron
+        top = max(ys[k][0] + spread, ys[k + 1][0]) + 0.45
         _arrow(ax, (mid - 0.9, top), (mid + 0.9, top), color=FWD, shrink=0)
         ax.text(mid, top + 0.12, "$\\vec m$", color=FWD, ha="center", va="bottom", fontsize=FONT)
         if errors:
-            bottom = min(ys[k][-1], ys[k + 1][-1]) - 0.75
+            bottom = min(ys[k][-1] - spread, ys[k + 1][-1]) - 0.45
             _arrow(ax, (mid + 0.9, bottom), (mid - 0.9, bottom), color=BWD, shrink=0)
             ax.text(mid, bottom - 0.12, "$\\overleftarrow{m}$", color=BWD, ha="center", va="top", fontsize=FONT)
         if layer_labels:
@@ -127,7 +131,7 @@ def weights_as_lstms(ax, sizes=(3, 2), *, errors: bool = True, layer_labels: boo
         if errors:
             _arrow(ax, (xl + 1.2, y - 0.15), (xl + 0.25, y - 0.15), color=BWD, shrink=0)
             ax.text(xl + 1.3, y - 0.2, f"$e_{{{i}}}$", ha="left", va="center", fontsize=FONT, color=BWD)
-    height = max(len(v) for v in ys) * dy / 2 + 1.6
+    height = max(len(v) for v in ys) * dy / 2 + (max(sizes[1:]) - 1) / 2 * step + 1.2
     return _finish(ax, (-2.0, xl + 2.0), (-height, height + (0.5 if layer_labels else 0)), title)
 
 

@@ -165,7 +165,8 @@ fig, axes = plt.subplots(1, 2, figsize=(8, 3.8))
 im = axes[0].imshow(cover, cmap="Blues", vmin=0)
 for (i, j), v in zip(torch.cartesian_prod(torch.arange(image_size), torch.arange(image_size)).tolist(),
                      cover.flatten().tolist()):
-    axes[0].text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=9)
+    axes[0].text(j, i, f"{v:.0f}", ha="center", va="center", fontsize=13,
+                 color="white" if v > cover.max() / 2 else "black")  # legible on dark cells
 oi, oj = 1, 2  # one output position
 r0, c0 = oi * 2 - 1, oj * 2 - 1
 axes[0].add_patch(plt.Rectangle((c0 - 0.5, r0 - 0.5), 3, 3, fill=False, ec="C3", lw=2.5))
@@ -173,6 +174,10 @@ axes[0].set_title(f"windows covering each input ({image_size}x{image_size})")
 out = torch.zeros(*geom.out_size)
 out[oi, oj] = 1
 axes[1].imshow(out, cmap="Reds", vmin=0, vmax=1.5)
+for k in range(1, geom.out_size[0]):  # cell borders, so the 4x4 positions can be counted
+    axes[1].axhline(k - 0.5, color="0.6", lw=1)
+for k in range(1, geom.out_size[1]):
+    axes[1].axvline(k - 0.5, color="0.6", lw=1)
 axes[1].set_title(f"output positions ({geom.out_size[0]}x{geom.out_size[1]} per channel)")
 for ax in axes:
     ax.set_xticks([])
