@@ -171,8 +171,9 @@ def figure19(book_dir: Path, pretrained_dir: Path) -> list[Claim]:
         ch = StoredChapter(path)
         ch.require_full()
         rows = [row(ch, "short", fig)]
-        if "name_es" in ch.values:  # meta-trained by ES, the paper's method: its own row
-            rows.append(row(ch, "es", f"{fig} [{ch.md('name_es')}]"))
+        for tag in ("es", "es500"):  # meta-trained by ES, the paper's method: a row each
+            if f"name_{tag}" in ch.values:
+                rows.append(row(ch, tag, f"{fig} [{ch.md(f'name_{tag}')}]"))
         return rows
 
     return _guard(fig, claim, paper, f"book/{path.name}", build)
