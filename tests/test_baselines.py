@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tiny_tasks import torch_lstm_cell
 from vsml.baselines import _init_layers, online_sgd, tune_lr
 from vsml.evaluate import cumulative_accuracy
 from vsml.flat_params import flatten, num_params, unflatten
@@ -175,14 +176,8 @@ def test_metarnn_matches_torch_lstm_cell():
     params, x, y = metarnn_setup(P=2, T=6, hidden_size=5)
     params = {k: v + 0.1 * torch.randn_like(v) for k, v in params.items()}  # non-zero biases too
     H = 5
-    i, g, f, o = params["lstm_weight"].chunk(4, -1)
-    bi, bg, bf, bo = params["lstm_bias"].chunk(4, -1)
-    cell = torch.nn.LSTMCell(D + C, H)
+    cell = torch_lstm_cell(params["lstm_weight"], params["lstm_bias"], D + C, forget_offset=1.0)
     with torch.no_grad():
-        cell.weight_ih.copy_(torch.cat([i, f, g, o], -1)[:D + C].T)
-        cell.weight_hh.copy_(torch.cat([i, f, g, o], -1)[D + C:].T)
-        cell.bias_ih.copy_(torch.cat([bi, bf + 1.0, bg, bo]))
-        cell.bias_hh.zero_()
         h, c, error, want = torch.zeros(2, H), torch.zeros(2, H), torch.zeros(2, C), []
         for t in range(6):
             for _ in range(2):

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from fast_weight_tasks import label_changes, meta_train_by_bptt, one_label_episodes
-from tiny_tasks import remember_the_class, tiny
+from tiny_tasks import remember_the_class, tiny, torch_lstm_cell
 from vsml import meta
 from vsml.evaluate import meta_test
 from vsml.flat_params import num_params
@@ -132,14 +132,8 @@ def test_matches_an_independent_reference_of_the_write_and_read_rules():
     g = torch.Generator().manual_seed(2)
     params = {k: v + 0.5 * torch.randn(v.shape, generator=g) for k, v in params.items()}  # biases too
     params["write_bias"] = params["write_bias"] + 1.5  # large keys, values and beta: the norm cap must act
-    i, gg, f, o = params["lstm_weight"].chunk(4, -1)
-    bi, bg, bf, bo = params["lstm_bias"].chunk(4, -1)
-    cell = torch.nn.LSTMCell(D + C, H)
+    cell = torch_lstm_cell(params["lstm_weight"], params["lstm_bias"], D + C, forget_offset=1.0)
     with torch.no_grad():
-        cell.weight_ih.copy_(torch.cat([i, f, gg, o], -1)[:D + C].T)
-        cell.weight_hh.copy_(torch.cat([i, f, gg, o], -1)[D + C:].T)
-        cell.bias_ih.copy_(torch.cat([bi, bf + 1.0, bg, bo]))
-        cell.bias_hh.zero_()
         want, capped = torch.zeros(2, 6, C), 0
         for p in range(2):
             h, c, error, memory = torch.zeros(1, H), torch.zeros(1, H), torch.zeros(C), torch.zeros(M, M * M)

@@ -4,6 +4,7 @@ import dataclasses
 import pytest
 import torch
 
+from tiny_tasks import torch_lstm_cell
 from vsml import SubLSTMConfig, VSMLConfig, VSMLNetwork, flatten_params, param_count, unflatten_params
 from vsml.dense_tick import DenseTick
 from vsml.lstm import dense_tick_reference, init_params
@@ -64,15 +65,9 @@ def test_tick_matches_torch_lstm_cells_one_per_sub_lstm():
                                                                                    dtype=torch.float64)
     fwd_in, bwd_in = torch.randn(1, A, F_, generator=gen, dtype=torch.float64), torch.randn(1, B, B_, generator=gen,
                                                                                            dtype=torch.float64)
-    i, g, f, o = params["lstm_w"].chunk(4, -1)
-    bi, bg, bf, bo = params["lstm_b"].chunk(4, -1)
-    cell = torch.nn.LSTMCell(F_ + B_, N).double()
+    cell = torch_lstm_cell(params["lstm_w"], params["lstm_b"], F_ + B_, input_offset=cfg.input_bias,
+                           forget_offset=cfg.forget_bias, dtype=torch.float64)
     with torch.no_grad():
-        w = torch.cat([i, f, g, o], -1)
-        cell.weight_ih.copy_(w[:F_ + B_].T)
-        cell.weight_hh.copy_(w[F_ + B_:].T)
-        cell.bias_ih.copy_(torch.cat([bi + cfg.input_bias, bf + cfg.forget_bias, bg, bo]))
-        cell.bias_hh.zero_()
         want_h, want_c = h.clone(), c.clone()
         for a in range(A):
             for b in range(B):

@@ -77,3 +77,21 @@ def tick_inputs(members, cfg, P=2, A=7, B=10, seed=0, device="cpu"):
     bwd = torch.randn(P, B, cfg.bwd_size, generator=g)
     to = lambda t: t.to(device)  # noqa: E731
     return {k: to(v) for k, v in params.items()}, [to(t) for t in (h, c, fwd, bwd)]
+
+
+def torch_lstm_cell(weight, bias, input_size, input_offset=0.0, forget_offset=1.0, dtype=torch.float32):
+    """An independent reference: torch's LSTMCell holding our LSTM weights.
+
+    Ours are ``weight [input_size + H, 4H]`` (rows: inputs, then h) and ``bias [4H]`` with the gates in the
+    order i, g, f, o and constant offsets on the input and forget gates; torch's order is i, f, g, o.
+    """
+    i, g, f, o = weight.chunk(4, -1)
+    bi, bg, bf, bo = bias.chunk(4, -1)
+    w = torch.cat([i, f, g, o], -1)
+    cell = torch.nn.LSTMCell(input_size, bias.shape[-1] // 4).to(dtype)
+    with torch.no_grad():
+        cell.weight_ih.copy_(w[:input_size].T)
+        cell.weight_hh.copy_(w[input_size:].T)
+        cell.bias_ih.copy_(torch.cat([bi + input_offset, bf + forget_offset, bg, bo]))
+        cell.bias_hh.zero_()
+    return cell
