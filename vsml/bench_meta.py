@@ -25,7 +25,7 @@ import time
 import torch
 
 from .data import Dataset
-from .device import describe, peak_memory_mb, resolve_device, synchronize
+from .device import describe, peak_memory_mb, resolve_device, synchronize, threads_text
 from .meta import MetaConfig, MetaTrainer, load_config
 from .runloop import run_reporting_bad_input
 
@@ -98,7 +98,7 @@ def benchmark(config: MetaConfig, steps: int = 3, warmup: int = 1, num_pairs: in
 def device_name(device: str) -> str:
     if str(device).startswith("cuda"):
         return torch.cuda.get_device_name(torch.device(device))
-    return f"CPU ({platform.processor() or platform.machine()}), {torch.get_num_threads()} torch threads"
+    return f"CPU ({platform.processor() or platform.machine()}), {threads_text()}"
 
 
 def main(argv=None) -> int:
@@ -169,3 +169,4 @@ def _run(args) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+

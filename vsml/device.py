@@ -49,7 +49,7 @@ def describe(device: str | torch.device) -> str:
         return (f"cuda ({props.name}, {props.total_memory / 2**30:.0f} GiB, CUDA {torch.version.cuda}, "
                 f"torch {torch.__version__})")
     return (f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-            f"{torch.get_num_threads()} torch threads)")
+            f"{threads_text()})")
 
 
 def synchronize(device: str | torch.device) -> None:
@@ -64,3 +64,9 @@ def peak_memory_mb(device: str | torch.device) -> float | None:
     if dev.type != "cuda":
         return None
     return torch.cuda.max_memory_allocated(dev) / 2**20
+
+
+def threads_text() -> str:
+    """'1 torch thread' or 'N torch threads': the CPU threads torch uses now."""
+    n = torch.get_num_threads()
+    return f"{n} torch thread" + ("s" if n != 1 else "")
