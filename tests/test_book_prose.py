@@ -95,3 +95,12 @@ def test_the_rule_flags_results_and_spares_exempt_spans():
               "```python\nx = 0.5\n```\n$$y = 1.5$$")
     assert hand_typed_numbers(exempt) == []
     assert hand_typed_numbers("we saw 12%", allowed=["12%"]) == []
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_heading_is_hidden_in_a_code_cell(chapter):
+    """A markdown heading written as a comment in a code cell (a missing ``# %% [markdown]``) never renders."""
+    cells = jupytext.read(_source(chapter)).cells
+    hidden = [line for c in cells if c.cell_type == "code"
+              for line in c.source.splitlines() if re.match(r"#\s+#{1,4}\s+\w", line)]
+    assert not hidden, f"chapter {chapter}: headings inside code cells (start a markdown cell):\n" + "\n".join(hidden)
