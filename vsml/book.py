@@ -109,10 +109,12 @@ def chapter_setup(smoke: bool = False, device: str = "auto", seed: int = 0,
     if not quiet:
         if note.startswith("device "):
             print(note)
+        from .device import threads_text
+
         dev_name = torch.cuda.get_device_name(device) if device.startswith("cuda") else platform.processor() or "cpu"
         why = f"; {note}" if note and not note.startswith("device ") else ""
         print(f"mode: {'SMOKE (tiny sizes, numbers are not results)' if smoke else 'full'} | "
-              f"device: {device} ({dev_name}, {torch.get_num_threads()} threads{why}) | seed: {seed}")
+              f"device: {device} ({dev_name}, {threads_text()}{why}) | seed: {seed}")
         print(f"torch {torch.__version__} | python {platform.python_version()} | commit {git_commit()} | "
               f"{_dt.datetime.now().strftime('%Y-%m-%d %H:%M')}")
     return run
