@@ -433,8 +433,8 @@ print("summary:", summary_pool)
 #
 # The ES $V_M$ meta-trained on the paper's longer episodes, with the same
 # population and step size: on MNIST, {glue:md}`finding_m_es500` On
-# Fashion-MNIST, {glue:md}`finding_f_es500` Compare its windowed peak and
-# where it falls with the short-episode ES $V_M$'s above: this is the
+# Fashion-MNIST, {glue:md}`finding_f_es500` Compare it with the
+# short-episode ES $V_M$ above: this is the
 # paper's Figure 19 setting (ES on 500-example episodes), but at 7x7 and with
 # {glue:text}`members_es` members where the paper had 28x28 inputs and a far
 # larger population.
