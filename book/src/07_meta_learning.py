@@ -260,34 +260,34 @@ glue("device_long28", Markdown(prov_long28["device"].removeprefix("cuda (").remo
 glue("steps_long", prov_long["steps"], display=False)
 glue("steps_short", prov_short["steps"], display=False)
 glue("num_params", prov_long["num_params"], display=False)
-# The ES run: how long it took, and the first held-out evaluation at twice chance or better.
-es_evals = prov_es["eval_curve"]
-es_left = next((r["step"] for r in es_evals if r["eval_accuracy"] >= 0.2), None)
-glue("name_es", Markdown(f"`{pretrained_es}`"), display=False)
-glue("steps_es", f"{prov_es['steps']:,}", display=False)
-glue("members_es", f"{2 * prov_es['config']['num_pairs']:,}", display=False)
-glue("len_es", f"{prov_es['config']['episode_length']:,}", display=False)
-glue("wall_es", f"{prov_es['wall_time_s'] / 60:.0f}", display=False)
-glue("device_es", Markdown(prov_es["device"].replace(" 1 torch threads", " 1 torch thread")), display=False)  # older wording
-glue("es_left_chance", f"{es_left:,}" if es_left else "never", display=False)
-glue("es_eval_every", f"{prov_es['config']['eval_every']:,}", display=False)
-glue("es_eval_last", 100 * es_evals[-1]["eval_accuracy"], display=False)
-es_best = max(es_evals, key=lambda r: r["eval_accuracy"])
+# The ES runs: how long each took, and its first held-out evaluation at twice chance or better.
+def left_chance(prov):
+    """The first evaluated generation whose held-out accuracy is at least twice chance (10 classes), or None."""
+    return next((r["step"] for r in prov["eval_curve"] if r["eval_accuracy"] >= 0.2), None)
+
+
+es_left, es500_left = left_chance(prov_es), left_chance(prov_es500)
+for tag, name, p, left in (("es", pretrained_es, prov_es, es_left), ("es500", pretrained_es500, prov_es500, es500_left)):
+    evals = p["eval_curve"]
+    best = max(evals, key=lambda r: r["eval_accuracy"])
+    glue(f"name_{tag}", Markdown(f"`{name}`"), display=False)
+    glue(f"steps_{tag}", f"{p['steps']:,}", display=False)
+    glue(f"len_{tag}", f"{p['config']['episode_length']:,}", display=False)
+    glue(f"{tag}_left_chance", f"{left:,}" if left else "never", display=False)
+    glue(f"{tag}_eval_last", 100 * evals[-1]["eval_accuracy"], display=False)
+    print(f"{name}: held-out accuracy ({p['config']['eval_length']}-example episodes) first at twice chance or "
+          f"better at generation {left}; best {100 * best['eval_accuracy']:.1f} % at generation {best['step']:,}; "
+          f"{100 * evals[-1]['eval_accuracy']:.1f} % at generation {evals[-1]['step']:,}")
+es_best = max(prov_es["eval_curve"], key=lambda r: r["eval_accuracy"])
 glue("es_eval_best", 100 * es_best["eval_accuracy"], display=False)
 glue("es_eval_best_at", f"{es_best['step']:,}", display=False)
+glue("members_es", f"{2 * prov_es['config']['num_pairs']:,}", display=False)
+glue("wall_es", f"{prov_es['wall_time_s'] / 60:.0f}", display=False)
+glue("wall_es500", f"{prov_es500['wall_time_s'] / 3600:.1f}", display=False)
+glue("device_es", Markdown(prov_es["device"]), display=False)
+glue("es_eval_every", f"{prov_es['config']['eval_every']:,}", display=False)
 glue("num_params_es", f"{prov_es['num_params']:,}", display=False)
 glue("es_param_gap", prov_long["num_params"] - prov_es["num_params"], display=False)
-print(f"{pretrained_es}: held-out accuracy (100-example episodes) first at twice chance or better at "
-      f"generation {es_left}; best {100 * es_best['eval_accuracy']:.1f} % at generation {es_best['step']:,}; "
-      f"{100 * es_evals[-1]['eval_accuracy']:.1f} % at generation {es_evals[-1]['step']:,}")
-# The same ES config on the paper's episode length: when it left chance, measured the same way.
-es500_evals = prov_es500["eval_curve"]
-es500_left = next((r["step"] for r in es500_evals if r["eval_accuracy"] >= 0.2), None)
-glue("name_es500", Markdown(f"`{pretrained_es500}`"), display=False)
-glue("len_es500", f"{prov_es500['config']['episode_length']:,}", display=False)
-glue("steps_es500", f"{prov_es500['steps']:,}", display=False)
-glue("wall_es500", f"{prov_es500['wall_time_s'] / 3600:.1f}", display=False)
-glue("es500_left_chance", f"{es500_left:,}" if es500_left else "never", display=False)
 # Generations are not the same cost: compare the two runs in CPU time too (mean seconds per generation).
 sec_es, sec_es500 = (p["wall_time_s"] / p["steps"] for p in (prov_es, prov_es500))
 if es_left and es500_left:
@@ -298,10 +298,6 @@ if es_left and es500_left:
 else:
     es500_vs = "(one of the two runs never reached it, so there is nothing to compare)"
 glue("es500_vs", Markdown(es500_vs), display=False)
-glue("es500_eval_last", 100 * es500_evals[-1]["eval_accuracy"], display=False)
-print(f"{pretrained_es500}: held-out accuracy ({prov_es500['config']['eval_length']}-example episodes) first at "
-      f"twice chance or better at generation {es500_left}; {100 * es500_evals[-1]['eval_accuracy']:.1f} % at "
-      f"generation {es500_evals[-1]['step']:,}")
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-07-metatraining", "caption": "Meta-training curves of the shipped learners, read from their provenance files. Top left: the short-horizon $V_M$ by BPTT (accuracy on its training episodes, and on held-out MNIST episodes of the same length). Top right: the long-horizon $V_M$ continued from it (accuracy on training segments at all pool positions, and on held-out episodes of the evaluation length in its config). Bottom left: the two $V_M$s meta-trained from scratch by ES, on 100-example episodes (mnist_es) and on 500-example episodes (mnist_es500): lines are the mean accuracy of the perturbed population on its training episodes (thinned to about 300 points per run), markers the unperturbed $V_M$ on held-out episodes of its own episode length every 100 generations, so the two runs' held-out points are not on the same footing. Bottom right: the Meta RNN. Grey dotted line: chance."}}
 fig, axes = plt.subplots(2, 2, figsize=(14, 9), sharey=True)

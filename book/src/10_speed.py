@@ -479,7 +479,7 @@ glue("es_gpu_eval_every", f"{load_config('gpu_es').eval_every}", display=False)
 # episodes) sat at chance for hundreds of generations before it left it, on
 # one thread in under an hour (the shipped `mnist_es`, chapter
 # {doc}`07_meta_learning`); on the paper's 500-example episodes it left
-# chance sooner (`mnist_es500`). This run shows that ES meta-training runs on the GPU end to end, not that
+# chance in fewer generations, though not in less CPU time (`mnist_es500`). This run shows that ES meta-training runs on the GPU end to end, not that
 # it learns in this budget; a longer `gpu_es` run is on the list of GPU
 # checks still to do.
 #
