@@ -23,8 +23,10 @@
 # 14x14, 28x28 and 32x32 pixels, and with random linear projections of the
 # inputs, then meta-tests on six configurations "that were not seen during
 # meta training": they "perform comparable to the unchanged reference", 32
-# meta-test runs each. **Target:** every configuration within 5 points of
-# the reference's cumulative accuracy after {glue:text}`horizon` examples.
+# meta-test runs each. **Target:** no configuration more than 5 points
+# *below* the reference's cumulative accuracy after {glue:text}`horizon`
+# examples; doing better counts as met. The 5-point threshold is this book's
+# choice: the paper says only "comparable".
 #
 # **Where we differ from the paper.**
 # * *Meta-training.* Our shipped $V_M$s were meta-trained by BPTT on plain
@@ -37,17 +39,21 @@
 #   `resize_choices:`, config `cpu_bptt_sizes`; projections,
 #   `random_projection:`); no $V_M$ so trained is meta-tested here.
 # * *Resolution.* The main $V_M$ ({glue:md}`name_main`) was meta-trained at
-#   7x7 (49 inputs) on a CPU, and 7x7 is its reference; the paper's reference
-#   is 28x28. A second $V_M$ ({glue:md}`name_big`, the first one fine-tuned
+#   7x7 (49 inputs) on a CPU, and 7x7 is its reference. The paper's
+#   reference is, by our inference, 28x28: it never states the resolution
+#   (Section 4.3 uses the "unchanged reference from the previous section",
+#   and Appendix C.2 says that A "equals the flattened input image
+#   dimension"). A second $V_M$ ({glue:md}`name_big`, the first one fine-tuned
 #   at 28x28 on a GPU) is meta-tested at 28x28 with
-#   {glue:text}`num_runs_big` runs per configuration instead of 32, to fit
-#   the chapter into minutes on a CPU.
+#   {glue:text}`num_runs_big` runs per configuration instead of 32, to keep
+#   the whole chapter to a little over half an hour on a 2-thread CPU
+#   (runtime in the provenance cell).
 # * *The configurations.* The paper's figure labels are not in its text; we
 #   test the kinds it names (other class counts, other input sizes, permuted
 #   inputs and outputs, and the random projection its text discusses), with
 #   sizes and class counts listed below. We add online gradient descent and,
 #   where its fixed 49 inputs allow, the Meta RNN, both with settings tuned
-#   on the reference only, as the paper's learned algorithms are.
+#   on the reference only, as our $V_M$s are.
 # * *Bars.* The paper draws standard deviations over 32 seeds; we draw one
 #   standard error of the mean, which says how well each mean is known.
 
@@ -109,7 +115,9 @@ glue("name_big", Markdown(f"`{pretrained_big}`"))
 # A VSML layer with $A$ inputs and $B$ outputs is $A \times B$ copies of one
 # small LSTM with shared parameters $V_M$ (chapter {doc}`03_sparse_shared_rnn`);
 # only their states differ. Input $a$ sends its value to the $B$ copies of
-# row $a$, and output $b$ sums the messages of column $b$. Three consequences
+# row $a$, and output $b$ averages the messages of column $b$ (the paper
+# averages rather than sums, Appendix C; so does `vsml/lstm.py`). Three
+# consequences
 # are exact, before any meta-training:
 #
 # * **Any size.** $A$ and $B$ are not parameters: the same $V_M$ runs a
@@ -117,16 +125,19 @@ glue("name_big", Markdown(f"`{pretrained_big}`"))
 # * **Input order.** Permuting the inputs permutes the rows of copies. With
 #   the initial states permuted alike, every prediction is the same; with
 #   fresh random states (as in every meta-test run) it is a run from another,
-#   equally likely, random start.
+#   equally likely, random start. (In our $V_M$s half of each sub-LSTM's
+#   cell state starts random, drawn afresh for every run, and the rest at
+#   zero: `init_rand_proportion` in the model config.)
 # * **Class names.** Renaming the classes permutes the columns, and the
 #   predictions are renamed alike (`tests/test_robustness.py` checks both
-#   with deterministic initial states).
+#   with all-zero initial states).
 #
 # So the permutations test nothing that can be learned or lost: VSML must
 # match its reference up to run-to-run noise, and a mismatch would be a bug.
 # What is learned, and can fail, is the behaviour at another *scale*:
-# more or fewer inputs change the sums each output receives, fewer classes
-# change the feedback each copy sees. A Meta RNN, whose weight matrices
+# more or fewer inputs change how many messages each output averages (and
+# how much one input weighs in that average), fewer classes change the
+# feedback each copy sees. A Meta RNN, whose weight matrices
 # give every input and output its own role, has no such symmetry.
 #
 # ## The configurations
@@ -134,9 +145,11 @@ glue("name_big", Markdown(f"`{pretrained_big}`"))
 # `vsml.robustness.figure7_configurations(base_size, sizes, class_counts)`
 # builds the reference and the held-out configurations for a $V_M$
 # meta-trained at `base_size`. Size changes, permutations and the projection
-# transform the reference's own episodes (same images, same order, same
-# random states), so each of their gaps is a paired comparison; class
-# subsets draw their own episodes.
+# transform the reference's own episodes (same images in the same order), so
+# each of their gaps is a paired comparison; class subsets draw their own
+# episodes. The permutations and the projection keep the number of inputs,
+# so their runs also draw the reference's random states; a size change has
+# more or fewer sub-LSTMs, so its random states cannot be the same.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -167,8 +180,9 @@ for key, name in (("main", pretrained_main), ("big", pretrained_big), ("metarnn"
 # %% [markdown]
 # ## The baselines' settings come from the reference only
 #
-# Online SGD and Adam train a single layer (Appendix C.2). Their learning
-# rate is the one with the best cumulative accuracy after
+# Online SGD and Adam train a single layer, like the paper's SGD baseline
+# (Section 4.4). Their learning rate comes from a grid search, as in
+# Appendix C.2: the rate with the best cumulative accuracy after
 # {glue:text}`horizon` examples on MNIST *training* episodes of the
 # reference configuration, one grid search per resolution; it is then kept
 # for every configuration, as a learned algorithm is. The grid grows until
@@ -239,7 +253,8 @@ for vm_key, configs, base, runs in (("main", configs_main, 7, num_runs), ("big",
 # target when it is at most 5 points *below* the reference; doing better
 # counts as met, since robustness means not losing accuracy (fewer classes
 # make the task easier: chance is higher). The gap's error treats the two
-# means as independent, which overstates it for the paired configurations.
+# means as independent. For the paired configurations that is conservative:
+# a paired error, from the run-by-run differences, would be smaller.
 # The chance-corrected accuracy $(\mathrm{acc} - 1/k)/(1 - 1/k)$ puts the
 # class subsets on the reference's scale: 0 is guessing, 1 is always right.
 
@@ -396,12 +411,13 @@ plt.close(fig)
 # ```{glue:figure} fig_big
 # :name: fig-12-figure7-28x28
 #
-# The same for the $V_M$ fine-tuned at 28x28 (the paper's reference
-# resolution), with its own reference at 28x28 and other unseen sizes; fewer
-# runs per configuration (printed in the title).
+# The same for the $V_M$ fine-tuned at 28x28 (by our inference the paper's
+# reference resolution), with its own reference at 28x28 and other unseen
+# sizes (no Meta RNN: it takes only 49 inputs); fewer runs per configuration
+# (printed in the title).
 # ```
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-12-curves", "caption": "Learning curves behind the bars of the 7x7 figure: VSML's mean cumulative accuracy per configuration with a band of one standard error (left), and the chance-corrected accuracy, which puts the class subsets on the reference's scale (right); colours as in the legend, the unchanged reference dashed black on top. The permuted configurations run the same numbers as the reference (only their random starts differ), so their lines lie on it. Logarithmic x axis."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-12-curves", "caption": "Learning curves behind the bars of the 7x7 figure: VSML's mean cumulative accuracy per configuration with a band of one standard error (left), and the chance-corrected accuracy, which puts the class subsets on the reference's scale (right); colours as in the legend, the unchanged reference dashed black on top. The permuted configurations run the same numbers as the reference (only their random starts differ), so after the first few dozen examples their lines lie on it. Logarithmic x axis."}}
 curves, classes = results["main"]
 fig, axes = plt.subplots(1, 2, figsize=(15, 5))
 horizon.plot_bands(axes[0], {n: out["VSML"] for n, out in curves.items()}, legend=False)
@@ -437,7 +453,8 @@ fig.tight_layout()
 #   {glue:text}`rob_m7_perm_outputs_gap`, random projection
 #   {glue:text}`rob_m7_projection_gap`. The target is {glue:md}`rob_m7_verdict`
 #   ({glue:text}`rob_m7_met` of {glue:text}`rob_m7_configs` configurations;
-#   largest drop: {glue:md}`rob_m7_worst`, {glue:text}`rob_m7_worst_gap` points).
+#   largest drop: {glue:md}`rob_m7_worst`, {glue:text}`rob_m7_worst_gap` points,
+#   several standard errors but inside the limit).
 # * **The 28x28 $V_M$.** Reference {glue:text}`rob_g28_reference_acc` $\pm$
 #   {glue:text}`rob_g28_reference_sem` %; gaps: 3 classes
 #   {glue:text}`rob_g28_classes3_gap`, 5 classes {glue:text}`rob_g28_classes5_gap`,
@@ -447,20 +464,35 @@ fig.tight_layout()
 #   {glue:text}`rob_g28_perm_outputs_gap`, random projection
 #   {glue:text}`rob_g28_projection_gap`. The target is {glue:md}`rob_g28_verdict`
 #   ({glue:text}`rob_g28_met` of {glue:text}`rob_g28_configs`; largest drop:
-#   {glue:md}`rob_g28_worst`, {glue:text}`rob_g28_worst_gap` points).
+#   {glue:md}`rob_g28_worst`, {glue:text}`rob_g28_worst_gap` points). That
+#   "largest drop" is noise: it is the only negative gap, and smaller than
+#   its standard error in the table. No configuration of the 28x28 $V_M$
+#   falls below its reference beyond run-to-run noise.
 # * **The permutations are free, as the architecture promises.** For the
-#   permuted inputs and outputs of both $V_M$s, {glue:md}`perm_note`. The
+#   permuted inputs and outputs of both $V_M$s, {glue:md}`perm_note`
+#   (a lenient check: the errors are unpaired, so larger than a paired
+#   error would be). The
 #   Meta RNN, meta-trained on the same MNIST, has no such symmetry: it
 #   scores {glue:text}`rob_m7_reference_metarnn` % on the reference (it can
 #   store an MNIST classifier in its weights, chapter {doc}`07_meta_learning`),
-#   {glue:text}`rob_m7_perm_inputs_metarnn` % with permuted inputs and
-#   {glue:text}`rob_m7_perm_outputs_metarnn` % with permuted outputs. Online
+#   {glue:text}`rob_m7_perm_inputs_metarnn` % with permuted inputs,
+#   {glue:text}`rob_m7_perm_outputs_metarnn` % with permuted outputs and
+#   {glue:text}`rob_m7_classes3_metarnn` % on 3 classes. With permuted
+#   outputs and on 3 classes it ignores the labels it is given: after
+#   {glue:text}`horizon` labelled examples it is still at chance, never
+#   having learned the new names of the classes. Online
 #   gradient descent starts every run from random weights drawn alike for
 #   every input and output, so it is symmetric too (its gaps are in the
 #   table).
 # * **Sizes and class counts are learned behaviour.** They are where a
-#   learned algorithm can fail; the table's chance-corrected column says
-#   whether a subset's higher raw accuracy is more than the easier guessing.
+#   learned algorithm can fail. VSML's larger and smaller inputs score at
+#   least as well as the reference for both $V_M$s. On 3 and 5 classes its
+#   chance-corrected accuracy (the table's column, and the right panel of
+#   {numref}`fig-12-curves`) is also above the reference's for both $V_M$s,
+#   so the subsets' higher raw accuracy is more than easier guessing. The
+#   table prints the chance-corrected value for VSML only; the baselines'
+#   raw gains on the subsets are most of VSML's, so fewer classes are easier
+#   for every learner, not only for VSML (Exercise 2).
 #   The projection keeps the images' information but not their pixel
 #   statistics; the paper reads robustness to it as evidence of a learning
 #   algorithm "beyond transferring learned representations".
@@ -472,8 +504,14 @@ fig.tight_layout()
 # {glue:text}`rob_m7_ref_vs_best` points) and
 # {glue:text}`rob_g28_ref_best_baseline_acc` % at 28x28
 # ({glue:md}`rob_g28_ref_best_baseline`; {glue:text}`rob_g28_ref_vs_best`
-# points). Chapter {doc}`07_meta_learning` follows that race over time, and
-# chapter {doc}`08_short_horizon` what long horizons do to it.
+# points). At this horizon VSML is below tuned online SGD and Adam at both
+# resolutions: the opposite of the paper's Figure 6, where VSML learns
+# faster than online Adam on MNIST. Our $V_M$s were meta-trained at a far
+# smaller scale than the paper's (the loading cell prints their steps and
+# minutes), so this is a statement about them, not about VSML's ceiling.
+# Chapter
+# {doc}`07_meta_learning` follows that race over time, and chapter
+# {doc}`08_short_horizon` what long horizons do to it.
 #
 # Our $V_M$s never saw any of these configurations in meta-training, where
 # the paper's saw their neighbours (other class subsets, sizes and
@@ -494,9 +532,11 @@ fig.tight_layout()
 # permuted run uses the same random numbers, but the sub-LSTM of input $a$
 # now receives what input $\pi(a)$ received, so it starts from another random
 # state for that pixel: a different, equally likely, run. Permuting the
-# initial states with the inputs makes every prediction identical (up to
-# the order of floating-point sums); `tests/test_robustness.py` shows this
-# with deterministic initial states.
+# initial states with the inputs would make every prediction identical (up
+# to the order of floating-point sums). `tests/test_robustness.py` checks
+# the simplest such case: with all-zero initial states
+# (`init_rand_proportion` set to zero) every sub-LSTM starts alike, so any
+# permutation leaves the states unchanged and the predictions match.
 # ```
 #
 # **2. Fewer classes, higher accuracy.** The 3-class runs score far above the
@@ -508,7 +548,13 @@ fig.tight_layout()
 # 10, and each class gets more examples within the same number of steps.
 # The chance-corrected accuracy removes the first effect; comparing the
 # online baselines' gains in the table (their rates were not retuned either)
-# shows how much easier the task itself became.
+# shows how much easier the task itself became. On 3 and 5 classes online
+# SGD and Adam gain most of the raw points VSML gains, for both $V_M$s:
+# most of the rise is the easier task. VSML gains somewhat more, but it
+# starts further below full accuracy, so it has more room to gain.
+# So, not by itself: the subsets show that VSML copes with fewer classes;
+# that it learns better on them would need a gain clearly beyond the
+# baselines' on the chance-corrected scale.
 # ```
 #
 # **3. Your own unseen configuration (runs code).** Meta-test the 7x7 $V_M$
