@@ -4,7 +4,8 @@
 # COLAB_BADGE
 #
 # **What this chapter reproduces:** Section 4.4 ("Varying datasets",
-# Figure 8) and Appendix B (Figures 12 and 13) of {cite}`kirsch2021vsml`.
+# Figure 8) and Appendix B (Figures 12 and 13, and the projection ablation
+# of Figures 14, 15 and 16) of {cite}`kirsch2021vsml`.
 #
 # ```{admonition} Learning objectives
 # After this chapter you can
@@ -12,7 +13,8 @@
 #   online SGD) on a registry of tasks with `vsml.transfer`, and say which of
 #   them a learner saw in meta-training;
 # * tell a learned *learning algorithm* from a learned *classifier*: the
-#   second is excellent on its meta-training task and near chance elsewhere;
+#   second is excellent on its meta-training task and near chance elsewhere
+#   (and know the exception this chapter finds in its projection ablation);
 # * read a transfer claim as paired comparisons on the same episodes, at
 #   the two horizons the paper reports (100 and 2,000 examples).
 # ```
@@ -38,17 +40,31 @@
 #   mixture of datasets (subsets of MNIST, Fashion-MNIST, EMNIST, KMNIST and
 #   Random, with random projections for VSML) for 10k steps. Every learner
 #   shipped with this book was meta-trained on **7x7 MNIST only** (chapter
-#   {doc}`07_meta_learning`; the table below reads each one's provenance;
-#   the extra VSML bar is the same $V_M$ fine-tuned on 28x28 MNIST on a GPU).
-#   So MNIST is the one *seen* task and every other task is unseen, a
-#   harder test than the paper's, whose learners had seen neighbouring
-#   datasets. One extra VSML learner, "VSML, mixture", was meta-trained on a
+#   {doc}`07_meta_learning`; the table below reads each one's provenance),
+#   except the two extra VSML learners described next. So MNIST is the one
+#   *seen* task and every other task is unseen, a harder test than the
+#   paper's, whose learners had seen neighbouring datasets. The first extra
+#   learner, "VSML, 28x28 fine-tune", is the same $V_M$ fine-tuned on 28x28
+#   MNIST on a GPU. The second, "VSML, mixture", was meta-trained on a
 #   mixture of MNIST and Random tasks with random projections (config
-#   `cpu_bptt_mix_long`, continuing the main $V_M$ for a few hundred steps;
-#   Fashion-MNIST, Sum Sign and digits stay unseen for it;
-#   {glue:md}`mixture_note`). The paper's mixture also holds Fashion-MNIST,
-#   EMNIST and KMNIST, and its baselines were meta-trained on it too; ours
-#   were not, so the claims below compare learners that all saw MNIST only.
+#   `cpu_bptt_mix_long`, a short continuation of the main $V_M$ whose steps
+#   the provenance table below prints); Fashion-MNIST, Sum Sign and digits
+#   stay unseen for it. Provenance check: {glue:md}`mixture_note`. The
+#   paper's mixture also holds Fashion-MNIST, EMNIST and KMNIST, and its
+#   baselines were meta-trained on it too; ours were not, so the claims
+#   below compare learners that all saw MNIST only.
+# * *Seen and unseen tasks.* The paper's Figure 12 meta-trains leave-one-out
+#   ("All 6 meta test tasks are unseen", each learner trained "excluding the
+#   respective dataset that is being meta tested on"). Ours has one seen task
+#   (MNIST) among the meta-test tasks, and Random is seen by the mixture
+#   learner; seen tasks are drawn pale in the figures and left out of the
+#   claims.
+# * *Projections in the main $V_M$.* The paper's Figure 8 VSML was
+#   meta-trained with random input projections (Section 4.3; "In the main
+#   text (Figure 8) we have randomly projected inputs", Appendix B.2). Our
+#   main $V_M$ (config `cpu_bptt_long`, `random_projection: false`) was
+#   meta-trained without them; only the mixture learner and the ablation
+#   pairs below use projections.
 # * *Resolution.* The meta-learned baselines take a fixed 49 inputs, so
 #   everything is meta-tested at 7x7: datasets are pooled to 7x7, Random
 #   draws 49-dimensional points, Sum Sign sums 49 inputs. The paper uses
@@ -62,6 +78,9 @@
 #   draw from all of them and stop there.
 # * *Bars.* The paper draws standard deviations over 32 runs; we draw one
 #   standard error of the mean over {glue:text}`num_runs` runs.
+# * *Gradient-descent baseline.* Appendix B.2 compares the early learning
+#   with "SGD with Adam"; this chapter uses plain online SGD only (with and
+#   without a hidden layer), its rate tuned per task and horizon.
 
 # %% tags=["parameters"]
 smoke = False
@@ -131,9 +150,12 @@ glue("horizon_short", f"{T_short:,}")
 # training split; fresh draws for Random and Sum Sign; other episodes of the
 # same images for digits, which has no split), and the best after
 # {glue:text}`horizon_short` and after {glue:text}`horizon_long` examples is
-# used for that horizon. "SGD, hidden $|V_L|$" has one tanh hidden layer with as
-# many weights as VSML has LSTM state dimensions in the layer: 133 units
-# for 49 inputs and 10 classes (the paper's 160 at 784 inputs). This is a
+# used for that horizon. For digits this is a mild leak: the tuning episodes
+# reuse the very images SGD is then meta-tested on, in other orders, which
+# may favour SGD slightly there. "SGD, hidden $|V_L|$" has one tanh hidden layer with as
+# many weights as VSML has LSTM state dimensions in the layer (the number of
+# units for 49 inputs and 10 classes is printed below; the paper's 160 at
+# 784 inputs). This is a
 # different baseline from chapters {doc}`07_meta_learning` and
 # {doc}`08_short_horizon`'s "SGD, 160 hidden", which keeps the paper's 160
 # units at every input size; hence the other name. The Meta
@@ -191,6 +213,13 @@ glue("vsml_trained", Markdown(describe(loaded["VSML"][1])))
 # without replacement. Whether a dataset can run is decided here, at run
 # time, by `vsml.data`; a task that cannot run stays in every table and
 # figure as "not run".
+#
+# Random (Section 4.4, `vsml.tasks.random_task`) draws, per run, 20 points
+# with random labels and shows them again and again, in shuffled passes of
+# 20 examples. On the first pass every point is new and its label random, so
+# no learner can beat chance: every curve on Random in {numref}`fig-13-figure12` is
+# flat for the first 20 examples and only then rises. High accuracy on
+# Random means memorising 20 points, not generalising to new ones.
 
 # %%
 task_rows, datasets = [], {}
@@ -359,8 +388,9 @@ plt.close(fig13)
 # :name: fig-13-figure13
 #
 # Figure 13 at 7x7: the same runs read after {glue:text}`horizon_short`
-# examples, where a learner that associates quickly is ahead of gradient
-# descent.
+# examples. Here VSML is ahead of both SGD learners on Fashion-MNIST and
+# digits, and behind both on Random and Sum Sign: quick association does
+# not pay early on every unseen task.
 # ```
 
 # %% [markdown]
@@ -545,7 +575,7 @@ for task, horizon in runnable:
     abl_rows.append(f"| {task.label} | " + " | ".join(cells) + " |")
 Markdown("\n".join(abl_rows))
 
-# %% mystnb={"figure": {"name": "fig-13-ablation", "caption": "Figures 14 and 15 at 7x7: what random input projections in meta-training change, per learner and task: accuracy after 2,000 examples (digits: all its images) with projections minus without, paired over the same runs, with one standard error. Each pair was meta-trained from the same start with the same config and steps. Above zero: the projections helped."}}
+# %% mystnb={"figure": {"name": "fig-13-ablation", "caption": "Figures 14 and 15 at 7x7: what random input projections in meta-training change, per learner and task: accuracy after the long horizon of Figure 8 (digits: all its images) with projections minus without, paired over the same runs, with one standard error. Each pair was meta-trained from the same start with the same config and steps. Above zero: the projections helped."}}
 fig, ax = plt.subplots(figsize=(11, 4.2))
 labels_abl = list(ablation)
 width = 0.8 / max(1, len(labels_abl))
@@ -663,18 +693,25 @@ glue("overtaken_note", Markdown(overtaken_note))
 # %% [markdown]
 # ## What we found
 #
-# Measured above with {glue:text}`num_runs` runs per task at 7x7 on one
-# CPU thread ({glue:text}`elapsed` s of meta-testing); the VSML $V_M$ is
-# {glue:md}`vsml_name`, meta-trained on {glue:md}`vsml_trained`.
+# Measured above with {glue:text}`num_runs` runs per task at 7x7 on this
+# CPU (the threads are printed in the setup cell; {glue:text}`elapsed` s of
+# meta-testing); the VSML $V_M$ is {glue:md}`vsml_name`, meta-trained
+# without random projections on {glue:md}`vsml_trained`.
+#
+# The verdicts read only the sign of a mean difference (claim A: above;
+# claim B: at or above), not whether it exceeds the noise. In this run every
+# paired difference behind claims A and B on the unseen tasks is also beyond
+# two standard errors (all marked `*` in the printout of the checks), so no
+# verdict here rests on noise.
 #
 # * **The baselines learned MNIST, not learning.** On MNIST, their
 #   meta-training task, the Meta RNN, HebbianFW and FWMemory are far ahead
 #   of VSML already after {glue:text}`horizon_short` examples
 #   ({glue:text}`p_metarnn_m_short` / {glue:text}`p_hebbian_m_short` /
 #   {glue:text}`p_fwmemory_m_short` % against VSML's
-#   {glue:text}`p_vsml_m_short` %): no learner can know ten classes from ten
-#   labels per class that well, so they carry a fixed MNIST classifier in
-#   their weights. On Fashion-MNIST they fall to
+#   {glue:text}`p_vsml_m_short` %): no learner can know ten classes that
+#   well from {glue:text}`horizon_short` labels spread over them, so they
+#   carry a fixed MNIST classifier in their weights. On Fashion-MNIST they fall to
 #   {glue:text}`p_metarnn_f_long` / {glue:text}`p_hebbian_f_long` /
 #   {glue:text}`p_fwmemory_f_long` % after {glue:text}`horizon_long`
 #   examples, near chance, while VSML reaches {glue:text}`p_vsml_f_long` %.
@@ -692,9 +729,11 @@ glue("overtaken_note", Markdown(overtaken_note))
 #   classes is not explained by unbalanced labels: the majority label makes
 #   up only {glue:text}`sumsign_majority` % of an episode's labels on average
 #   (measured above). These learners' answers are anti-correlated with the
-#   labels, as if they had learned on MNIST a habit that picks the *other*
-#   class here; which habit is not measured in this chapter (exercise
-#   material).
+#   labels, and this chapter does not explain why. A habit learned on MNIST
+#   that picks the *other* class is one guess; an artefact of the scoring is
+#   another (on Sum Sign only 2 of their 10 outputs are scored, and whatever
+#   they put on the other eight is dropped). Neither is measured here
+#   (exercise material).
 # * **Claim B (Figure 13, here {numref}`fig-13-figure13`), VSML at or above SGD after
 #   {glue:text}`horizon_short` examples:** {glue:md}`transfer_claim_b`
 #   unseen tasks that ran. After {glue:text}`horizon_short` examples VSML
@@ -706,25 +745,86 @@ glue("overtaken_note", Markdown(overtaken_note))
 #   ({glue:text}`p_sgd_s_short` / {glue:text}`p_sgd_hidden_s_short` %) and
 #   {glue:text}`p_vsml_d_short` % on digits ({glue:text}`p_sgd_d_short` /
 #   {glue:text}`p_sgd_hidden_d_short` %); {glue:md}`claim_b_failures`.
-#   Per-task verdicts and paired differences are printed above.
+#   Per-task verdicts and paired differences are printed above. The two
+#   misses depend on how SGD is tuned: at the paper's SGD rate of
+#   $10^{-2}$ (Appendix C.2), the tuning printout puts both SGD learners
+#   well below VSML's mean on Random after {glue:text}`horizon_short`
+#   examples and about level with it on Sum Sign (on the tuning episodes,
+#   not the test runs). So the verdict on Random, and the size of the gap
+#   on Sum Sign, rest on tuning SGD per task and horizon, which the paper
+#   did not do.
 # * **Later in the run**, read off the curves of {numref}`fig-13-figure12`:
 #   {glue:md}`overtaken_note` (compare chapter {doc}`08_short_horizon`).
-#
+#   On Sum Sign VSML stops improving after about a hundred examples: its
+#   cumulative accuracy is slightly lower after {glue:text}`horizon_long`
+#   examples than after {glue:text}`horizon_short`
+#   ({glue:text}`p_vsml_s_long` against {glue:text}`p_vsml_s_short` %),
+#   while both SGD learners keep climbing.
 # * **The mixture learner** ("VSML, mixture": the main $V_M$ continued on
 #   MNIST + Random with projections) after {glue:text}`horizon_long`
 #   examples: Fashion-MNIST {glue:text}`p_vsml_mix_f_long` %, Sum Sign
 #   {glue:text}`p_vsml_mix_s_long` %, digits {glue:text}`p_vsml_mix_d_long` %
 #   (the MNIST-only $V_M$: {glue:text}`p_vsml_f_long` /
 #   {glue:text}`p_vsml_s_long` / {glue:text}`p_vsml_d_long` %), and
-#   {glue:text}`p_vsml_mix_r_long` % on Random, which it saw.
-# * **Projections (Figures 14-16),** paired runs with minus without, on the
-#   tasks no arm saw ({glue:text}`abl_unseen`): {glue:md}`abl_note`. On
-#   Fashion-MNIST after {glue:text}`horizon_long` examples, without / with:
-#   VSML {glue:text}`abl_vsml_off_fashion` / {glue:text}`abl_vsml_on_fashion` %,
-#   Meta RNN {glue:text}`abl_metarnn_off_fashion` /
-#   {glue:text}`abl_metarnn_on_fashion` %, HebbianFW
-#   {glue:text}`abl_hebbian_off_fashion` / {glue:text}`abl_hebbian_on_fashion` %,
-#   FWMemory {glue:text}`abl_fwmemory_off_fashion` /
+#   {glue:text}`p_vsml_mix_r_long` % on Random, which it saw. The main
+#   $V_M$ is not its matched control: `mnist_bptt_proj` in the projection
+#   ablation is (the same start, steps and projections, on MNIST only).
+#   Against it the mixture's gains are small: Fashion-MNIST
+#   {glue:text}`abl_vsml_mix_on_fashion` against
+#   {glue:text}`abl_vsml_on_fashion` %, a few points on Sum Sign, under a
+#   point on Random, and slightly lower on digits (the "on" columns of the
+#   ablation table). Part of its lead over the main $V_M$ comes with the
+#   extra meta-training steps alone: the MNIST-only continuation without
+#   projections (`mnist_bptt_noproj`, ablation table) is also ahead of the
+#   main $V_M$ (section "The numbers") on every unseen task.
+# * **Projections (Figures 14-16): read the MNIST row first.** With
+#   projections the Meta RNN, HebbianFW and FWMemory score not far above
+#   chance on MNIST, their own meta-training task
+#   ({glue:text}`abl_metarnn_mnist` / {glue:text}`abl_hebbian_mnist` /
+#   {glue:text}`abl_fwmemory_mnist` points against the same learner without
+#   projections). They learned little even for MNIST, so their
+#   with-minus-without differences elsewhere set a learner that failed to
+#   meta-learn against an MNIST classifier, and their "generalisation"
+#   counts below mean little. On the tasks no arm saw
+#   ({glue:text}`abl_unseen`): {glue:md}`abl_note`.
+#   These count the signs of the means, including differences of zero
+#   points; only differences marked `*` in the table exceed the noise.
+# * **Figure 14** (without projections "generalization of VSML is slightly
+#   reduced"): reproduced on the synthetic tasks only. For the VSML pair on
+#   MNIST, projections help beyond the noise on Sum Sign
+#   ({glue:text}`abl_vsml_sum_sign`) and, by little, on Random
+#   ({glue:text}`abl_vsml_random`), and make no difference beyond it on
+#   Fashion-MNIST ({glue:text}`abl_vsml_fashion_mnist`) and digits
+#   ({glue:text}`abl_vsml_digits`); the mixture pair looks the same in
+#   smaller steps (Sum Sign {glue:text}`abl_vsml_mix_sum_sign`,
+#   Fashion-MNIST {glue:text}`abl_vsml_mix_fashion_mnist`, digits
+#   {glue:text}`abl_vsml_mix_digits`). On MNIST, the seen task, both VSML
+#   pairs lose with projections ({glue:text}`abl_vsml_mnist` /
+#   {glue:text}`abl_vsml_mix_mnist` points).
+# * **Figure 15** (the baselines "do not increase their generalization
+#   significantly" with projections): not so for HebbianFW here. Meta-trained
+#   with projections it scores far above chance on Sum Sign
+#   ({glue:text}`abl_hebbian_sum_sign` points over its projection-free twin)
+#   and above chance on Random ({glue:text}`abl_hebbian_random`). That is
+#   also an exception to this chapter's line that the baselines stay near
+#   chance off MNIST. Whether it learns these tasks or carries a fixed
+#   response that happens to fit Sum Sign (whose rule is the same in every
+#   run) is not measured here. The Meta RNN and FWMemory gain some points on
+#   Sum Sign (ending near chance) and lose many on digits, where with
+#   projections they even fall below chance (one in ten). That is not
+#   explained in this chapter: digits scores all ten outputs, so a constant
+#   guess would sit at chance; a systematic avoidance of the right class and
+#   an artefact of the scoring are both open.
+# * **Figure 16** (Fashion-MNIST "slightly improved for VSML while the
+#   effect on the Meta RNN is limited"): VSML's improvement is not
+#   reproduced. Without / with projections after {glue:text}`horizon_long`
+#   examples, VSML has {glue:text}`abl_vsml_off_fashion` /
+#   {glue:text}`abl_vsml_on_fashion` % (a difference of
+#   {glue:text}`abl_vsml_fashion_mnist` points, within the noise), the Meta
+#   RNN {glue:text}`abl_metarnn_off_fashion` /
+#   {glue:text}`abl_metarnn_on_fashion` %, near chance either way; HebbianFW
+#   {glue:text}`abl_hebbian_off_fashion` / {glue:text}`abl_hebbian_on_fashion` %
+#   and FWMemory {glue:text}`abl_fwmemory_off_fashion` /
 #   {glue:text}`abl_fwmemory_on_fashion` % (table and
 #   {numref}`fig-13-ablation`, {numref}`fig-13-figure16`).
 #
@@ -744,11 +844,17 @@ glue("overtaken_note", Markdown(overtaken_note))
 #
 # ```{admonition} Solution
 # :class: dropdown
-# Padding leaves the Meta RNN exactly as meta-trained: the extra inputs
-# are constant zeros, as in the paper's padded meta-training ("Inputs are
-# padded to be equal size across all meta training datasets", Appendix C.2).
-# Any other choice (new input weights) would need new parameters the
-# meta-training never fitted. VSML needs no such choice: its layer is
+# Padding keeps the Meta RNN's parameters as meta-trained and adds none:
+# the extra inputs are constant zeros, so the weights they meet contribute
+# nothing. Any other choice (new input weights) would need new parameters
+# the meta-training never fitted. It is not a perfect match either: the
+# paper pads during meta-training too ("Inputs are padded to be equal size
+# across all meta training datasets", Appendix C.2), so its baselines know
+# zero inputs, while this book's baselines were meta-trained on 49 real
+# inputs and never saw padding. In this chapter padding never happens
+# (every task has 49 inputs at 7x7); the adaptation that does apply is on
+# the output side, where only the task's classes are scored (on Sum Sign,
+# 2 of the 10 outputs). VSML needs no such choice: its layer is
 # $A \times B$ copies of one LSTM, so 9 inputs are 9 rows of copies.
 # ```
 #
@@ -804,7 +910,15 @@ for lab, yy in (("MNIST labels", y_ex), ("permuted labels", permute_labels(y_ex,
 #   meta-tests fixed-size baselines fairly (padded inputs, task classes only).
 # * Meta-trained on one dataset, the Meta RNN, HebbianFW and FWMemory learn
 #   a classifier of that dataset; VSML learns a learning algorithm that
-#   also works on Fashion-MNIST, random points, Sum Sign and 8x8 digits.
+#   also works on Fashion-MNIST, random points and 8x8 digits, and on Sum
+#   Sign, though there it stops improving after about a hundred examples
+#   while SGD keeps climbing ({numref}`fig-13-figure12`).
+# * One exception to "near chance elsewhere": HebbianFW meta-trained with
+#   random projections scores far above chance on Sum Sign and above chance
+#   on Random, against the paper's Figure 15; with projections the three
+#   baselines also fall close to chance on MNIST itself.
+# * Claim B (VSML at or above SGD early) is {glue:md}`transfer_claim_b`
+#   unseen tasks that ran here, and its misses depend on how SGD is tuned.
 # * The glued names `transfer_<learner>_<task>_<100|2000>` and
 #   `report_fig8` carry these numbers to the reproduction report.
 #
