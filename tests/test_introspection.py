@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from vsml.data import Dataset
-from vsml.introspection import encounter_accuracy, per_class_sequence, plot_probabilities
+from vsml.introspection import (across_runs_se, encounter_accuracy, encounter_hits, per_class_sequence,
+                                plot_probabilities)
 
 
 def test_second_encounter_accuracy_on_a_hand_made_sequence():
@@ -67,3 +68,18 @@ def test_plot_probabilities_marks_truth_and_prediction():
     plt.close(fig)
     with pytest.raises(ValueError, match="logits"):
         plot_probabilities(ax, torch.zeros(3), torch.zeros(3))
+
+
+def test_encounter_hits_per_run_and_the_across_runs_standard_error():
+    y = torch.tensor([[0, 1, 0, 1], [2, 2, 3, 3], [0, 0, 0, 1]])
+    correct = torch.tensor([[1, 1, 1, 0], [0, 1, 1, 0], [0, 1, 1, 1]], dtype=torch.bool)
+    hits, counts = encounter_hits(correct, y, k=2)
+    assert hits.tolist() == [1.0, 1.0, 1.0] and counts.tolist() == [2.0, 2.0, 1.0]
+    assert encounter_accuracy(correct, y, k=2) == (3 / 5, 5)
+    # equal counts: the standard error of the per-run accuracies' mean
+    h, c = torch.tensor([1.0, 2.0, 3.0, 4.0]), torch.full((4,), 4.0)
+    per_run = h / c
+    assert across_runs_se(h, c) == pytest.approx(float(per_run.std() / 2))
+    assert across_runs_se(torch.full((3,), 2.0), torch.full((3,), 4.0)) == 0.0  # identical runs: no spread
+    with pytest.raises(ValueError, match="R >= 2"):
+        across_runs_se(torch.ones(1), torch.ones(1))

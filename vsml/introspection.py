@@ -11,7 +11,10 @@ prediction the second time"): :func:`encounter_accuracy` with ``k = 2``, the
 accuracy on the examples whose class has been seen exactly once before in the
 episode (the second example of each class), averaged over all such examples of
 all runs. With ``k = 1`` it is the accuracy on a class's first example, which no
-learner can know from its label history (it is at most what guessing gives).
+learner can know from its label history (a hit there is luck or a bias towards
+some classes, not learning from the label). Steps within one run are not
+independent, so :func:`encounter_hits` and :func:`across_runs_se` give a
+standard error with runs as the units (also for paired differences).
 """
 from __future__ import annotations
 
@@ -28,6 +31,20 @@ def encounter_accuracy(correct: torch.Tensor, y: torch.Tensor, k: int = 2) -> tu
     ``y[p, :t]``. Returns ``(accuracy, number of counted steps)``; the accuracy is
     ``nan`` when no step counts.
     """
+    hits, counts = encounter_hits(correct, y, k)
+    count = int(counts.sum())
+    if count == 0:
+        return float("nan"), 0
+    return float(hits.sum() / count), count
+
+
+def encounter_hits(correct: torch.Tensor, y: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per run: how many ``k``-th examples of a class were predicted right, and how many there were.
+
+    Same arguments as :func:`encounter_accuracy`; returns ``(hits [P], counts [P])``
+    as float64, the ingredients of a standard error across runs
+    (:func:`across_runs_se`), since steps within one run are not independent.
+    """
     correct, y = torch.as_tensor(correct), torch.as_tensor(y)
     if correct.dim() == 1:
         correct, y = correct[None], y[None]
@@ -40,11 +57,26 @@ def encounter_accuracy(correct: torch.Tensor, y: torch.Tensor, k: int = 2) -> tu
     y = y.long()
     onehot = torch.nn.functional.one_hot(y - y.min(), int(y.max() - y.min()) + 1)  # [P, T, C]
     seen_before = (onehot.cumsum(1) - onehot).gather(2, (y - y.min())[..., None]).squeeze(2)  # [P, T]
-    mask = seen_before == (k - 1)
-    count = int(mask.sum())
-    if count == 0:
-        return float("nan"), 0
-    return float(correct.double()[mask].mean()), count
+    mask = (seen_before == (k - 1)).double()
+    return (correct.double() * mask).sum(1), mask.sum(1)
+
+
+def across_runs_se(hits: torch.Tensor, counts: torch.Tensor) -> float:
+    """Standard error of the pooled accuracy ``sum(hits) / sum(counts)`` with runs as the independent units.
+
+    The ratio (cluster) estimator: ``sqrt(R / (R - 1) * sum((hits - acc * counts)^2)) / sum(counts)``
+    over ``R`` runs; for equal counts it is the standard error of the per-run accuracies' mean.
+    Differences of paired learners (the same runs) go in as ``hits_a - hits_b`` with the same counts.
+    """
+    hits, counts = torch.as_tensor(hits).double(), torch.as_tensor(counts).double()
+    if hits.dim() != 1 or hits.shape != counts.shape or len(hits) < 2:
+        raise ValueError(f"need hits and counts of shape [R], R >= 2, got {tuple(hits.shape)}, {tuple(counts.shape)}")
+    total = float(counts.sum())
+    if total == 0:
+        return float("nan")
+    acc = float(hits.sum()) / total
+    r = len(hits)
+    return float((r / (r - 1) * ((hits - acc * counts) ** 2).sum()).sqrt()) / total
 
 
 def per_class_sequence(dataset: Dataset, per_class: int, seed: int = 0) -> torch.Tensor:

@@ -23,12 +23,22 @@
 # it appears, with high confidence; online gradient descent does not. On 100
 # examples of the full MNIST the same picture holds, more slowly.
 #
-# **Where we differ from the paper.** Our $V_M$s were meta-trained by BPTT on
-# 7x7-pooled MNIST (chapter {doc}`07_meta_learning`), so we introspect at 7x7.
-# Beside the pictures we measure fast association over many runs, at 7x7 and
-# at 28x28, and compare with online SGD and Adam whose learning rates are
-# tuned for the first 100 examples. The paper's comparison is Adam; we show
-# both.
+# **Where we differ from the paper.**
+# * *Meta-training.* The paper's $V_M$ came from ES on 28x28 MNIST with
+#   500-example episodes (Section 4, Appendix C.2); ours were meta-trained by
+#   BPTT on 7x7-pooled MNIST (chapter {doc}`07_meta_learning`), so we
+#   introspect at 7x7. The 28x28 rows below run the same 7x7-trained $V_M$ on
+#   an input size it never saw.
+# * *Baselines.* The paper's comparison is Adam, at its learning rate
+#   $10^{-3}$ (Appendix C.2). We tune online SGD's and Adam's rates for the
+#   first 100 examples (printed), which gives Adam a far larger rate, and
+#   also show Adam at the paper's rate.
+# * *The protocol.* Section 5 says "The same digit is always repeated
+#   twice". That can mean two images of each digit, or the same image shown
+#   twice. Our main protocol uses two *different* images of each class;
+#   Exercise 2 measures the other reading, and both are reported below.
+# * *Counting.* Beside the pictures we measure fast association over many
+#   runs, with standard errors across runs.
 
 # %% tags=["parameters"]
 smoke = False
@@ -60,7 +70,8 @@ from vsml.baselines import online_sgd
 from vsml.book import chapter_setup, glue
 from vsml.device import resolve_device
 from vsml.evaluate import meta_test
-from vsml.introspection import encounter_accuracy, per_class_sequence, plot_probabilities
+from vsml.introspection import (across_runs_se, encounter_accuracy, encounter_hits, per_class_sequence,
+                                plot_probabilities)
 from vsml.memory import peak_rss_mb
 from vsml.network import VSMLNetwork
 from vsml.online import online_metrics
@@ -101,13 +112,16 @@ glue("vm_name", Markdown(f"`{pretrained}`"), display=False)
 lr_grid = {"sgd": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], "adam": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]}
 tuned = {}
 for px in (7, 28):
-    x_t, y_t = online_episodes(mnist_train, 16 if not run.smoke else 2, long_seq, seed=77,
+    x_t, y_t = online_episodes(mnist_train, 64 if not run.smoke else 2, long_seq, seed=77,
                               image_size=None if px == 28 else px, device=dev)
     for opt in ("sgd", "adam"):
         t = horizon.tune_lr_at_horizons(x_t, y_t, 10, lr_grid[opt], [long_seq], optimizer=opt, seed=seed,
                                         max_widen=4 if not run.smoke else 1)
         tuned[opt, px] = t.best[long_seq]
         print(f"{opt:4s} {px:2d}x{px:<2d} {t.describe(long_seq)}")
+        glue(f"lr_{opt}_{px}", f"{tuned[opt, px]:g}", display=False)
+PAPER_ADAM_LR = 1e-3  # Appendix C.2
+glue("lr_adam_paper", f"{PAPER_ADAM_LR:g}", display=False)
 
 
 def vsml_logits(x, y, vm_params=params, vm_prov=prov):
@@ -119,8 +133,9 @@ def vsml_logits(x, y, vm_params=params, vm_prov=prov):
     return res.logits.cpu()
 
 
-def gd_logits(x, y, opt, px):
-    return online_sgd(x.to(dev), y.to(dev), 10, optimizer=opt, lr=tuned[opt, px], seed=seed)["logits"].cpu()
+def gd_logits(x, y, opt, px, lr=None):
+    lr = tuned[opt, px] if lr is None else lr
+    return online_sgd(x.to(dev), y.to(dev), 10, optimizer=opt, lr=lr, seed=seed)["logits"].cpu()
 
 
 def images(dataset, index, px):
@@ -132,7 +147,8 @@ def images(dataset, index, px):
 
 
 def learner_logits(x, y, px):
-    return {"VSML": vsml_logits(x, y), "online SGD": gd_logits(x, y, "sgd", px), "Adam": gd_logits(x, y, "adam", px)}
+    return {"VSML": vsml_logits(x, y), f"online SGD (lr {tuned['sgd', px]:g})": gd_logits(x, y, "sgd", px),
+            f"Adam (lr {tuned['adam', px]:g})": gd_logits(x, y, "adam", px)}
 
 
 def probability_figure(logits, y):
@@ -141,7 +157,7 @@ def probability_figure(logits, y):
         acc = 100 * float((lg[0].argmax(-1) == y[0]).float().mean())
         image = plot_probabilities(ax, lg[0], y[0], title=f"{name}: {acc:.0f}% right in this sequence")
         ax.set_xlabel("")
-    axes[-1].set_xlabel("examples seen")
+    axes[-1].set_xlabel("example (each predicted before its label arrives)")
     fig.colorbar(image, ax=axes, label="output probability", fraction=0.025, pad=0.01)
     axes[0].legend(loc="lower right", bbox_to_anchor=(1, 1.0), ncol=2, facecolor="0.3", labelcolor="white",
                    framealpha=1)
@@ -206,7 +222,7 @@ def sequences(dataset, protocol, px, runs):
     return online_episodes(dataset, runs, long_seq, seed=600 + seed, image_size=None if px == 28 else px)
 
 
-rows, assoc = [], {}
+rows, assoc, first_acc, hits2, conf = [], {}, {}, {}, {}
 t0 = time.perf_counter()
 for label, ds in (("MNIST", mnist_test), ("Fashion-MNIST", fashion_test)):
     for protocol in ("2 per class", f"{long_seq} random"):
@@ -214,16 +230,25 @@ for label, ds in (("MNIST", mnist_test), ("Fashion-MNIST", fashion_test)):
             x, y = sequences(ds, protocol, px, num_runs)
             lgs = {f"VSML ({pretrained})": vsml_logits(x, y),
                    f"VSML ({pretrained_short})": vsml_logits(x, y, params_short, prov_short),
-                   "online SGD": gd_logits(x, y, "sgd", px), "Adam": gd_logits(x, y, "adam", px)}
+                   "online SGD": gd_logits(x, y, "sgd", px), "Adam": gd_logits(x, y, "adam", px),
+                   "Adam, paper's lr": gd_logits(x, y, "adam", px, lr=PAPER_ADAM_LR)}
             for name, lg in lgs.items():
                 correct = lg.argmax(-1) == y
+                hits, counts = encounter_hits(correct, y, k=2)  # per run: the runs are the independent units
                 second, n2 = encounter_accuracy(correct, y, k=2)
                 first, _ = encounter_accuracy(correct, y, k=1)
-                assoc[label, protocol, px, name] = second
-                se = (second * (1 - second) / n2) ** 0.5 if n2 else float("nan")  # binomial standard error
+                assoc[label, protocol, px, name], first_acc[label, protocol, px, name] = second, first
+                hits2[label, protocol, px, name] = (hits, counts)
+                if (label, protocol, px) == ("MNIST", "2 per class", 7):  # confidence on the right class
+                    p_true = lg.softmax(-1).gather(-1, y[..., None]).squeeze(-1)
+                    onehot = torch.nn.functional.one_hot(y, 10)
+                    at_second = ((onehot.cumsum(1) - onehot).gather(2, y[..., None]).squeeze(2) == 1)
+                    conf[name] = float(p_true[at_second].mean())
+                se = across_runs_se(hits, counts)
                 rows.append((label, protocol, f"{px}x{px}", name, 100 * first, 100 * second, 100 * se, n2,
                              100 * float(correct.float().mean())))
 print(f"({time.perf_counter() - t0:.0f} s; {num_runs} runs per row)")
+print("standard errors across runs (steps within a run are not independent)")
 print(f"{'dataset':14s} {'sequence':12s} {'input':6s} {'learner':24s} {'1st ex.':>8s} {'2nd ex. +- se':>14s} "
       f"{'(steps)':>8s} {'all':>6s}")
 for r in rows:
@@ -236,13 +261,48 @@ for (label, key) in (("MNIST", "m"), ("Fashion-MNIST", "f")):
         for px in (7, 28):
             for name, nkey in ((vs, "vsml"), ("online SGD", "sgd"), ("Adam", "adam")):
                 glue(f"{nkey}_{key}_{pkey}_{px}", 100 * assoc[label, protocol, px, name], display=False)
-best_gd = max(assoc["MNIST", "2 per class", 7, "online SGD"], assoc["MNIST", "2 per class", 7, "Adam"])
-gap = 100 * (assoc["MNIST", "2 per class", 7, vs] - best_gd)
-verdict = ("VSML associates faster than both gradient-descent learners" if gap > 0
-           else "VSML does not associate faster than gradient descent here")
-print(f"MNIST, 2 per class, 7x7: VSML {100 * assoc['MNIST', '2 per class', 7, vs]:.1f}% on second examples vs "
-      f"{100 * best_gd:.1f}% for the better of SGD/Adam ({gap:+.1f} points) -> {verdict}")
+def paired_gap(key, a, b):
+    """a minus b on second examples, in points, with its standard error across the (shared) runs."""
+    (ha, c), (hb, _) = hits2[(*key, a)], hits2[(*key, b)]
+    return 100 * (assoc[(*key, a)] - assoc[(*key, b)]), 100 * across_runs_se(ha - hb, c)
+
+
+key9 = ("MNIST", "2 per class", 7)
+best_name = max(("online SGD", "Adam"), key=lambda n: assoc[(*key9, n)])
+gap, gap_se = paired_gap(key9, vs, best_name)
+verdict = ("VSML associates faster than both tuned gradient-descent learners" if gap > 2 * gap_se else
+           "VSML does not associate faster than tuned gradient descent here beyond the noise" if gap > -2 * gap_se
+           else "tuned gradient descent associates faster than VSML here")
+print(f"MNIST, 2 per class, 7x7: VSML {100 * assoc[(*key9, vs)]:.1f}% on second examples vs "
+      f"{100 * assoc[(*key9, best_name)]:.1f}% for the better of SGD/Adam ({best_name}): {gap:+.1f} +- {gap_se:.1f} "
+      f"points (paired over the same runs) -> {verdict}")
 glue("assoc_verdict", Markdown(f"**{verdict}**"), display=False)
+glue("assoc_gap_se", gap_se, display=False)
+for (label, key) in (("MNIST", "m"), ("Fashion-MNIST", "f")):  # also at 28x28, and against Adam at the paper's rate
+    for px in (7, 28):
+        g, g_se = paired_gap((label, "2 per class", px), vs, "online SGD")
+        glue(f"gap_sgd_{key}_{px}", Markdown(f"{g:+.1f} ± {g_se:.1f}"), display=False)
+        g, g_se = paired_gap((label, "2 per class", px), vs, "Adam, paper's lr")
+        glue(f"gap_adam_paper_{key}_{px}", Markdown(f"{g:+.1f} ± {g_se:.1f}"), display=False)
+        glue(f"adam_paper_{key}_two_{px}", 100 * assoc[label, "2 per class", px, "Adam, paper's lr"], display=False)
+# the second V_M, meta-trained on short episodes only (chapter 08)
+g_short, g_short_se = paired_gap(key9, f"VSML ({pretrained_short})", vs)
+glue("vsml_short_m_two_7", 100 * assoc[(*key9, f"VSML ({pretrained_short})")], display=False)
+glue("short_vs_long", Markdown(f"{g_short:+.1f} ± {g_short_se:.1f}"), display=False)
+glue("short_note", Markdown(
+    "it associates faster than the long-horizon one beyond the noise: fast association is what short episodes "
+    "reward, and the long-horizon training of the short-horizon chapter traded some of it for learning that "
+    "lasts" if g_short > 2 * g_short_se else
+    "the long-horizon one associates faster beyond the noise" if g_short < -2 * g_short_se else
+    "the two cannot be told apart within the noise"), display=False)
+glue("conf_vsml", 100 * conf[vs], display=False)
+print("mean probability on the true class at second examples (MNIST, 2 per class, 7x7): "
+      + ", ".join(f"{n} {100 * v:.1f}%" for n, v in conf.items()))
+glue("short_name", Markdown(f"`{pretrained_short}`"), display=False)
+# first examples: below or above the one in ten of a uniform guess?
+firsts = [100 * v for v in first_acc.values()]
+glue("first_min", min(firsts), display=False)
+glue("first_max", max(firsts), display=False)
 second_vsml = 100 * assoc["MNIST", "2 per class", 7, vs]
 glue("paper_compare", Markdown("close to the paper's \"almost always\" (at least 90 %)" if second_vsml >= 90 else
                                "far from the paper's \"almost always\" (which we read as at least 90 %)"),
@@ -254,31 +314,50 @@ glue("num_runs", num_runs, display=False)
 # ## What we found
 #
 # * **Second-example accuracy**, {glue:text}`num_runs` runs of Figure 9's
-#   protocol on MNIST at 7x7: VSML ({glue:md}`vm_name`)
-#   {glue:text}`vsml_m_two_7:.1f` %, online SGD {glue:text}`sgd_m_two_7:.1f` %,
-#   Adam {glue:text}`adam_m_two_7:.1f` %: {glue:md}`assoc_verdict`
-#   ({glue:text}`assoc_gap:+.1f` points over the better of the two), but
-#   {glue:md}`paper_compare`. At 28x28:
-#   {glue:text}`vsml_m_two_28:.1f` % against {glue:text}`sgd_m_two_28:.1f` % and
-#   {glue:text}`adam_m_two_28:.1f` %.
+#   protocol (two different images per class) on MNIST at 7x7: VSML
+#   ({glue:md}`vm_name`) {glue:text}`vsml_m_two_7:.1f` %, online SGD
+#   (rate {glue:text}`lr_sgd_7`) {glue:text}`sgd_m_two_7:.1f` %, Adam
+#   (rate {glue:text}`lr_adam_7`) {glue:text}`adam_m_two_7:.1f` %:
+#   {glue:md}`assoc_verdict` ({glue:text}`assoc_gap:+.1f` ±
+#   {glue:text}`assoc_gap_se:.1f` points over the better of the two, paired
+#   over the same runs), but {glue:md}`paper_compare`. Adam at the paper's
+#   rate ({glue:text}`lr_adam_paper`) gets {glue:text}`adam_paper_m_two_7:.1f` %
+#   (VSML minus it: {glue:md}`gap_adam_paper_m_7` points).
+# * **At 28x28**, an input size the $V_M$ never saw: VSML
+#   {glue:text}`vsml_m_two_28:.1f` % against online SGD's
+#   {glue:text}`sgd_m_two_28:.1f` % (VSML minus SGD: {glue:md}`gap_sgd_m_28`
+#   points) and Adam's {glue:text}`adam_m_two_28:.1f` %. At 7x7 the same
+#   difference is {glue:md}`gap_sgd_m_7`.
 # * **On 100 random MNIST images**, where a class's second example can come
 #   much later and among more distractors: VSML {glue:text}`vsml_m_hundred_7:.1f` %,
 #   SGD {glue:text}`sgd_m_hundred_7:.1f` %, Adam {glue:text}`adam_m_hundred_7:.1f` %
 #   at 7x7.
 # * **On Fashion-MNIST** (never seen in meta-training), Figure 9's protocol at
 #   7x7: VSML {glue:text}`vsml_f_two_7:.1f` %, SGD {glue:text}`sgd_f_two_7:.1f` %,
-#   Adam {glue:text}`adam_f_two_7:.1f` %.
+#   Adam {glue:text}`adam_f_two_7:.1f` % (VSML minus SGD:
+#   {glue:md}`gap_sgd_f_7`).
+# * **The same image twice** (the other reading of the protocol, Exercise 2):
+#   VSML {glue:text}`rep_vsml` %, SGD {glue:text}`rep_sgd` %, Adam
+#   {glue:text}`rep_adam` % on the repeats.
+# * **The other $V_M$**, {glue:md}`short_name`, meta-trained on 100-example
+#   episodes only, gets {glue:text}`vsml_short_m_two_7:.1f` % on second
+#   examples at 7x7 ({glue:md}`short_vs_long` points against
+#   {glue:md}`vm_name`): {glue:md}`short_note`.
 #
 # **Reading the figures.** Look at the column right after a class's first
-# label. A learner that associates fast moves most of the probability onto
-# the class it was just told, so the next image of that class lands in a
-# bright square with a circle in it; one gradient step of a linear learner
-# moves the prediction only a little, so it needs several examples of a class
-# before its circle moves into the square. The second-example accuracies
-# above measure how often each learner does the former, over many runs
-# rather than one picture. This is the paper's "fast association", the
-# mechanism behind the steep start of VSML's learning curves in chapter
-# {doc}`07_meta_learning`.
+# label. A learner that associates fast moves probability onto the class it
+# was just told, so the next image of that class lands in a square with a
+# circle in it. A gradient learner with a small step moves its prediction
+# only a little; one with a large step (Adam at its tuned rate) can swing to
+# the class it was just told and keep predicting it for the next images,
+# whatever they show. One sequence is an anecdote: the second-example
+# accuracies above count how often each learner gets the repeat right over
+# many runs. This is the paper's "fast association", the mechanism behind
+# the steep start of VSML's learning curves in chapter {doc}`07_meta_learning`.
+# The paper sees VSML predict the repeat "with high confidence"; here, on
+# second examples, VSML puts on average {glue:text}`conf_vsml:.1f` % of its
+# probability on the right class (all learners' values are printed under
+# the table).
 #
 # ## Exercises
 #
@@ -288,12 +367,16 @@ glue("num_runs", num_runs, display=False)
 #
 # ```{admonition} Solution
 # :class: dropdown
-# By elimination and by chance. A learner that has been told the labels of
-# some classes can guess one of the *other* classes for an image that matches
-# none it knows; with 10 classes and $k$ of them seen, a uniform guess among
-# the unseen ones is right with probability $1/(10 - k)$. So even a perfect
-# associator is right on some first examples, and the second-example accuracy,
-# not the first, measures learning from a single label.
+# By luck or by a bias, not by learning from the label. A uniform guess among
+# all ten classes is right one time in ten; a perfect guesser *by
+# elimination* (picking among the classes not yet seen) would do better, up
+# to one in $10 - k$ after $k$ classes. The table shows first-example
+# accuracies from {glue:text}`first_min:.1f` % to {glue:text}`first_max:.1f` %,
+# mostly *below* one in ten, most likely because the learners lean towards
+# the classes they have just been told, which is wrong for a new class by
+# definition. So the first
+# example measures that bias, and the second example, not the first,
+# measures learning from a single label.
 # ```
 #
 # **2. A second example of the same image (runs code).** Repeat Figure 9 with
@@ -302,33 +385,46 @@ glue("num_runs", num_runs, display=False)
 #
 # ```{admonition} Solution
 # :class: dropdown
-# The hidden cell below measures it. Recognising an identical image needs only
-# memory, not generalisation, so both learners gain; a learner that associates
-# quickly should then be right almost every time on the repeat, while a
-# gradient learner's single small step may still not flip its prediction.
+# The hidden cell below measures it on as many runs as the table. On the
+# repeats VSML gets {glue:text}`rep_vsml` % ({glue:text}`rep_gain_vsml`
+# points over two different images), online SGD {glue:text}`rep_sgd` %
+# ({glue:text}`rep_gain_sgd`), Adam {glue:text}`rep_adam` %
+# ({glue:text}`rep_gain_adam`). Recognising an identical image needs memory,
+# not generalisation, so every learner gains; the learner whose one update
+# moves its prediction furthest towards the label it was just told gains
+# most. This reading of the paper's "the same digit is always repeated
+# twice" is the one closer to its "almost always".
 # ```
 
 # %% tags=["hide-cell"]
 g = torch.Generator().manual_seed(900 + seed)
-runs_ex = 16 if not run.smoke else 2
+runs_ex = num_runs
 firsts = torch.stack([per_class_sequence(mnist_test, 1, seed=int(torch.randint(1 << 30, (), generator=g)))
                       for _ in range(runs_ex)])                              # one image per class
 order = torch.stack([torch.randperm(20, generator=g) for _ in range(runs_ex)]) % 10
 idx = firsts.gather(1, order)                                                # each image exactly twice
 x_rep = images(mnist_test, idx, 7)
 y_rep = mnist_test.y[idx]
-for name, lg in learner_logits(x_rep, y_rep, 7).items():
-    print(f"{name:10s} second-example accuracy with repeated images: "
-          f"{100 * encounter_accuracy(lg.argmax(-1) == y_rep, y_rep, k=2)[0]:.1f}%")
+distinct = {"VSML": assoc[(*key9, vs)], "SGD": assoc[(*key9, "online SGD")], "Adam": assoc[(*key9, "Adam")]}
+for (name, lg), short in zip(learner_logits(x_rep, y_rep, 7).items(), ("VSML", "SGD", "Adam")):
+    hits, counts = encounter_hits(lg.argmax(-1) == y_rep, y_rep, k=2)
+    rep_acc = float(hits.sum() / counts.sum())
+    print(f"{name:24s} second-example accuracy with repeated images: {100 * rep_acc:.1f} +- "
+          f"{100 * across_runs_se(hits, counts):.1f}% (distinct images, above: {100 * distinct[short]:.1f}%)")
+    glue(f"rep_{short.lower()}", f"{100 * rep_acc:.1f}", display=False)
+    glue(f"rep_gain_{short.lower()}", f"{100 * (rep_acc - distinct[short]):+.1f}", display=False)
 
 # %% [markdown]
 # ## Summary
 #
 # * Plotting the output probabilities over an online episode shows *how* a
-#   learner learns: VSML's meta-learned algorithm associates an image with a
-#   label after one example, where gradient descent moves slowly.
-# * Second-example accuracy turns that picture into one number, measured over
-#   many runs, datasets and resolutions above.
+#   learner learns; second-example accuracy turns that picture into one
+#   number, with a standard error across runs.
+# * At 7x7, on two different images per class: {glue:md}`assoc_verdict`
+#   ({glue:text}`vsml_m_two_7:.1f` % on second examples), but
+#   {glue:md}`paper_compare`; at 28x28, which the $V_M$ never saw, VSML minus
+#   online SGD is {glue:md}`gap_sgd_m_28` points. Shown the same image
+#   twice, VSML is right on {glue:text}`rep_vsml` % of the repeats.
 #
 # ## Provenance
 
