@@ -112,3 +112,23 @@ def test_gap_verdict_and_chance_correction():
     assert robustness.chance_corrected(0.55, 10) == pytest.approx(0.5)
     with pytest.raises(ValueError):
         robustness.chance_corrected(0.5, 1)
+
+
+def test_paired_gap_uses_the_run_by_run_differences():
+    ref = torch.tensor([0.60, 0.70, 0.80, 0.65])
+    shifted = ref - 0.01  # every run one point lower: the paired error is zero, the independent one is not
+    g = robustness.paired_gap(ref, shifted)
+    assert g.paired and g.points == pytest.approx(-1.0) and g.sem == pytest.approx(0.0, abs=1e-9)
+    assert g.beyond_noise() and g.met and g.describe().startswith(" -1.0 +- 0.0p")
+    independent = robustness.gap((float(ref.mean()), float(ref.std() / 2)), (float(shifted.mean()),
+                                                                              float(shifted.std() / 2)))
+    assert independent.sem > 5 and not independent.beyond_noise()
+    noisy = robustness.paired_gap(ref, torch.tensor([0.70, 0.60, 0.70, 0.75]))
+    d = 100 * (torch.tensor([0.70, 0.60, 0.70, 0.75], dtype=torch.float64) - ref.double())
+    assert noisy.points == pytest.approx(float(d.mean())) and noisy.sem == pytest.approx(float(d.std() / 2))
+    assert not robustness.paired_gap(ref, ref - 0.06).met
+    assert robustness.CONFIGURATIONS["permuted inputs"].paired and not robustness.CONFIGURATIONS["3 classes"].paired
+    with pytest.raises(ValueError, match="same length"):
+        robustness.paired_gap(ref, ref[:3])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        robustness.paired_gap(100 * ref, 100 * ref)

@@ -14,7 +14,9 @@ or one fixed random linear projection of the inputs per episode
 (:mod:`vsml.tasks` holds the transformations). :func:`figure7_configurations`
 builds the registry for a ``V_M`` meta-trained at a given resolution;
 :data:`CONFIGURATIONS` is the one for the shipped 7x7 ``V_M``.
-:func:`gap` turns two cumulative accuracies into the robustness verdict.
+:func:`gap` turns two cumulative accuracies into the robustness verdict;
+:func:`paired_gap` does the same from the per-run accuracies of paired
+episodes, with the paired standard error.
 
 Every configuration draws the same images as the reference where it can
 (same ``seed``: the size changes, permutations and the projection transform
@@ -67,6 +69,11 @@ class Configuration:
         if self.num_classes is not None and self.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2 (a one-class task has nothing to learn), "
                              f"got {self.num_classes}")
+
+    @property
+    def paired(self) -> bool:
+        """Whether its episodes are the reference's, transformed (same images, same order): all but class subsets."""
+        return self.num_classes is None
 
     def episodes(self, dataset: Dataset, num_runs: int, length: int, seed: int = 0, *,
                  base_size: int | None = None, device=None) -> tuple[torch.Tensor, torch.Tensor, int]:
@@ -143,11 +150,16 @@ class Gap:
     """A configuration's cumulative accuracy minus the reference's, in points, and the verdict."""
 
     points: float        # configuration - reference
-    sem: float           # standard error of that difference (independent runs)
+    sem: float           # standard error of that difference
     met: bool            # points >= -tolerance
+    paired: bool = False  # sem from the run-by-run differences (True) or from two independent means
 
     def describe(self) -> str:
-        return f"{self.points:+5.1f} +- {self.sem:3.1f} {'met' if self.met else 'NOT MET'}"
+        return f"{self.points:+5.1f} +- {self.sem:3.1f}{'p' if self.paired else ' '} {'met' if self.met else 'NOT MET'}"
+
+    def beyond_noise(self, z: float = 2.0) -> bool:
+        """Whether the gap is further from zero than ``z`` standard errors."""
+        return abs(self.points) > z * self.sem
 
 
 def gap(reference: tuple[float, float], configuration: tuple[float, float],
@@ -167,3 +179,24 @@ def gap(reference: tuple[float, float], configuration: tuple[float, float],
     points = 100.0 * (configuration[0] - reference[0])
     sem = 100.0 * math.hypot(reference[1], configuration[1])
     return Gap(points=points, sem=sem, met=points >= -tolerance)
+
+
+def paired_gap(reference: torch.Tensor, configuration: torch.Tensor,
+               tolerance: float = TOLERANCE_POINTS) -> Gap:
+    """The verdict from per-run accuracies in [0, 1] of paired runs (run ``i`` of both saw the same images).
+
+    Same rule as :func:`gap`; the standard error is that of the mean of the
+    run-by-run differences, which removes what the runs share (which images,
+    in which order) and is smaller than the independent one when they agree.
+    """
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0 points, got {tolerance}")
+    reference, configuration = torch.as_tensor(reference).double(), torch.as_tensor(configuration).double()
+    if reference.dim() != 1 or reference.shape != configuration.shape or len(reference) < 2:
+        raise ValueError(f"need two 1-d tensors of the same length >= 2 (one accuracy per run), got shapes "
+                         f"{tuple(reference.shape)} and {tuple(configuration.shape)}")
+    if not bool(((reference >= 0) & (reference <= 1) & (configuration >= 0) & (configuration <= 1)).all()):
+        raise ValueError("per-run accuracies must lie in [0, 1]")
+    d = 100.0 * (configuration - reference)
+    points, sem = float(d.mean()), float(d.std() / math.sqrt(len(d)))
+    return Gap(points=points, sem=sem, met=points >= -tolerance, paired=True)
