@@ -147,7 +147,7 @@ def cloning_cell(ax, title=None):
                                 fc=STATE, ec="0.2", lw=1.4, zorder=1))
     ax.text(0, 0.95, "sub-LSTM $s_{ab}$ (shared $V_M$)", ha="center", fontsize=FONT)
     ax.text(0, 0.35, "keeps $w = s\\,c_0$, $b = s\\,c_1$", ha="center", fontsize=FONT)
-    ax.text(0, -0.25, "$\\Delta w = -\\eta\\, e \\tanh x$", ha="center", fontsize=FONT)
+    ax.text(0, -0.25, "$\\Delta w = -\\eta\\, e\\,\\tanh x$", ha="center", fontsize=FONT)
     ax.text(0, -0.8, "$\\Delta b = -\\beta\\eta\\, e$", ha="center", fontsize=FONT)
     _arrow(ax, (-4.6, 0.45), (-2.45, 0.45), color=FWD, shrink=0)
     ax.text(-4.7, 0.45, "$x$", ha="right", va="center", fontsize=FONT, color=FWD)

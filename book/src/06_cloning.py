@@ -286,7 +286,7 @@ for net in ("shallow", "deep"):
     chosen = shadow_sweep.ShadowSetting(**sw_rows[net, "chosen@500"]["setting"])
     glue(f"sw_{net}_label", f"w ~ U(-{chosen.w_init:g}, {chosen.w_init:g}), G = {chosen.logit_gain:g}, "
                             f"η = {' / '.join(f'{r:g}' for r in chosen.lrs)}, β = {chosen.bias_scale:g}")
-    for tag, key, fmt in (("chosen@500", "loss", ".2f"), ("first", "old_loss", ".1f")):
+    for tag, key, fmt in (("chosen@500", "loss", ".2f"), ("first", "old_loss", ".2f")):
         worst = max(sw_rows[net, tag]["test"][d]["max_loss"][i500] for d in ("mnist", "fashion_mnist"))
         glue(f"sw_{net}_{key}", f"{worst:{fmt}}")
     glue(f"sw_{net}_settings", str(len(sweep_doc["networks"][net]["sweep"])))
@@ -361,12 +361,12 @@ for net in ("shallow", "deep"):
 axes[0].axvline(proto["loss_limit"], color="gray", lw=0.8, ls="--")
 axes[0].set(xscale="log", xlabel="largest batch loss in 500 steps", ylabel="validation accuracy at 500 steps (%)",
             title="(a) the sweep (stars: first clones' setting)")
-axes[0].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=2)
+axes[0].legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=2)
 axes[1].set(yscale="log", xlabel="step", ylabel="batch loss (seed 0, 5-step average)",
             title="(b) MNIST training loss")
-axes[1].legend(fontsize=7)
+axes[1].legend(fontsize=10)
 axes[2].set(xscale="log", xlabel="step", ylabel="MNIST test accuracy (%)", title="(c) test accuracy, 6 seeds")
-axes[2].legend(fontsize=7, loc="lower right")
+axes[2].legend(fontsize=10, loc="lower right")
 fig.tight_layout()
 glue("fig_shadow_sweep", fig)
 plt.close(fig)
@@ -780,9 +780,9 @@ fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True, squeeze=False)
 for ax, ds_name in zip(axes[0], DATASET_NAMES):
     for doc, kind, label, color, ls in (
             (fig11a.get(ds_name), "vsml", "deep-stage $V_M$ (Figure 11a)", "C4", "-"),
-            (fig11a.get(ds_name), "sgd", "SGD, its rule", "C0", "-"),
+            (fig11a.get(ds_name), "sgd", "SGD, deep-stage rule", "C0", "-"),
             (source.get(("shallow", ds_name)), "vsml", "shallow-stage $V_M$ (Figure 5)", "C3", ":"),
-            (source.get(("shallow", ds_name)), "sgd", "SGD, its rule", "C0", ":")):
+            (source.get(("shallow", ds_name)), "sgd", "SGD, shallow-stage rule", "C0", ":")):
         if doc is None:
             continue
         acc = 100 * doc[kind]["test_accuracy"]
@@ -881,7 +881,7 @@ for ax in axes[:, 2]:
         ax.text(0.5, 0.5, "none, in any seed", ha="center", va="center", transform=ax.transAxes, fontsize=12)
 for ax in axes.flat:
     ax.grid(alpha=0.3)
-axes[0, 0].legend(fontsize=7, ncol=2)
+axes[0, 0].legend(fontsize=10, ncol=2)
 axes[0, 1].legend(fontsize=8)
 fig.tight_layout()
 glue("fig_drift", fig)
@@ -910,8 +910,8 @@ if ("deep", "mnist") in drift:
 if drift:
     worst_out = max(d["out_ever"] for d in drift.values())
     glue("drift_out_max", f"{worst_out:.2g}")
-    glue("drift_verdict", Markdown(("No synapse of any run left the ranges its $V_M$ was cloned on, so the ranges chosen "
-                           "from exact runs of the same settings (the configs' comments) hold") if worst_out == 0 else
+    glue("drift_verdict", Markdown(("No synapse of any run left the ranges its $V_M$ was cloned on, so the ranges, chosen "
+                           "from exact runs of the same settings, hold") if worst_out == 0 else
          f"At most {worst_out:.2g} % of the synapses of any run left the ranges its $V_M$ was cloned on"))
     glue("drift_finding", "with the state scale and ranges set from exact runs, the paper's suspected failure mode "
                           "does not occur within these runs" if worst_out == 0 else
@@ -963,8 +963,10 @@ if drift:
 # ({numref}`fig-06-long`).
 
 # %% tags=["hide-input"]
-LONG = {"deep stage 1,200 steps (shipped)": f"metatest_{deep_name}_2000steps_mnist.json",
-        "deep stage 6,000 steps": "metatest_cloned_wc_deep_6k_2000steps_mnist.json"}
+LONG = {f"deep stage {shipped[deep_name][2]['steps']:,} cloning steps (shipped)":
+        f"metatest_{deep_name}_2000steps_mnist.json",
+        f"deep stage {cloning.load_cloned('cloned_wc_deep_6k')[2]['steps']:,} cloning steps":
+        "metatest_cloned_wc_deep_6k_2000steps_mnist.json"}
 long_runs = {label: cloning.load_metatest(RESULTS / f) for label, f in LONG.items() if (RESULTS / f).exists()}
 for label, f in LONG.items():
     if label not in long_runs:
@@ -985,14 +987,17 @@ for (label, doc), color in zip(long_runs.items(), ("C3", "C4")):
         axes[2].plot(steps, doc["vsml"]["rel_distance"][:, :, layer].mean(0), layer_ls, color=color,
                      label=f"{label}, {'hidden' if layer == 0 else 'output'} layer")
 axes[1].axhline(shipped[deep_name][1].w_range, color="0.4", lw=0.8, ls="--")
+clip_bound = 4.0 * shipped[deep_name][1].state_scale  # meta-test clips the cell to [-4, 4] (D10); w = scale * c
+axes[1].axhline(clip_bound, color="0.4", lw=0.8, ls=":")
+axes[1].text(steps[0], clip_bound, " clip bound", va="bottom", fontsize=10, color="0.3")
 axes[0].set(title="(a) MNIST test accuracy", ylabel="test accuracy (%)", ylim=(0, 100))
 axes[1].set(title="(b) largest |w| (solid: hidden, dotted: output layer)", ylabel="largest |w|")
 axes[2].set(title="(c) distance from SGD's weights", ylabel="||w_VSML - w_SGD|| / ||w_SGD||")
 for ax in axes:
     ax.set_xlabel("step (batch of 64)")
     ax.grid(alpha=0.3)
-axes[0].legend(fontsize=8, loc="lower right")
-axes[2].legend(fontsize=7)
+axes[0].legend(fontsize=10, loc="lower right")
+axes[2].legend(fontsize=10)
 fig.tight_layout()
 glue("fig_long", fig)
 plt.close(fig)
@@ -1091,8 +1096,8 @@ else:
 # (blue). (a) Test accuracy on the first {glue:text}`mt_test_size` test
 # images, as in {numref}`fig-06-metatest`. (b) The largest
 # $|w|$ of the hidden (solid) and output (dotted) layer; grey dashed: the
-# random range the deep stage was cloned on. (c) Each layer's distance from
-# SGD's weights.
+# random range the deep stage was cloned on; grey dotted: the meta-test's
+# clip bound on $|w|$. (c) Each layer's distance from SGD's weights.
 # ```
 #
 # {glue:md}`long_text:myst` (Both runs: 2 seeds, so these numbers carry no
@@ -1184,7 +1189,7 @@ if gap:
     glue("gap_mnist", f"{100 * (gap['vsml'] - gap['sgd']):+.1f}")
     gap_se = (gap['vsml_sem'] ** 2 + gap['sgd_sem'] ** 2) ** 0.5
     glue("gap_mnist_se", f"{100 * gap_se:.1f}")
-    glue("gap_verdict", "Here the gap is within two standard errors: no evidence either way."
+    glue("gap_verdict", "Here the gap is within two standard errors: no evidence of a difference."
          if abs(gap["vsml"] - gap["sgd"]) <= 2 * gap_se else "Here the gap exceeds two standard errors.")
 
 # %% [markdown]
@@ -1387,8 +1392,8 @@ for beta in (1.0, 0.01):
     ex5[beta] = torch.tensor(losses)
     print(f"beta = {beta:g}: batch losses " + " ".join(f"{v:.1f}" for v in losses[:20]) + " ...; "
           f"largest {max(losses):.1f} at step {int(torch.tensor(losses).argmax()) + 1}, last {losses[-1]:.2f}")
-glue("ex5_text", f"With beta = 1 the largest batch loss is {float(ex5[1.0].max()):.1f} (step "
-                 f"{int(ex5[1.0].argmax()) + 1}); with beta = 0.01 it is {float(ex5[0.01].max()):.1f} (step "
+glue("ex5_text", f"With β = 1 the largest batch loss is {float(ex5[1.0].max()):.1f} (step "
+                 f"{int(ex5[1.0].argmax()) + 1}); with β = 0.01 it is {float(ex5[0.01].max()):.1f} (step "
                  f"{int(ex5[0.01].argmax()) + 1}), and the last losses are {float(ex5[1.0][-1]):.2f} and "
                  f"{float(ex5[0.01][-1]):.2f}.")
 
