@@ -37,7 +37,9 @@
 # network: the column $b$ collects what all inputs $a'$ send to output $b$,
 # and that becomes the input of row $a = b$ at the next tick
 # ({numref}`fig-02-grid`; here $A = B$, and the stacked layers of
-# {doc}`04_tiny_lstms` relax this).
+# {doc}`04_tiny_lstms` relax this). This chapter keeps the sums of Eq. 3-4;
+# the package's network of tiny LSTMs averages the messages instead, as
+# Appendix C reports doing, which {doc}`04_tiny_lstms` explains.
 
 # %% tags=["parameters"]
 smoke = False
@@ -101,9 +103,10 @@ for a in range(size):
     for b in range(size):
         message = sum(s[a2, a] @ C for a2 in range(size))  # column a, summed over a'
         literal[a, b] = torch.tanh(s[a, b] @ W + message)
-print("Eq. 4 vectorised == literal loops:", torch.allclose(rnn.message_rnn_step(s, W, C), literal, atol=1e-14))
-print("with C = 0 it falls back to Eq. 2:",
-      torch.allclose(rnn.message_rnn_step(s, W, torch.zeros_like(C)), rnn.shared_rnn_step(s, W), atol=0))
+print("Eq. 4 vectorised == literal loops:",
+      torch.allclose(rnn.message_rnn_step(s, W, C), literal, rtol=0, atol=1e-14))
+print("with C = 0 it falls back to Eq. 2 exactly:",
+      torch.equal(rnn.message_rnn_step(s, W, torch.zeros_like(C)), rnn.shared_rnn_step(s, W)))
 
 # %% [markdown]
 # ## Messages couple the sub-RNNs
@@ -139,6 +142,10 @@ print("after one tick, affected cells (a, b):", [tuple(ab) for ab in (coupled[0]
 all_reached = next((t + 1 for t in range(3) if int((coupled[t] > 1e-12).sum()) == size * size), None)
 glue("ticks_to_all", str(all_reached) if all_reached else "more than 3")
 glue("affected_tick1", f"{int((coupled[0] > 1e-12).sum())}")
+changed_sizes = coupled[coupled > 0]
+print("every change is exactly zero or above 1e-8:", bool((changed_sizes > 1e-8).all()),
+      f"(smallest non-zero change: {changed_sizes.min().item():.0e})")
+glue("smallest_change", f"{changed_sizes.min().item():.0e}")
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.9), sharex=True, sharey=True, constrained_layout=True)
@@ -160,10 +167,13 @@ plt.close(fig)
 #
 # How far a perturbation of $s_{0,1}$ (dashed square) has spread after one,
 # two and three ticks of Eq. 4 with random $W, C$ ($A = B = 4$, $N = 3$).
-# Colour: size of the change of each sub-RNN's state; the darkest purple
-# means unchanged (below $10^{-8}$).
+# Colour: size of the change of each sub-RNN's state, on a scale that stops
+# at $10^{-8}$; the darkest purple means unchanged (exactly zero change).
 # ```
 #
+# We call a sub-RNN changed when its state moved by more than $10^{-12}$; here
+# every state either did not move at all or moved by at least
+# {glue:text}`smallest_change`, so the threshold does not matter.
 # After one tick, {glue:text}`affected_tick1` sub-RNNs have changed
 # ({numref}`fig-02-spread`): $s_{0,1}$ itself, through $W$, and all of row
 # $a = 1$, through the message $\vec m_1$ that sums column 1. At the next tick
@@ -177,7 +187,8 @@ plt.close(fig)
 # $C$ (what an untrained $V_M$ is), where does it go?
 
 # %%
-s_run = torch.randn(size, size, N, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+s_start = torch.randn(size, size, N, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+s_run = s_start.clone()
 state_means, message_norms, changes = [], [], []
 for _ in range(num_ticks):
     message_norms.append((s_run.sum(dim=0) @ C).norm(dim=-1).mean().item())
@@ -190,6 +201,24 @@ print(f"{num_ticks} ticks; state change per tick below 1e-8 from tick {settled}"
       else f"{num_ticks} ticks; the state is still changing")
 glue("settled_tick", str(settled) if settled else f"more than {num_ticks}")
 glue("final_state_mean", f"{state_means[-1]:.2f}")
+
+# %%
+# From many starting states: s_start above, its mirror image -s_start, and random states at three scales.
+randoms = [torch.randn(size, size, N, generator=torch.Generator().manual_seed(100 + k), dtype=torch.float64) * scale
+           for k in range(20) for scale in (0.1, 1.0, 3.0)]
+ends = torch.stack([s_start, -s_start, *randoms])
+for _ in range(num_ticks):
+    ends = rnn.message_rnn_step(ends, W, C)
+distinct = []                      # one representative per end state (states closer than 1e-6 count as one)
+for end in ends:
+    if not any((end - d).abs().max() < 1e-6 for d in distinct):
+        distinct.append(end)
+mirror = torch.allclose(ends[1], -ends[0], rtol=0, atol=1e-12)
+print(f"{len(ends)} starting states, {num_ticks} ticks each: {len(distinct)} distinct end states; "
+      f"the end from -s_start is minus the end from s_start: {mirror}")
+glue("n_starts", str(len(ends)))
+glue("n_end_states", str(len(distinct)))
+glue("mirror_end", str(mirror))
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharex=True)
@@ -211,15 +240,24 @@ plt.close(fig)
 # :name: fig-02-dynamics
 #
 # The minimal VSML (Eq. 4) run from a random state with random $W, C$:
-# (a) the mean absolute state and the mean message norm, (b) how much the
-# whole state changes from one tick to the next (log scale).
+# (a) the mean absolute state after each tick and the mean message norm
+# computed from the state before it (the message that tick uses), (b) how
+# much the whole state changes from one tick to the next (log scale).
 # ```
 #
 # After a transient, the system settles into a fixed point: the change per
 # tick falls below $10^{-8}$ from tick {glue:text}`settled_tick` on, with a mean
 # absolute state of {glue:text}`final_state_mean` ({numref}`fig-02-dynamics`).
-# A system that settles into a fixed point forgets where it started: these
-# random meta variables give a system that cannot store what it saw. Finding $V_M$ whose dynamics
+# How much of the start survives? We ran the same $W, C$ from
+# {glue:text}`n_starts` starting states: the one above ($s_0$), its mirror
+# image $-s_0$, and random states at three scales. They end in
+# {glue:text}`n_end_states` distinct states. The end reached from $-s_0$ is
+# minus the one reached from $s_0$ ({glue:text}`mirror_end`): $\tanh$ is odd,
+# so Eq. 4 maps $-s$ to $-s'$ and every fixed point comes with its mirror
+# image. For this draw of random meta variables, then, the end state keeps
+# only which of these few fixed points the start fell towards. No inputs were
+# fed and we tried one draw at one scale, so this does not show that random
+# $V_M$ in general cannot store what they see. Finding $V_M$ whose dynamics
 # *do* store and use information is what meta learning is for
 # ({doc}`07_meta_learning`), or, as a first step, cloning a known learning
 # algorithm into them ({doc}`06_cloning`).
@@ -261,7 +299,7 @@ glue("ex1_count", str(len(changed)))
 # %% tags=["hide-cell"]
 # Solution to Exercise 2
 after = rnn.message_rnn_step(s, torch.zeros_like(W), C)
-rows_equal = bool(torch.allclose(after, after[:, :1].expand_as(after), atol=0))
+rows_equal = torch.equal(after, after[:, :1].expand_as(after))
 print("every row constant along b:", rows_equal)
 glue("ex2_rows_equal", str(rows_equal))
 
@@ -286,10 +324,11 @@ glue("ex2_rows_equal", str(rows_equal))
 # * Eq. 4 connects the $A \cdot B$ sub-RNNs of Eq. 2 with messages summed over
 #   a column ({numref}`fig-02-grid`); with $C = 0$ they decouple again
 #   (checked above).
-# * A perturbation of $s_{ab}$ reaches row $a = b$ (here row 1, fed by the
-#   message of column 1) after one tick and every
-#   sub-RNN soon after ({numref}`fig-02-spread`); random $V_M$ settle into a
-#   fixed point ({numref}`fig-02-dynamics`).
+# * A perturbation of $s_{cd}$ (row $c$, column $d$) reaches row $d$, fed by
+#   the message of column $d$, after one tick (here $s_{0,1}$ reaches row 1)
+#   and every sub-RNN soon after ({numref}`fig-02-spread`). The random $V_M$
+#   we drew settle into one of {glue:text}`n_end_states` fixed points from
+#   every start we tried ({numref}`fig-02-dynamics`).
 # * $V_M = (W, C)$ has $2N^2$ numbers however large the grid is.
 # * Next, {doc}`03_sparse_shared_rnn` shows that the same computation is one
 #   ordinary RNN with a sparse, shared weight matrix (Eq. 5-6, Theorem 1).
