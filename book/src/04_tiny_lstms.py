@@ -17,13 +17,23 @@
 # * say which properties hold for *any* $V_M$ (causality, permutation invariance) and which need meta learning.
 # ```
 #
-# **Where we differ from the paper.** Two conventions depart from the main
-# text, as the sections below explain: messages are averaged, as the paper's
-# Appendix C reports doing, where Eq. 3-4 and 7 sum them; and the prediction
-# is read from the second slot of the last forward message, as in the
-# authors' code. The networks here
-# are untrained and small; meta-trained $V_M$s come in chapters
-# {doc}`06_cloning` and {doc}`07_meta_learning`.
+# **Where we differ from the paper.** The sections below explain each point.
+#
+# * Messages are averaged, as the paper's Appendix C reports doing, where
+#   Eq. 3-4 and 7 sum them.
+# * The prediction is read from the second slot of the last forward message,
+#   as in the authors' code {cite}`kirsch2021vsmlcode`.
+# * The initial states. Appendix C.2 says "States are initialized randomly
+#   from independent standard normals". The package, like the authors' code,
+#   starts every $h$ at zero and draws only the first half of each $c$ (8 of
+#   its 16 entries), from a normal with standard deviation $1/\sqrt{A}$
+#   truncated at two standard deviations; the other half of $c$ starts at
+#   zero (`VSMLConfig.init_rand_proportion`, `VSMLNetwork.init_state`).
+# * The constant gate offsets ($+5$ on the forget gate, $-5$ on the input
+#   gate) come from the authors' code; the paper does not mention them.
+#
+# The networks here are untrained and small; meta-trained $V_M$s come in
+# chapters {doc}`06_cloning` and {doc}`07_meta_learning`.
 #
 # Replace every weight $w_{ab}$ of a dense layer with $A$ inputs and $B$
 # outputs by a tiny LSTM {cite}`hochreiter1997lstm,gers2000forget` with state
@@ -47,8 +57,10 @@
 # $$\vec m^{(k)}_b = \frac{1}{A^{(k-1)}} \sum_{a'} f_{\vec m}\big(s^{(k-1)}_{a'b}\big), \qquad
 # \overleftarrow m^{(k)}_a = \frac{1}{B^{(k+1)}} \sum_{b'} f_{\overleftarrow m}\big(s^{(k+1)}_{ab'}\big),$$
 #
-# and the package does that. By Exercise 1 of {doc}`03_sparse_shared_rnn`,
-# averaging only rescales the message weights, so Theorem 1 still applies.
+# and the package does that. For Eq. 4 with a fixed number of inputs $A$,
+# averaging only rescales the message weights ($C$ becomes $C / A$, Exercise
+# 1 of {doc}`03_sparse_shared_rnn`), so Theorem 1 still applies to it; a
+# network of another width gets another rescaling (Exercise 3 below).
 #
 # **Ticks and micro-ticks.** One *micro-tick* is one application of the
 # sub-LSTM update above to every sub-LSTM of a layer. Per example, the
@@ -60,6 +72,10 @@
 # **Where data enter and leave (Algorithm 2).** Slots are the components of a
 # message; the paper numbers them from 1, the code from 0.
 #
+# * Before the first example, $V_L$ starts as described above: $h = 0$, the
+#   first half of each $c$ random with standard deviation $1/\sqrt{A}$, the
+#   rest zero; the backward messages start at zero, so the first example
+#   meets no error.
 # * The input $x$ goes into the first slot of layer 1's forward messages,
 #   $\vec m^{(1)}_{a1} := x_a$ (index 0 in the package).
 # * The error $e = \nabla_{\hat y} L = \mathrm{softmax}(\hat y) - \mathrm{onehot}(y)$
@@ -75,6 +91,10 @@
 #   networks it need not be, since one layer's forward messages are the next
 #   layer's inputs. The cloned networks of chapter {doc}`06_cloning`, written
 #   by us rather than ported, read the paper's first slot (index 0).
+#   In `VSMLNetwork`, the network of this chapter and of meta learning, the
+#   slot's value $y$ is then bounded as in Appendix C.2 ("outputs are
+#   squashed between ± 100 using tanh"): the prediction is
+#   $\hat y = 100 \tanh(y / 100)$ (`VSMLConfig.output_bound`).
 
 # %% tags=["parameters"]
 smoke = False
@@ -94,9 +114,8 @@ if "google.colab" in sys.modules:
 # %%
 import matplotlib.pyplot as plt
 import torch
-from sklearn.datasets import load_digits
 
-from vsml import SubLSTMConfig, VSMLConfig, VSMLNetwork, param_count, schematics
+from vsml import SubLSTMConfig, VSMLConfig, VSMLNetwork, data, param_count, schematics, tasks
 from vsml.book import chapter_setup, glue
 from vsml.lstm import param_shapes
 
@@ -106,7 +125,7 @@ num_examples = 60 if not run.smoke else 12
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1, 1.1]})
-schematics.weights_as_lstms(axes[0], (2, 2), errors=False, title="(a) Figure 1c: two neurons, four weights")
+schematics.weights_as_lstms(axes[0], (2, 2), errors=False, title="(a) Figure 1c: two inputs, two outputs, four weights")
 schematics.weights_as_lstms(axes[1], (3, 2), title="(b) Figure 2: forward and backward messages")
 fig.tight_layout()
 glue("fig_neurons", fig)
@@ -134,7 +153,8 @@ plt.close(fig)
 # $$c \leftarrow \sigma(f + 5) \odot c + \sigma(i - 5) \odot \tanh(g), \qquad h \leftarrow \sigma(o) \odot \tanh(c).$$
 #
 # The constant offsets ($+5$ on the forget gate, $-5$ on the input gate) make
-# memory persist and writes slow, as in the authors' implementation.
+# memory persist and writes slow. They come from the authors' code
+# {cite}`kirsch2021vsmlcode`; the paper does not mention them.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -142,7 +162,7 @@ cfg = SubLSTMConfig()
 for name, shape in param_shapes(cfg).items():
     print(f"{name:7s} {str(shape):10s} {torch.Size(shape).numel():5d}")
 print(f"|V_M| = {param_count(cfg):,}  (the paper: 'about 2,400')")
-print(f"with LayerNorm on the messages (the authors' configuration, used in chapter 07): "
+print(f"with LayerNorm on the outgoing messages (an option of the authors' code; chapter 07's BPTT runs): "
       f"|V_M| = {param_count(SubLSTMConfig(layer_norm=True)):,}")
 
 # %%
@@ -151,16 +171,26 @@ glue("vm_ln", f"{param_count(SubLSTMConfig(layer_norm=True)):,}")
 glue("vl_mnist", f"{VSMLConfig(layer_sizes=(784, 10)).num_learned():,}")
 
 # %% [markdown]
-# $|V_M| =$ {glue:text}`vm`, the paper's "about 2,400". The $V_M$ meta-learned
-# in {doc}`07_meta_learning` also normalises each sub-LSTM's incoming messages
-# with a LayerNorm (scale and offset per slot, from the authors'
-# configuration, not the paper), which makes {glue:text}`vm_ln`.
+# $|V_M| =$ {glue:text}`vm`, the paper's "about 2,400". The $V_M$s that
+# {doc}`07_meta_learning` meta-trains by BPTT add a LayerNorm (a scale and an
+# offset per slot) to each sub-LSTM's *outgoing* message contribution: after
+# $f_{\vec m}$ or $f_{\overleftarrow m}$, before the average over the column
+# or row (`vsml.lstm.dense_messages`). That makes {glue:text}`vm_ln`. The
+# LayerNorm is an option of the authors' code, off by default there, and not
+# in the paper; the ES configuration of chapter 07 (`cpu_es`) has none.
 #
 # ## One V_M, many networks
 #
 # The same {glue:text}`vm` numbers run the single-layer MNIST network of
 # Section 4.2 ($784 \times 10$, $|V_L| =$ {glue:text}`vl_mnist`) and deeper
 # ones; only $V_L$, the states, grows.
+#
+# Our $|V_L|$ counts $h$ and $c$ of every sub-LSTM, $784 \cdot 10 \cdot 2N$.
+# Section 4 quotes "about 257,200", a little more, and does not say what it
+# counts ({doc}`01_meta_rnns` reports our own count). Our guess: the states
+# plus the incoming message buffers that the authors' code keeps with each
+# layer's state, $784 \cdot 8$ forward and $10 \cdot 8$ backward numbers;
+# that sum comes within a few dozen of the paper's figure.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -172,20 +202,18 @@ for sizes in [(784, 10), (784, 32, 10), (784, 160, 10), (64, 10)]:
 # ## Running an *untrained* V_M online (Algorithm 2)
 #
 # To see the mechanics, we run a freshly initialised $V_M$ on a real dataset
-# that ships with scikit-learn: the {glue:text}`n_digits` **8x8 digits** (64
-# inputs, 10 classes; a small stand-in for MNIST, which later chapters use,
-# see {doc}`05_datasets`). Each step the network predicts $x_t$ *before* its
+# that ships with scikit-learn: the {glue:text}`n_digits` training images of
+# the **8x8 digits** (64 inputs, 10 classes; a small stand-in for MNIST,
+# which later chapters use). As in {doc}`05_datasets`, `vsml.data` loads
+# them and `vsml.tasks.online_episodes` draws one episode, standardised
+# with the dataset's statistics. Each step the network predicts $x_t$ *before* its
 # label is seen; the error then enters with $x_{t+1}$. An untrained $V_M$ does
 # not learn anything useful: this section only shows what flows where.
 
 # %%
-digits = load_digits()
-glue("n_digits", f"{len(digits.target):,}")
-x_all = torch.tensor(digits.data, dtype=torch.float32) / 16.0
-x_all = (x_all - x_all.mean()) / x_all.std()
-y_all = torch.tensor(digits.target)
-order = torch.randperm(len(y_all), generator=torch.Generator().manual_seed(seed))[:num_examples]
-x_ep, y_ep = x_all[order][None], y_all[order][None]          # one episode: [P=1, T, 64]
+digits = data.load("digits", "train")
+glue("n_digits", f"{len(digits):,}")
+x_ep, y_ep = tasks.online_episodes(digits, 1, num_examples, seed=seed)   # one episode: [P=1, T, 64]
 
 net = VSMLNetwork(VSMLConfig(layer_sizes=(64, 10)))
 params = net.init_params(seed=seed)
@@ -359,6 +387,12 @@ glue("vm_64", f"{param_count(SubLSTMConfig(state_size=64)):,}")
 # differ; layer 1 hears of it one example later, through layer 2's backward
 # message. The hidden cell finds the first changed step:
 # {glue:text}`ex2_first`.
+#
+# So the answer is no different from the single-layer network: there too,
+# predictions up to and including the labelled step are unchanged and the
+# next one already changes, because the error enters the layer that makes
+# the prediction. Only the route inside differs: with two layers, layer 1
+# learns of the change one example after layer 2.
 # ```
 
 # %% tags=["hide-cell"]
@@ -378,15 +412,15 @@ glue("ex2_first", f"step {changed_steps[0]}" if changed_steps else "none changed
 # The same $V_M$ is meta-trained on 7x7 images (49 inputs) and meta-tested on
 # 28x28 (784 inputs) in {doc}`07_meta_learning`. What would happen to the
 # forward messages of a $V_M$ trained on 49 inputs if messages were *summed*
-# (Eq. 7 as written) and it then met 784 inputs?
+# (as in the sums after Eq. 7) and it then met 784 inputs?
 # ```
 #
 # ```{admonition} Solution
 # :class: dropdown
-# A summed message grows with the number of terms: with independent
-# contributions of similar size, its typical magnitude grows like $A$ (if they
-# agree) or $\sqrt A$ (if they are independent with zero mean), so going from
-# 49 to 784 inputs multiplies it by 16 or 4. The sub-LSTMs of the output layer
+# A summed message grows with the number of terms $A$: like $A$ if the
+# contributions are correlated (for instance, if they share a non-zero
+# mean), like $\sqrt A$ if they are independent with zero mean. Going from
+# 49 to 784 inputs multiplies it by 16 or by 4. The sub-LSTMs of the output layer
 # would see inputs far outside what they saw in meta-training. An average
 # keeps the message's scale independent of $A$, so the same $V_M$ transfers
 # across input sizes.

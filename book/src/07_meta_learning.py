@@ -127,9 +127,10 @@ for i, h in enumerate(HORIZONS, 1):  # the prose names the horizons through thes
 #   ({cite}`salimans2017evolution`, {cite}`kingma2015adam`). The whole
 #   population is one batched forward pass without autograd.
 # * **BPTT** (`method: bptt`): the exact gradient through the episode, a
-#   meta-batch of episodes, Adam and global-norm clipping. The LayerNorm on the
-#   messages and the clipping value come from the authors' configuration,
-#   not from the paper's text.
+#   meta-batch of episodes, Adam and global-norm clipping. The LayerNorm on
+#   each sub-LSTM's outgoing messages and the clipping value come from the
+#   authors' BPTT configuration {cite}`kirsch2021vsmlcode` (their ES default
+#   has no LayerNorm), not from the paper's text.
 #
 # **Long horizons.** Backpropagating through thousands of examples costs memory
 # in proportion to their number. With `segment_length` set, an episode is cut
