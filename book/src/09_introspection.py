@@ -285,6 +285,14 @@ for (label, key) in (("MNIST", "m"), ("Fashion-MNIST", "f")):  # also at 28x28, 
         g, g_se = paired_gap((label, "2 per class", px), vs, "Adam, paper's lr")
         glue(f"gap_adam_paper_{key}_{px}", Markdown(f"{g:+.1f} ± {g_se:.1f}"), display=False)
         glue(f"adam_paper_{key}_two_{px}", 100 * assoc[label, "2 per class", px, "Adam, paper's lr"], display=False)
+# For the reproduction report: every VSML-minus-baseline gap on second examples with its paired standard error.
+for (label, key) in (("MNIST", "m"), ("Fashion-MNIST", "f")):
+    for protocol, pkey in (("2 per class", "two"), (f"{long_seq} random", "hundred")):
+        for px in (7, 28):
+            for name, nkey in (("online SGD", "sgd"), ("Adam", "adam")):
+                g, g_se = paired_gap((label, protocol, px), vs, name)
+                glue(f"gapn_{nkey}_{key}_{pkey}_{px}", g, display=False)
+                glue(f"gapse_{nkey}_{key}_{pkey}_{px}", g_se, display=False)
 # the second V_M, meta-trained on short episodes only (chapter 08)
 g_short, g_short_se = paired_gap(key9, f"VSML ({pretrained_short})", vs)
 glue("vsml_short_m_two_7", 100 * assoc[(*key9, f"VSML ({pretrained_short})")], display=False)
