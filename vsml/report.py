@@ -10,10 +10,13 @@ whose values myst-nb's ``glue`` stores as display outputs with a
 :mod:`vsml.claims`.
 
 The verdict rule (:func:`verdict_of`): a claim becomes one or more *checks*,
-each a comparison computed from stored numbers. All checks pass:
-**reproduced**; some pass: **partly**; none pass: **not reproduced**; no
-stored result to check (the chapter is not written or not run in full mode,
-or a file is missing): **not yet run**.
+each a comparison computed from stored numbers; where the chapter stored a
+standard error, a check holds or fails only beyond two of them and is
+otherwise *within the noise* (``passed is None``). All checks pass:
+**reproduced**; some pass: **partly**; none pass and some fail: **not
+reproduced**; every check within the noise: **within the noise**; no stored
+result to check (the chapter is stored only from a smoke run, or a file or
+dataset is missing): **not yet run**.
 """
 from __future__ import annotations
 
@@ -24,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN = "reproduced", "partly", "not reproduced", "not yet run"
-VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, NOT_RUN)
+WITHIN_NOISE = "within the noise"
+VERDICTS = (REPRODUCED, PARTLY, NOT_REPRODUCED, WITHIN_NOISE, NOT_RUN)
 GLUE_PREFIX = "application/papermill.record/"
 
 
@@ -34,10 +38,18 @@ class MissingResult(LookupError):
 
 @dataclass(frozen=True)
 class Check:
-    """One comparison behind a verdict: what was compared, and whether it held."""
+    """One comparison behind a verdict: what was compared, and whether it held.
+
+    ``passed``: True / False when the comparison is decided, ``None`` when the
+    difference lies within the noise of the runs (two standard errors).
+    """
 
     what: str
-    passed: bool
+    passed: bool | None
+
+    @property
+    def mark(self) -> str:
+        return {True: "yes", False: "NO", None: "within noise"}[self.passed]
 
 
 @dataclass
@@ -59,6 +71,7 @@ class Claim:
     checks: list[Check] = field(default_factory=list)
     source: str = ""
     note: str = ""
+    in_paper: bool = True  # False: a check of the book's own (an extra task, a speed target), not a paper claim
 
     @property
     def verdict(self) -> str:
@@ -66,11 +79,17 @@ class Claim:
 
 
 def verdict_of(checks: list[Check]) -> str:
-    """The report's rule: all checks pass, reproduced; some, partly; none, not reproduced; no checks, not yet run."""
+    """The report's rule: all checks pass, reproduced; some, partly; none pass and some fail, not reproduced;
+    all within the noise, within the noise; no checks, not yet run."""
     if not checks:
         return NOT_RUN
-    passed = sum(bool(c.passed) for c in checks)
-    return REPRODUCED if passed == len(checks) else PARTLY if passed else NOT_REPRODUCED
+    passed = sum(c.passed is True for c in checks)
+    failed = sum(c.passed is False for c in checks)
+    if passed == len(checks):
+        return REPRODUCED
+    if passed:
+        return PARTLY
+    return NOT_REPRODUCED if failed else WITHIN_NOISE
 
 
 def count_verdicts(claims: list[Claim]) -> dict[str, int]:
@@ -82,9 +101,10 @@ def count_verdicts(claims: list[Claim]) -> dict[str, int]:
 
 
 def paper_claims(claims: list[Claim]) -> int:
-    """How many distinct claims of the paper the rows check: a row tagged ``"... [V_M name]"`` re-checks its
-    claim with a second learner and is not counted again."""
-    return len({c.figure.split(" [")[0] for c in claims})
+    """How many distinct claims of the paper the rows check: a row tagged ``"... [V_M name]"`` or
+    ``"... [task]"`` re-checks its claim with another learner or task and is not counted again, and a row of
+    the book's own (``in_paper=False``) is not a claim of the paper."""
+    return len({c.figure.split(" [")[0] for c in claims if c.in_paper})
 
 
 def not_run(figure: str, claim: str, paper: str, note: str, source: str = "") -> Claim:

@@ -27,19 +27,27 @@
 # the GPU timings in `vsml/results/`. The paper's side is a constant in
 # `vsml.claims`, each with its section or figure; where the paper gives words
 # rather than a number, the row quotes them and says how we read them.
-# Chapters that are not written yet, or stored only from a smoke run, show up
-# as "not yet run" with the reason.
+# A claim whose chapter is stored only from a smoke run, or whose data needs
+# a download this build could not make, shows up as "not yet run" with the
+# reason.
 #
 # **The verdict rule.** Each claim becomes one or more *checks*, each a
 # comparison computed from the stored numbers (the table's last column lists
-# them). All checks pass: **reproduced**; some pass: **partly**; none pass:
-# **not reproduced**; nothing stored to check: **not yet run**. Where the
+# them). Where the chapter stored a standard error of the difference (paired
+# where the learners saw the same episodes), a comparison holds or fails only
+# beyond two standard errors; in between it is *within the noise*. All
+# checks pass: **reproduced**; some pass: **partly**; none pass and some
+# fail: **not reproduced**; all within the noise: **within the noise**;
+# nothing stored to check: **not yet run**. Where the
 # paper says "comparable" or "similar" we allow {glue:text}`tol` points;
 # its "lacks behind a little" at convergence is at most
 # {glue:text}`trail` points; its "almost always" right is at least
 # {glue:text}`assoc_min` %; a learner that "learns" an unseen dataset reaches
 # at least twice chance. The speed row checks the book's own target of
-# {glue:text}`speed_target` s per paper-scale generation on one GPU.
+# {glue:text}`speed_target` s per paper-scale generation on one GPU; it
+# and the rows of tasks the paper does not have (sklearn digits) are the
+# book's own and are not counted as claims of the paper. The tolerances
+# hold also where the paper gives exact numbers (cloning's accuracies).
 
 # %% tags=["parameters"]
 smoke = False
@@ -91,7 +99,7 @@ glue("speed_target", f"{claims.SPEED_TARGET_S:g}")
 rows = claims.all_claims(root)
 counts = report.count_verdicts(rows)
 COLORS = {report.REPRODUCED: "#2e7d32", report.PARTLY: "#b26a00", report.NOT_REPRODUCED: "#c62828",
-          report.NOT_RUN: "#616161"}
+          report.WITHIN_NOISE: "#1565c0", report.NOT_RUN: "#616161"}
 
 
 def cell(text):
@@ -102,7 +110,7 @@ def table_html(rows):
     head = ["paper", "claim", "the paper says", "ours", "scale, data, device", "verdict", "checks / why not run"]
     out = ["<table style='font-size:85%'><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
     for r in rows:
-        why = "; ".join(f"{'yes' if c.passed else 'NO'}: {c.what}" for c in r.checks) or r.note
+        why = "; ".join(f"{c.mark}: {c.what}" for c in r.checks) or r.note
         out.append("<tr>" + cell(r.figure) + cell(r.claim) + cell(r.paper) + cell(r.ours or "-")
                    + cell(r.setting or "-")
                    + f"<td style='color:{COLORS[r.verdict]};font-weight:bold;vertical-align:top'>{r.verdict}</td>"
@@ -112,17 +120,20 @@ def table_html(rows):
 
 display(HTML(table_html(rows)))
 n_paper = report.paper_claims(rows)
+n_own = sum(not r.in_paper for r in rows)
 print(", ".join(f"{v}: {n}" for v, n in counts.items())
-      + f" (of {len(rows)} rows: {n_paper} claims of the paper, {len(rows) - n_paper} re-checked with another V_M)")
+      + f" (of {len(rows)} rows: {n_paper} claims of the paper, {n_own} the book's own, the rest re-checks with "
+        f"another V_M or task)")
 for r in rows:
     print(f"[{r.verdict}] {r.figure}: read from {r.source or '-'}")
 
 # %%
 glue("n_claims", len(rows))
 glue("n_paper_claims", n_paper)
-glue("n_rechecked", len(rows) - n_paper)
+glue("n_rechecked", len(rows) - n_paper - n_own)
+glue("n_own", n_own)
 for verdict, key in ((report.REPRODUCED, "n_yes"), (report.PARTLY, "n_partly"),
-                     (report.NOT_REPRODUCED, "n_no"), (report.NOT_RUN, "n_not_run")):
+                     (report.NOT_REPRODUCED, "n_no"), (report.WITHIN_NOISE, "n_noise"), (report.NOT_RUN, "n_not_run")):
     glue(key, counts[verdict])
 
 
@@ -134,6 +145,7 @@ def figures_with(verdict):
 glue("list_yes", figures_with(report.REPRODUCED))
 glue("list_partly", figures_with(report.PARTLY))
 glue("list_no", figures_with(report.NOT_REPRODUCED))
+glue("list_noise", figures_with(report.WITHIN_NOISE))
 glue("list_not_run", figures_with(report.NOT_RUN))
 
 # %% tags=["hide-input"]
@@ -141,7 +153,7 @@ fig, ax = plt.subplots(figsize=(9, 0.42 * len(rows) + 1.2))
 labels = [r.figure for r in rows][::-1]
 for i, r in enumerate(rows[::-1]):
     total = len(r.checks)
-    passed = sum(c.passed for c in r.checks)
+    passed = sum(c.passed is True for c in r.checks)
     if total:
         ax.barh(i, passed / total, color=COLORS[r.verdict])
         ax.barh(i, 1 - passed / total, left=passed / total, color=COLORS[r.verdict], alpha=0.25)
@@ -152,7 +164,7 @@ ax.set_yticks(range(len(rows)), labels)
 ax.set_xlim(0, 1.12)
 ax.set_xlabel("fraction of checks that pass")
 fig.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=c) for c in COLORS.values()], labels=list(COLORS),
-           loc="lower center", ncol=4, frameon=False)
+           loc="lower center", ncol=5, frameon=False)
 fig.tight_layout(rect=(0, 0.07, 1, 1))
 glue("fig_verdicts", fig)
 plt.close(fig)
@@ -162,29 +174,33 @@ plt.close(fig)
 # :name: fig-11-verdicts
 #
 # Every claim the book tests, in the paper's order: the fraction of its
-# checks that pass (solid) and fail (pale), coloured by verdict, with the
-# count of checks at the right. Claims with nothing stored to check are
-# marked "not yet run".
+# checks that pass (solid) and that fail or lie within the noise (pale),
+# coloured by verdict, with the count of passing checks at the right. Claims
+# with nothing stored to check are marked "not yet run".
 # ```
 #
 # ## What we found
 #
 # The table has {glue:text}`n_claims` rows: {glue:text}`n_paper_claims`
-# claims of the paper, {glue:text}`n_rechecked` of them checked a second time
-# with another $V_M$ (the rows tagged with its name in brackets, counted as
-# rows below). Of the {glue:text}`n_claims` rows, {glue:text}`n_yes` are
-# reproduced ({glue:text}`list_yes`), {glue:text}`n_partly` partly
-# ({glue:text}`list_partly`), {glue:text}`n_no` not reproduced
-# ({glue:text}`list_no`), and {glue:text}`n_not_run` not yet run
+# claims of the paper, {glue:text}`n_own` rows of the book's own (a speed
+# target, an extra task), and {glue:text}`n_rechecked` more rows that check a
+# claim again with another $V_M$ or on another task (tagged in brackets,
+# counted as rows below). Of the {glue:text}`n_claims` rows,
+# {glue:text}`n_yes` are reproduced ({glue:text}`list_yes`),
+# {glue:text}`n_partly` partly ({glue:text}`list_partly`), {glue:text}`n_no`
+# not reproduced ({glue:text}`list_no`), {glue:text}`n_noise` within the
+# noise ({glue:text}`list_noise`), and {glue:text}`n_not_run` not yet run
 # ({glue:text}`list_not_run`); {numref}`fig-11-verdicts` shows how far each
 # one got.
 #
 # **Where our setting differs from the paper's** (the "scale, data, device"
 # column says it per row):
 # * *Meta-training.* The paper meta-trained by evolution strategies "across
-#   128 GPUs"; our shipped $V_M$s were meta-trained by BPTT, most of them on
-#   two CPU cores, on 7x7-pooled MNIST, some on a partial copy of MNIST (each
-#   $V_M$'s provenance says which). A claim we could not reproduce at this
+#   128 GPUs"; most of our shipped $V_M$s were meta-trained by BPTT, two
+#   (`mnist_es`, `mnist_es500`) by ES with a small population, most of them on
+#   two CPU cores, on 7x7-pooled MNIST. `mnist_bptt` saw only a partial copy
+#   of MNIST, and the $V_M$s continued from it inherit that start (each row's
+#   setting names the $V_M$ and what it continued from). A claim we could not reproduce at this
 #   scale is not thereby refuted: the chapters that make the claim say what
 #   would close the gap.
 # * *Runs.* The paper averages 128 seeds (Figure 6) or 32 (Figures 7, 8); our
@@ -200,13 +216,15 @@ plt.close(fig)
 #
 # **1. Apply the rule.** A later run of the dataset-transfer chapter finds
 # VSML above all three meta-learned baselines on KMNIST after the horizon,
-# but below SGD after the first hundred examples. What is the verdict of the
-# KMNIST row, and what would you have to change to call it reproduced?
+# each beyond two standard errors, and below SGD after the first hundred
+# examples by less than two. What are the verdicts of the two KMNIST rows
+# (Figure 8 and Figure 13), and what would you have to change to call both
+# reproduced?
 #
 # ```{admonition} Solution
 # :class: dropdown
-# Four checks (three baselines at the horizon, SGD early), three pass:
-# **partly**. Only a result changes a verdict: a better $V_M$, or a run at the
+# Figure 8 [kmnist]: three checks, all pass: **reproduced**. Figure 13
+# [kmnist]: one check, within the noise: **within the noise**. Only a result changes a verdict: a better $V_M$, or a run at the
 # paper's scale. Changing the rule after seeing the result (a looser
 # threshold, dropping the early check) would make the table say what we want
 # rather than what we measured; that is why the rule and its thresholds are
@@ -252,7 +270,7 @@ if h1 is not None:
 
 # %% [markdown]
 # **3. How much do the thresholds decide? (runs code)** Double the
-# tolerances: the one for "comparable" (cloning, Figure 7) and the one for
+# tolerances: the one for "comparable" (cloning, Figure 7, Figure 20) and the one for
 # "trails a little" (Figure 6b), and recompute the table's verdicts. Which rows
 # change?
 #
@@ -279,9 +297,8 @@ for figure, before, after in changed:
 # The table is the book's answer to "does it reproduce?", computed each time
 # the book is built from what the chapters last measured, so it cannot drift
 # from them. A row changes only when a chapter is re-run (on a GPU, with more
-# runs, with the official data) or when a chapter that is not written yet
-# lands and glues its results; `vsml.claims.glued` documents what each such chapter
-# must glue.
+# runs, with the data that needs a download); `vsml.claims.glued` documents
+# what each chapter that feeds it must glue.
 #
 # ## References
 #

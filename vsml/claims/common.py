@@ -37,6 +37,14 @@ class Tolerances:
     trail_points: float = FASHION_TRAIL_POINTS   # "lacks behind a little"
 
 
+def beyond(diff: float, se: float | None, z: float = 2.0) -> bool | None:
+    """A ``>`` claim from a difference and its standard error: True above ``z`` standard errors, False below
+    minus ``z`` of them, None (within the noise) between; without a standard error, the sign decides."""
+    if se is None:
+        return diff > 0
+    return True if diff > z * se else False if diff < -z * se else None
+
+
 def _pct(x: float) -> str:
     return f"{x:.1f} %"
 
