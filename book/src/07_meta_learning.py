@@ -577,6 +577,14 @@ def close_calls(who, px, label="MNIST"):
 
 
 glue("es_close7", Markdown(close_calls("es", 7)), display=False)
+# For the reproduction report: the paired standard error of each V_M's gap to the best tuned baseline.
+for px in (7, 28):
+    for lab, key in (("MNIST", "m"), ("Fashion-MNIST", "f")):
+        for i, h in enumerate(HORIZONS, 1):
+            for who in LEARNERS:
+                if (lab, px) in results and names[who] in results[lab, px][0]:
+                    glue(f"se_{who}_{key}{px}_h{i}", 100 * paired_gap(lab, px, who, best_baseline(lab, px, h)[0], h)[1],
+                         display=False)
 
 # %% [markdown]
 # ## What we found
