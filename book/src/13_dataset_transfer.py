@@ -515,6 +515,9 @@ for task, ok, where, status, horizon in task_rows:
                            if (n, task.name) in curves},
         "vsml_100": round(at("VSML", task, T_short)[0], 4),
         "sgd_100": round(at(best_sgd, task, T_short)[0], 4), "sgd_100_learner": best_sgd,
+        # paired standard errors of VSML minus each learner (same episodes), for the report's noise rule
+        "meta_baselines_se": {n: round(d.standard_error, 4) for n, d in rivals.items()},
+        "sgd_100_se": round(sgds[best_sgd].standard_error, 4),
     }
 unseen_run = [t.name for t, ok, _, status, _ in task_rows if ok and status == "unseen"]
 n_a = sum(verdicts[t][0] == "met" for t in unseen_run)

@@ -17,13 +17,13 @@ from ..report import Claim
 from .common import (ASSOCIATION_MIN, CHANCE_10, CLONED, FASHION_TRAIL_POINTS, NAMES, PAPER_CLONING,  # noqa: F401
                      PAPER_ES_GENERATIONS, PAPER_GPUS, SPEED_TARGET_S, TOLERANCE_POINTS, Tolerances)
 from .glued import figure7, figure8, figure18, figures14_16, figures20_21
-from .stored import cloning, figure6, figure19, introspection, speed
+from .stored import cloning, figure6, figure11a, figure19, introspection, speed
 
 
 def all_claims(root: str | Path, tol: Tolerances = Tolerances()) -> list[Claim]:
     """Every row of the report, in the paper's order, from a checkout's ``book/`` and ``vsml/`` folders."""
     root = Path(root)
     book_dir, pre, res = root / "book", root / "vsml" / "pretrained", root / "vsml" / "results"
-    return (cloning(pre, tol) + figure6(book_dir, pre, tol) + figure7(book_dir, tol) + figure8(book_dir)
+    return (cloning(pre, tol) + figure11a(pre, tol) + figure6(book_dir, pre, tol) + figure7(book_dir, tol) + figure8(book_dir)
             + figures14_16(book_dir) + introspection(book_dir, pre) + figure18(book_dir) + figure19(book_dir, pre)
             + figures20_21(book_dir, tol) + speed(res))

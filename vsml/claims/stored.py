@@ -56,6 +56,33 @@ def cloning(pretrained_dir: Path, tol: Tolerances = Tolerances()) -> list[Claim]
     return rows
 
 
+def figure11a(pretrained_dir: Path, tol: Tolerances = Tolerances()) -> list[Claim]:
+    """The deep curriculum's V_M trains the shallow network too (Appendix B.1, Figure 11a)."""
+    fig = "Figure 11a"
+    claim = "the V_M of the deep curriculum also trains the shallow network, like SGD"
+    paper = ("\"The final VSML RNN can be used to train both shallow (Figure 11a) and deep configurations (Figure 11b)\" "
+             "(Appendix B.1; no numbers in the text)")
+
+    def build():
+        ours, checks, setting = [], [], ""
+        for ds in NAMES:
+            path = pretrained_dir / f"metatest_{CLONED['deep']}_net784-10_{ds}.json"
+            if not path.exists():
+                raise MissingResult(f"no shipped {path.name}")
+            doc = json.loads(path.read_text())
+            (acc, _), (acc_sgd, _) = (final_test_accuracy(doc[k]["test_accuracy"]) for k in ("vsml", "sgd"))
+            ours.append(f"{NAMES[ds]} {_pct(acc)} (SGD {_pct(acc_sgd)})")
+            checks.append(Check(f"{NAMES[ds]}: {acc:.1f} >= SGD {acc_sgd:.1f} - {tol.comparable_points:g}",
+                                acc >= acc_sgd - tol.comparable_points))
+            seeds, steps = len(doc["vsml"]["test_accuracy"]), len(doc["vsml"]["loss"][0])
+            setting = (f"{'-'.join(map(str, doc['sizes']))} network, {seeds} seeds x {steps} steps of 64 examples; "
+                       f"V_M {CLONED['deep']}; meta-test on {doc['device']}")
+        return [Claim(fig, claim, paper, "; ".join(ours), setting, checks,
+                      f"vsml/pretrained/metatest_{CLONED['deep']}_net784-10_*.json")]
+
+    return _guard(fig, claim, paper, "vsml/pretrained", build)
+
+
 def _cloned_on(pretrained_dir: Path, depth: str) -> str:
     prov = json.loads((pretrained_dir / f"{CLONED[depth]}.json").read_text())
     return f"{CLONED[depth]}, {prov['dataset_note'].split(',')[0]}, {prov['steps']:,} steps on {prov['device']}"
