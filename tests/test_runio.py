@@ -58,7 +58,8 @@ def test_exports_never_replace_an_earlier_export_without_force(run_dir, user_hom
 
 def test_a_forced_user_export_of_a_shipped_name_is_found_first(run_dir, user_home):
     meta.export(run_dir, "mnist_bptt", force=True)
-    _, info = meta.load_pretrained("mnist_bptt")
+    with pytest.warns(UserWarning, match="shadows the shipped V_M"):  # a stale copy must not pass silently
+        _, info = meta.load_pretrained("mnist_bptt")
     assert info["steps"] == 2  # the user's, not the shipped 3,350-step V_M
     _, shipped = meta.load_pretrained("mnist_bptt", directory=runio.SHIPPED_DIR)
     assert shipped["steps"] > 2

@@ -290,6 +290,10 @@ def load_pretrained(name: str, directory=None) -> tuple[dict, dict]:
         raise FileNotFoundError(f"no pretrained parameters {pt}")
     hint = "re-export it with `python -m vsml.meta export --run DIR --name NAME`"
     shipped = _is_shipped_dir(pt.parent)
+    if not shipped and directory is None and not str(name).endswith(".pt") and (SHIPPED_DIR / f"{name}.pt").is_file():
+        # an export forced under a shipped name wins the search: say so, or a stale copy passes for the shipped one
+        warnings.warn(f"{name!r}: loading your export {pt}, which shadows the shipped V_M of the same name "
+                      f"(remove it, or unset VSML_HOME, to use the shipped one)", stacklevel=2)
     if shipped:
         hint = "the installed package is damaged: reinstall it (or `git checkout vsml/pretrained` in a clone)"
     try:
