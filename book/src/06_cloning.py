@@ -349,6 +349,9 @@ for net in ("shallow", "deep"):
     shipped_row = next(r for r in rows if r["label"] == sw_rows[net, "first"]["label"])
     axes[0].scatter(shipped_row["500"]["max_loss"], 100 * shipped_row["500"]["val_accuracy"], marker="*", s=160,
                     color=colors[net], edgecolor="k", zorder=3)
+    chosen_row = next(r for r in rows if r["label"] == sw_rows[net, "chosen@500"]["label"])
+    axes[0].scatter(chosen_row["500"]["max_loss"], 100 * chosen_row["500"]["val_accuracy"], marker="D", s=90,
+                    color=colors[net], edgecolor="k", zorder=3)
     for tag, ls in (("first", ":"), ("chosen@500", "-")):
         c = sw_rows[net, tag]["test"]
         loss_curve = smooth(torch.tensor([c["mnist"]["losses_seed0"][:500]]))[0]
@@ -360,7 +363,7 @@ for net in ("shallow", "deep"):
     axes[2].axhline(100 * PAPER[net, "mnist"], color=colors[net], lw=0.8, ls="--")
 axes[0].axvline(proto["loss_limit"], color="gray", lw=0.8, ls="--")
 axes[0].set(xscale="log", xlabel="largest batch loss in 500 steps", ylabel="validation accuracy at 500 steps (%)",
-            title="(a) the sweep (stars: first clones' setting)")
+            title="(a) the sweep (stars: first clones', diamonds: chosen)")
 axes[0].legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.24), ncol=2)
 axes[1].set(yscale="log", xlabel="step", ylabel="batch loss (seed 0, 5-step average)",
             title="(b) MNIST training loss")
@@ -380,7 +383,7 @@ plt.close(fig)
 # {glue:text}`sw_deep_settings` deep): validation accuracy after 500 batch-64
 # steps (mean over 2 seeds) against the largest batch loss on the way
 # (worst over them); dashed: the blow-up limit $1.5 \ln 10$; stars: the settings the
-# first clones were cloned with. (b) Batch loss of seed 0 on MNIST, smoothed
+# first clones were cloned with; diamonds: the settings chosen for 500 steps. (b) Batch loss of seed 0 on MNIST, smoothed
 # by a trailing 5-step average, for the first clones' setting (dotted) and the
 # setting chosen for 500 steps (solid). (c) MNIST
 # test accuracy (first {glue:text}`sw_test_size` test images, mean over 6
