@@ -263,3 +263,15 @@ def test_a_stand_in_dataset_is_not_run_and_class_subsets_are_read_chance_correct
               name="12_robustness.ipynb")
     (row,) = claims.figure7(tmp_path)
     assert [c.passed for c in row.checks] == [False] and "chance-corrected" in row.checks[0].what
+
+
+def test_figure21_reads_cifar10_early(tmp_path):
+    res = {"horizon": 2000, "setting": "7x7;",
+           "cifar10": {"vsml": 30.0, "sgd": 35.0, "early": 100, "vsml_early": 20.0, "sgd_early": 15.0},
+           "fashion_mnist": {"vsml": 50.0, "sgd": 60.0}}
+    _notebook(tmp_path, [_glue_output("report_fig21", {"text/plain": repr(res)}),
+                         _glue_output("report_fig20", {"text/plain": repr({"horizon": 2000, "datasets": {}})})],
+              name="15_conv_vsml.ipynb")
+    fig21 = [r for r in claims.figures20_21(tmp_path) if r.figure == "Figure 21"][0]
+    # "initially faster": ahead after 100 examples counts, though SGD is ahead after 2,000
+    assert [c.passed for c in fig21.checks] == [True, True] and "@100" in fig21.checks[0].what

@@ -33,7 +33,8 @@
 # text. **Targets** (those of the reproduction report): "similar" means the
 # conv and the dense VSML within 5 points of each other after
 # {glue:text}`horizon` examples on each dataset; for Figure 21, VSML above
-# SGD on CIFAR-10, and on Fashion-MNIST at least twice chance.
+# SGD on CIFAR-10 after the first hundred examples, and on Fashion-MNIST at
+# least twice chance.
 #
 # **Where we differ from the paper.**
 # * *Scale and start.* 7x7 inputs (the paper: 28x28 and CIFAR's 32x32). A
@@ -100,7 +101,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown
 
-from vsml import ConvVSMLConfig, ConvVSMLNetwork, VSMLConfig, VSMLNetwork, conv_transfer, data, meta, tasks
+from vsml import ConvVSMLConfig, ConvVSMLNetwork, VSMLConfig, VSMLNetwork, conv_transfer, data, meta, tasks, transfer
 from vsml.baselines import online_sgd, tune_lr
 from vsml.book import chapter_setup, glue
 from vsml.device import threads_text
@@ -476,9 +477,9 @@ print(report20)
 # on training episodes) on CIFAR-10's test split and on Fashion-MNIST, where
 # the same $V_M$ runs a one-channel conv layer. Unlike the paper, the
 # CIFAR-10 $V_M$ starts from the MNIST-trained conv $V_M$, so its
-# Fashion-MNIST result is not transfer from CIFAR-10 alone; and the report
-# reads both learners after {glue:text}`horizon` examples, not the paper's
-# "initially faster".
+# Fashion-MNIST result is not transfer from CIFAR-10 alone. The report reads
+# CIFAR-10 after the first hundred examples (the paper's "initially faster")
+# and Fashion-MNIST after {glue:text}`horizon`.
 
 # %%
 glue("cifar_steps", f"{cifar_steps:,}")
@@ -487,9 +488,13 @@ fig21 = conv_transfer.figure21(cifar_dir, steps=cifar_steps, init_from=pretraine
                                length=T, image_size=image_size, seed=seed, progress=not run.smoke)
 if fig21["ran"]:
     report21 = {"horizon": T, "setting": f"7x7, {cifar_runs} runs, {cifar_steps} CIFAR-10 steps;"}
+    early = min(100, T)  # the paper's "initially faster": read CIFAR-10 early too
     for task, per in fig21["curves"].items():
         report21[task] = {"vsml": round(conv_transfer.final_accuracy(per["VSML, conv"])[0], 4),
-                          "sgd": round(conv_transfer.final_accuracy(per["SGD"])[0], 4)}
+                          "sgd": round(conv_transfer.final_accuracy(per["SGD"])[0], 4),
+                          "early": early,
+                          "vsml_early": round(transfer.mean_and_se(per["VSML, conv"], early)[0], 4),
+                          "sgd_early": round(transfer.mean_and_se(per["SGD"], early)[0], 4)}
     cifar_note = (f"ran: {cifar_steps} steps of CIFAR-10 meta-training in {fig21['train_seconds'] / 60:.0f} min; "
                   f"CIFAR-10 VSML {report21['cifar10']['vsml']:.1f} %, SGD {report21['cifar10']['sgd']:.1f} %; "
                   f"Fashion-MNIST VSML {report21['fashion_mnist']['vsml']:.1f} %, SGD "

@@ -24,10 +24,11 @@ chapter that lands later fills its rows without a change here:
 * Figures 20, 21 (slug ``conv``): ``glue("report_fig20", {"horizon": h,
   "datasets": {ds: {"conv": acc, "dense": acc}}})`` and
   ``glue("report_fig21", {"horizon": h, "cifar10": {"vsml": acc, "sgd":
-  acc}, "fashion_mnist": {"vsml": acc, "sgd": acc}})`` (a part not run: a
-  string saying why); checks: conv within :attr:`Tolerances.comparable_points` of dense
-  per dataset; on CIFAR-10 VSML above SGD; on Fashion-MNIST VSML learns (at
-  least twice chance).
+  acc, "early": 100, "vsml_early": acc, "sgd_early": acc}, "fashion_mnist":
+  {"vsml": acc, "sgd": acc}})`` (a part not run: a string saying why);
+  checks: conv within :attr:`Tolerances.comparable_points` of dense per
+  dataset; on CIFAR-10 VSML above SGD early ("initially faster"); on
+  Fashion-MNIST VSML learns (at least twice chance).
 """
 from __future__ import annotations
 
@@ -235,7 +236,9 @@ def figures20_21(book_dir: Path, tol: Tolerances = Tolerances()) -> list[Claim]:
         if not isinstance(r.get("cifar10"), dict):
             return [not_run(*spec21, str(r.get("cifar10", "CIFAR-10 not run")), src)]
         c, f = r["cifar10"], r["fashion_mnist"]
-        checks = [Check(f"CIFAR-10: VSML {c['vsml']:.1f} > SGD {c['sgd']:.1f}", c["vsml"] > c["sgd"]),
+        h = int(c.get("early", r["horizon"]))  # "initially faster": early, where the chapter stored it
+        v, s = c.get("vsml_early", c["vsml"]), c.get("sgd_early", c["sgd"])
+        checks = [Check(f"CIFAR-10 @{h:,}: VSML {v:.1f} > SGD {s:.1f}", v > s),
                   Check(f"Fashion-MNIST: VSML {f['vsml']:.1f} >= {2 * CHANCE_10:g}", f["vsml"] >= 2 * CHANCE_10)]
         return [Claim(*spec21, f"@{int(r['horizon']):,}: CIFAR-10 VSML {_pct(c['vsml'])}, SGD {_pct(c['sgd'])}; "
                       f"Fashion-MNIST VSML {_pct(f['vsml'])}",
