@@ -30,12 +30,14 @@
 # with the pool, each against tuned online SGD and Adam. Two more were
 # meta-trained the paper's way, from scratch by ES: one on the same short
 # episodes, one on episodes of the paper's length, so the bias can be looked for in
-# both meta-training methods and at two horizons of the same method.
+# both meta-training methods and at two horizons of the same method. A fifth,
+# a control, is the short-horizon BPTT one without LayerNorm and on the whole
+# training split (see "A control" below).
 #
 # **Where we differ from the paper.** The paper's $V_M$ came from ES on
 # 500-example episodes at 28x28 with a "population size of 1024" (which the
 # authors' code {cite}`kirsch2021vsmlcode` counts in antithetic pairs, so
-# twice as many members); two of ours come from BPTT and two from ES with
+# twice as many members); three of ours come from BPTT and two from ES with
 # {glue:text}`members_es` members each, all on 7x7-pooled MNIST, and
 # their meta-training horizons are read from their provenance files below. We
 # meta-test at 7x7, the resolution they were trained on, with fewer runs than
@@ -49,6 +51,7 @@ pretrained_long = "mnist_bptt_long"   # V_M with long-horizon meta-training (vsm
 pretrained_short = "mnist_bptt"       # V_M meta-trained on short episodes only
 pretrained_es = "mnist_es"            # V_M meta-trained from scratch by ES (the paper's method) on short episodes
 pretrained_es500 = "mnist_es500"      # the same by ES on episodes of the paper's length
+pretrained_noln = "mnist_bptt_noln"   # a control: as pretrained_short, but no LayerNorm and the full split
 num_runs = 8                          # meta-test runs per learner and dataset
 length = 12000                        # online examples per run (Figure 19)
 image_size = 7                        # input resolution (7: 49 inputs; 28: the paper's 784)
@@ -87,7 +90,7 @@ tune_episodes = 4 if not run.smoke else 2
 window = 500 if not run.smoke else 10            # sliding window of the learning-progress figure
 plt.rcParams.update({"font.size": 14, "axes.titlesize": 15, "axes.labelsize": 14, "legend.fontsize": 12,
                      "xtick.labelsize": 12, "ytick.labelsize": 12})
-PRETRAINED = (pretrained_short, pretrained_long, pretrained_es, pretrained_es500)
+PRETRAINED = (pretrained_short, pretrained_long, pretrained_es, pretrained_es500, pretrained_noln)
 print(f"resolved device: {dev}; {num_runs} runs x {length:,} examples at {image_size}x{image_size}")
 print(f"why: a VSML layer costs one sub-LSTM per input-output pair, so {image_size}x{image_size} inputs cost "
       f"{784 // image_size ** 2}x less per example than 28x28, and {image_size}x{image_size} is what every V_M here was "
@@ -123,6 +126,12 @@ name_es500 = f"VSML ({pretrained_es500})"
 glue("how_es500", Markdown(VMS[name_es500]["how"]), display=False)
 glue("hor_es500", VMS[name_es500]["horizon"], display=False)
 glue("name_es500", Markdown(f"`{pretrained_es500}`"), display=False)
+name_noln = f"VSML ({pretrained_noln})"
+glue("how_noln", Markdown(VMS[name_noln]["how"]), display=False)
+glue("name_noln", Markdown(f"`{pretrained_noln}`"), display=False)
+glue("steps_noln", VMS[name_noln]["prov"]["steps"], display=False)
+glue("steps_short", VMS[name_short]["prov"]["steps"], display=False)
+glue("steps_es", VMS[name_es]["prov"]["steps"], display=False)
 glue("how_long", Markdown(VMS[name_long]["how"]), display=False)
 glue("how_short", Markdown(VMS[name_short]["how"]), display=False)
 glue("hor_long", VMS[name_long]["horizon"], display=False)
@@ -193,15 +202,15 @@ for label, ds in (("MNIST", mnist_train), ("Fashion-MNIST", fashion_train)):
         print(f"{label:14s} {name:24s} {time.perf_counter() - t0:6.0f} s (lr {tuned[name]:g})")
 
 # %% tags=["hide-input"]
-COLORS = {name_long: "C3", name_short: "C1", name_es: "C5", name_es500: "C4", "SGD": "C0", "Adam": "C2", "SGD, 160 hidden": "C9",
-          "Adam, 160 hidden": "C8"}
-STYLES = {name_short: "--", "SGD, 160 hidden": "-.", "Adam, 160 hidden": "-."}
+COLORS = {name_long: "C3", name_short: "C1", name_es: "C5", name_es500: "C4", name_noln: "C6", "SGD": "C0",
+          "Adam": "C2", "SGD, 160 hidden": "C9", "Adam, 160 hidden": "C8"}
+STYLES = {name_short: "--", name_noln: "--", "SGD, 160 hidden": "-.", "Adam, 160 hidden": "-."}
 LEARNERS = [*VMS, *BASELINES]
 
 
 def mark_horizons(ax):
     for name, vm in VMS.items():
-        if vm["horizon"] <= length and name != name_es:  # the ES V_M's horizon is the short one's
+        if vm["horizon"] <= length and name not in (name_es, name_noln):  # their horizon is the short one's
             ax.axvline(vm["horizon"], color=COLORS[name], ls=":", lw=2.5,
                        label=f"longest meta-training episode, {vm['prov']['name']}")
 
@@ -224,7 +233,7 @@ def two_panels(values, ylabel, ylim=(0, 100), logx=False):
     fig.tight_layout(rect=(0, 0.2, 1, 1))
 
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-08-figure19", "caption": "Figure 19: cumulative online accuracy over 12,000 examples, VSML meta-trained on short episodes by BPTT (dashed) and by ES (brown; purple: ES on 500-example episodes, the paper's episode length) and with the persistent pool (solid red), against online SGD and Adam tuned for the whole run. Dotted verticals in each $V_M$'s colour: the longest episode it was meta-trained on (the ES $V_M$'s is the short one's, orange). Mean with a band of one standard error of the mean."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-08-figure19", "caption": "Figure 19: cumulative online accuracy over 12,000 examples, VSML meta-trained on short episodes by BPTT (dashed orange; dashed pink: the same without LayerNorm, on the full training split) and by ES (brown; purple: ES on 500-example episodes, the paper's episode length) and with the persistent pool (solid red), against online SGD and Adam tuned for the whole run. Dotted verticals in each $V_M$'s colour: the longest episode it was meta-trained on (the short-episode ES and no-LayerNorm $V_M$s share the orange one). Mean with a band of one standard error of the mean."}}
 two_panels(lambda ax, label: horizon.plot_bands(ax, {n: curves[label, n] for n in LEARNERS}, colors=COLORS,
                                                 styles=STYLES, legend=False), "cumulative accuracy (%)", logx=True)
 
@@ -289,7 +298,7 @@ for label in ("MNIST", "Fashion-MNIST"):
         print(f"VERDICT {label}, {vm}: {verdict[label, vm]}")
 
 # %%
-TAGS = {name_long: "long", name_short: "short", name_es: "es", name_es500: "es500"}  # glue keys per V_M
+TAGS = {name_long: "long", name_short: "short", name_es: "es", name_es500: "es500", name_noln: "noln"}  # glue keys
 for label, key in (("MNIST", "m"), ("Fashion-MNIST", "f")):
     for vm, tag in TAGS.items():
         glue(f"verdict_{key}_{tag}", Markdown(f"**{verdict[label, vm]}**"), display=False)
@@ -303,6 +312,9 @@ for label, key in (("MNIST", "m"), ("Fashion-MNIST", "f")):
         glue(f"wpeakat_{key}_{tag}", int(w.argmax()) + window, display=False)
         glue(f"wend_{key}_{tag}", 100 * float(w[-1]), display=False)
     best = max(BASELINES, key=lambda b: float(curves[label, b].mean(0)[-1]))
+    for vm, tag in TAGS.items():  # the reproduction report: paired standard error of best baseline - V_M at the end
+        d = curves[label, best][:, -1] - curves[label, vm][:, -1]
+        glue(f"se_end_{key}_{tag}", 100 * float(d.std() / len(d) ** 0.5), display=False)
     glue(f"wend_{key}_best", 100 * float(horizon.windowed_accuracy(correct[label, best], window).mean(0)[-1]),
          display=False)
     glue(f"bestb_{key}", Markdown(best), display=False)
@@ -316,6 +328,9 @@ def beyond_noise(a, b, z=2.0):
     d = a - b
     mean, se = float(d.mean()), float(d.std() / len(d) ** 0.5)
     return 0 if abs(mean) <= z * se else (1 if mean > 0 else -1)
+
+
+TREND = {}  # (dataset, V_M) -> +1 still improving, -1 unlearning, 0 no change beyond the noise
 
 
 def finding(label, vm):
@@ -334,6 +349,7 @@ def finding(label, vm):
         change = -1
         says = (f"its windowed accuracy peaked at {100 * best:.1f} % (window ending at example {best_i + window:,}) "
                 f"and fell to {100 * end:.1f} % by the end; " + says.replace("its windowed accuracy is", "it is", 1))
+    TREND[label, vm] = change
     b, t = first_overtake(label, vm)
     hor = VMS[vm]["horizon"]
     if b is None:
@@ -366,6 +382,48 @@ summary_pool = (f"on MNIST the pool-trained $V_M$ ends at {end_long:.1f} % where
                    f"tuned gradient descent ({b_long}) overtakes it after {t_long:,} examples."))
 glue("summary_pool", Markdown(summary_pool), display=False)
 print("summary:", summary_pool)
+
+
+def retained(label, vm):
+    """Per run: the share of its above-chance windowed accuracy at the mean curve's peak still held at the end."""
+    w = horizon.windowed_accuracy(correct[label, vm], window)
+    chance = 1 / 10
+    return (w[:, -1] - chance) / (w[:, int(w.mean(0).argmax())] - chance).clamp(min=1e-3)
+
+
+def says_retained(r):
+    return f"{100 * float(r.mean()):.0f} % (standard error {100 * float(r.std() / len(r) ** 0.5):.0f})"
+
+
+# The control differs from the short-horizon BPTT V_M in LayerNorm and data, and from the short-episode ES V_M
+# in the estimator and the number of steps; paired by run (all learners see the same episodes).
+ret = {vm: retained("MNIST", vm) for vm in (name_short, name_noln, name_es)}
+vs_short, vs_es = beyond_noise(ret[name_noln], ret[name_short]), beyond_noise(ret[name_noln], ret[name_es])
+peak_noln = float(horizon.windowed_accuracy(correct["MNIST", name_noln], window).mean(0).max())
+if peak_noln < 0.15:  # a share of almost nothing is noise: the control must have learned something to lose
+    control = (f"its windowed accuracy never rose clearly above chance (peak {100 * peak_noln:.1f} %), so it "
+               f"cannot serve as a control and the question stays open")
+elif vs_short != 0 and vs_es == 0:
+    control = ("it keeps a share of what it learned like the ES $V_M$'s and unlike the short-horizon BPTT one's, so "
+               "LayerNorm or the partial data (this run cannot say which), not the estimator, made the BPTT $V_M$ "
+               "lose so much of what it learned")
+elif vs_es != 0 and vs_short == 0:
+    control = ("it keeps a share like the short-horizon BPTT $V_M$'s and unlike the ES one's, so neither LayerNorm "
+               "nor the partial data explains the difference; how the two were meta-trained (the estimator and its "
+               "settings, or the number of steps, which this control does not match) does")
+elif vs_es == 0 and vs_short == 0:
+    control = "it cannot be told apart from either within the noise of these runs, so this control does not decide"
+else:
+    control = ("it differs from both beyond the noise of these runs, so the difference is not one factor alone: "
+               "LayerNorm or data account for part of it, and something else (the estimator, the number of steps) "
+               "for the rest")
+glue("ret_short", Markdown(says_retained(ret[name_short])), display=False)
+glue("ret_noln", Markdown(says_retained(ret[name_noln])), display=False)
+glue("ret_es", Markdown(says_retained(ret[name_es])), display=False)
+glue("control_noln", Markdown(control), display=False)
+for vm, r in ret.items():
+    print(f"MNIST, {vm}: share of the peak's above-chance windowed accuracy held at the end {says_retained(r)}")
+print(f"control ({name_noln}): {control}")
 
 # %% [markdown]
 # ## What we found
@@ -430,6 +488,23 @@ print("summary:", summary_pool)
 # training data (the BPTT one a partial copy of the MNIST training split, the
 # ES one the whole of it; printed above) and ran for different numbers of
 # steps. One run of each cannot say which of these is responsible.
+#
+# **A control.** {glue:md}`name_noln` was meta-trained as the short-horizon
+# BPTT $V_M$ was ({glue:text}`steps_noln:,d` BPTT steps, against
+# {glue:text}`steps_short:,d`) but without LayerNorm and on the whole official
+# training split, so what still separates it from the ES $V_M$ is how it was
+# meta-trained: the estimator, with its own step size and meta-batch, and the
+# number of steps ({glue:text}`steps_es:,d` ES generations). On MNIST:
+# {glue:md}`finding_m_noln` On Fashion-MNIST: {glue:md}`finding_f_noln` To
+# compare how much each loses, take, per run, the share of its above-chance
+# windowed accuracy at the peak (chance is one in ten) that it still holds at the
+# end of the MNIST runs: {glue:md}`ret_short` for the short-horizon BPTT
+# $V_M$, {glue:md}`ret_es` for the ES one, {glue:md}`ret_noln` for the
+# control. Judged by the paired difference against two standard errors,
+# {glue:md}`control_noln`. It is still one run per setting, read at one
+# checkpoint: a second seed of each, checkpoints from earlier in the same
+# runs (meta-training length may matter as much as the estimator), and runs
+# that change LayerNorm and data one at a time are the next checks.
 #
 # The ES $V_M$ meta-trained on the paper's longer episodes, with the same
 # population and step size: on MNIST, {glue:md}`finding_m_es500` On
@@ -556,6 +631,9 @@ for p in (2000, 12000):
 # * The paper's own method, ES, is tested here too, on short episodes
 #   ({glue:md}`name_es`) and on the paper's episode length
 #   ({glue:md}`name_es500`); their findings are above.
+# * Why the short-episode ES $V_M$ loses less of what it learned than the
+#   BPTT one: with LayerNorm and data matched to ES ({glue:md}`name_noln`),
+#   {glue:md}`control_noln`.
 #
 # ## Provenance
 
