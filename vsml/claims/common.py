@@ -45,6 +45,17 @@ def beyond(diff: float, se: float | None, z: float = 2.0) -> bool | None:
     return True if diff > z * se else False if diff < -z * se else None
 
 
+def se_text(se: float | None) -> str:
+    """' (paired standard error X)' for a check's text, or '' where the chapter stored none."""
+    return f" (paired standard error {se:.1f})" if se is not None else ""
+
+
+def book_own(row: Claim) -> Claim:
+    """Mark a row as the book's own check (an extra task, a speed target): not counted as a claim of the paper."""
+    row.in_paper = False
+    return row
+
+
 def _pct(x: float) -> str:
     return f"{x:.1f} %"
 

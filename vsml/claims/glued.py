@@ -36,7 +36,7 @@ import re
 from pathlib import Path
 
 from ..report import Check, Claim, MissingResult, StoredChapter, find_chapter, not_run
-from .common import CHANCE_10, Tolerances, _pct, beyond
+from .common import CHANCE_10, Tolerances, _pct, beyond, book_own, se_text
 
 
 # ------------------------------------------------------------------ chapters that feed the report by one dict
@@ -101,8 +101,8 @@ SPEC13 = ("Figure 13", "early in learning, VSML is a little more sample efficien
 def _own(row: Claim, extra: bool) -> Claim:
     """Mark a row of a task the paper does not have as the book's own (not counted as a claim of the paper)."""
     if extra:
-        row.in_paper = False
         row.figure = row.figure.replace("]", ", the book's extra task]")
+        book_own(row)
     return row
 
 
@@ -130,7 +130,7 @@ def figure8(book_dir: Path) -> list[Claim]:
             h = int(t.get("horizon", r["horizon"]))
             ses = t.get("meta_baselines_se", {})
             checks = [Check(f"@{h:,}: VSML {t['vsml']:.1f} > {name} {acc:.1f}"
-                            + (f" (paired standard error {ses[name]:.1f})" if name in ses else ""),
+                            + se_text(ses.get(name)),
                             beyond(t["vsml"] - acc, ses.get(name))) for name, acc in t["meta_baselines"].items()]
             others = ", ".join(f"{n} {_pct(a)}" for n, a in t["meta_baselines"].items())
             rows.append(_own(Claim(fig, *spec[1:], f"unseen; @{h:,}: VSML {_pct(t['vsml'])}, {others}", setting,
@@ -140,7 +140,7 @@ def figure8(book_dir: Path) -> list[Claim]:
             early.append(_own(Claim(
                 fig13, *SPEC13[1:], f"@100: VSML {_pct(t['vsml_100'])}, {sgd_name} {_pct(t['sgd_100'])}", setting,
                 [Check(f"@100: VSML {t['vsml_100']:.1f} > {sgd_name} {t['sgd_100']:.1f}"
-                       + (f" (paired standard error {se:.1f})" if se is not None else ""),
+                       + se_text(se),
                        beyond(t["vsml_100"] - t["sgd_100"], se))], src), extra))
         return rows + early
 
@@ -187,7 +187,7 @@ def figures14_16(book_dir: Path) -> list[Claim]:
             # "limited": no change beyond the noise, or no larger than VSML's (a large drop is not limited)
             limited = abs(gain_m) <= max(2 * se_m if se_m is not None else 0.0, abs(gain_v))
             checks16 = [Check(f"VSML on Fashion-MNIST: with {v['on']:.1f} > without {v['off']:.1f}"
-                              + (f" (paired standard error {se_v:.1f})" if se_v is not None else ""),
+                              + se_text(se_v),
                               beyond(gain_v, se_v)),
                         Check(f"Meta RNN's change {gain_m:+.1f} limited: within two standard errors of zero or no "
                               f"larger than VSML's {gain_v:+.1f}", limited)]
@@ -210,7 +210,7 @@ def figure18(book_dir: Path) -> list[Claim]:
         setting = f"{r.get('setting', '')} meta-test on {ch.run['device']}".strip()
         if str(r["data"]).lower() != "omniglot":  # a stand-in cannot reproduce a claim about Omniglot
             return [Claim(*spec, ours, setting, [], src,
-                          note=f"not run on Omniglot (needs a download); the chapter's stand-in is shown in 'ours'")]
+                          note="not run on Omniglot (needs a download); the chapter's stand-in is shown in 'ours'")]
         checks = [Check(f"VSML {r['vsml']:.1f} > Adam {r['adam']:.1f}", r["vsml"] > r["adam"])]
         return [Claim(*spec, ours, setting, checks, src)]
 

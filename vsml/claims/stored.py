@@ -14,7 +14,7 @@ from pathlib import Path
 from ..cloning.meta_test import final_test_accuracy
 from ..report import Check, Claim, MissingResult, StoredChapter, not_run
 from .common import (ASSOCIATION_MIN, CHANCE_10, CLONED, NAMES, PAPER_CLONING, PAPER_ES_GENERATIONS, PAPER_GPUS,
-                     SPEED_TARGET_S, Tolerances, _guard, _pct, beyond)
+                     SPEED_TARGET_S, Tolerances, _guard, _pct, beyond, book_own, se_text)
 
 
 def _se(ch: StoredChapter, key: str) -> float | None:
@@ -23,6 +23,18 @@ def _se(ch: StoredChapter, key: str) -> float | None:
 
 
 # ------------------------------------------------------------------ Figures 5 and 11: cloning
+
+def _final_accuracies(pretrained_dir: Path, stem: str):
+    """Per dataset: ``(dataset, stored meta-test, VSML's and SGD's test accuracy after the last step)`` read from
+    ``vsml/pretrained/metatest_<stem>_<dataset>.json``; a missing file is a :class:`MissingResult`."""
+    for ds in NAMES:
+        path = pretrained_dir / f"metatest_{stem}_{ds}.json"
+        if not path.exists():
+            raise MissingResult(f"no shipped {path.name}")
+        doc = json.loads(path.read_text())
+        (acc, _), (acc_sgd, _) = (final_test_accuracy(doc[k]["test_accuracy"]) for k in ("vsml", "sgd"))
+        yield ds, doc, acc, acc_sgd
+
 
 def cloning(pretrained_dir: Path, tol: Tolerances = Tolerances()) -> list[Claim]:
     rows = []
@@ -33,12 +45,7 @@ def cloning(pretrained_dir: Path, tol: Tolerances = Tolerances()) -> list[Claim]
 
         def build(depth=depth, fig=fig, claim=claim, paper=paper):
             ours, checks, setting = [], [], ""
-            for ds in NAMES:
-                path = pretrained_dir / f"metatest_{CLONED[depth]}_{ds}.json"
-                if not path.exists():
-                    raise MissingResult(f"no shipped {path.name}")
-                doc = json.loads(path.read_text())
-                (acc, _), (acc_sgd, _) = (final_test_accuracy(doc[k]["test_accuracy"]) for k in ("vsml", "sgd"))
+            for ds, doc, acc, acc_sgd in _final_accuracies(pretrained_dir, CLONED[depth]):
                 seeds = len(doc["vsml"]["test_accuracy"])
                 ours.append(f"{NAMES[ds]} {_pct(acc)} (SGD {_pct(acc_sgd)})")
                 checks.append(Check(f"{NAMES[ds]}: {acc:.1f} >= {PAPER_CLONING[depth, ds]} - {tol.comparable_points:g}",
@@ -60,17 +67,12 @@ def figure11a(pretrained_dir: Path, tol: Tolerances = Tolerances()) -> list[Clai
     """The deep curriculum's V_M trains the shallow network too (Appendix B.1, Figure 11a)."""
     fig = "Figure 11a"
     claim = "the V_M of the deep curriculum also trains the shallow network, like SGD"
-    paper = ("\"The final VSML RNN can be used to train both shallow (Figure 11a) and deep configurations (Figure 11b)\" "
-             "(Appendix B.1; no numbers in the text)")
+    paper = ("\"The final VSML RNN can be used to train both shallow (Figure 11a) and deep configurations "
+             "(Figure 11b)\" (Appendix B.1; no numbers in the text)")
 
     def build():
         ours, checks, setting = [], [], ""
-        for ds in NAMES:
-            path = pretrained_dir / f"metatest_{CLONED['deep']}_net784-10_{ds}.json"
-            if not path.exists():
-                raise MissingResult(f"no shipped {path.name}")
-            doc = json.loads(path.read_text())
-            (acc, _), (acc_sgd, _) = (final_test_accuracy(doc[k]["test_accuracy"]) for k in ("vsml", "sgd"))
+        for ds, doc, acc, acc_sgd in _final_accuracies(pretrained_dir, f"{CLONED['deep']}_net784-10"):
             ours.append(f"{NAMES[ds]} {_pct(acc)} (SGD {_pct(acc_sgd)})")
             checks.append(Check(f"{NAMES[ds]}: {acc:.1f} >= SGD {acc_sgd:.1f} - {tol.comparable_points:g}",
                                 acc >= acc_sgd - tol.comparable_points))
@@ -139,7 +141,7 @@ def figure6(book_dir: Path, pretrained_dir: Path, tol: Tolerances = Tolerances()
             v, b = ch.num(f"{who}_{ds}{px}_h{i}"), ch.num(f"best_{ds}{px}_h{i}")
             se = _se(ch, f"se_{who}_{ds}{px}_h{i}")  # paired, over the same episodes
             what = (f"{px}x{px} @{h[i]:,}: VSML {v:.1f} > best baseline {b:.1f}"
-                    + (f" (paired standard error {se:.1f})" if se is not None else ""))
+                    + se_text(se))
             return v, b, Check(what, beyond(v - b, se))
 
         rows = []
@@ -199,8 +201,8 @@ def figure19(book_dir: Path, pretrained_dir: Path) -> list[Claim]:
         at, horizon = (int(m.group(1).replace(",", "")) if m else None), int(ch.num(f"hor_{tag}"))
         se = _se(ch, f"se_end_m_{tag}")
         return Claim(fig_name, claim, paper, ours, setting,
-                     [Check(f"the best tuned baseline ends above VSML ({b:.1f} > {v:.1f}"
-                            + (f", paired standard error {se:.1f})" if se is not None else ")"), beyond(b - v, se)),
+                     [Check(f"the best tuned baseline ends above VSML ({b:.1f} > {v:.1f})" + se_text(se),
+                            beyond(b - v, se)),
                       Check(f"overtaken only past its meta-training horizon ({at} >= {horizon})",
                             at is not None and at >= horizon)],
                      f"book/{path.name}")
@@ -263,11 +265,6 @@ def introspection(book_dir: Path, pretrained_dir: Path) -> list[Claim]:
 
 # ------------------------------------------------------------------ speed: one GPU against the paper's 128
 
-def _book_own(row: Claim) -> Claim:
-    row.in_paper = False
-    return row
-
-
 def speed(results_dir: Path) -> list[Claim]:
     spec = ("Appendix C.2", "the paper's ES meta-training (1,024 antithetic pairs = 2,048 members x 500 examples, "
             "784x10; the paper's \"population size of 1024\" counts pairs in the authors' code) on one GPU",
@@ -278,11 +275,11 @@ def speed(results_dir: Path) -> list[Claim]:
             if r.get("config") == "paper" and r.get("method") == "es" and str(r.get("device", "")).startswith("cuda"):
                 rows.append((r["sec_per_step"], r, path))
     if not rows:
-        return [_book_own(not_run(*spec, "no GPU timing of the paper config in vsml/results/", "vsml/results"))]
+        return [book_own(not_run(*spec, "no GPU timing of the paper config in vsml/results/", "vsml/results"))]
     secs, best, path = min(rows, key=lambda t: t[0])
     hours = secs * PAPER_ES_GENERATIONS / 3600
     if best.get("extrapolated", True):  # a precondition, not a check: an extrapolated timing is no measurement
-        return [_book_own(not_run(*spec, "the best GPU timing of the paper config was extrapolated, not measured",
+        return [book_own(not_run(*spec, "the best GPU timing of the paper config was extrapolated, not measured",
                                   str(path.relative_to(path.parents[3]))))]
     checks = [Check(f"{secs:.1f} s per generation <= {SPEED_TARGET_S:g} s (the book's target)",
                     secs <= SPEED_TARGET_S)]
