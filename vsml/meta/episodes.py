@@ -24,12 +24,13 @@ def derive_seed(*keys) -> int:
 
 
 def load_dataset(config: MetaConfig, split: str):
-    """``config.dataset``'s split, by name (:func:`vsml.data.load`), or the mixture of ``config.tasks``."""
+    """``config.dataset``'s split, by name (:func:`vsml.data.load`, from ``config.data_source`` if set), or the
+    mixture of ``config.tasks``."""
     from .. import data
     if config.tasks is not None:
         from ..task_mixture import TaskMixture
         return TaskMixture(config.tasks, split, config.resize)
-    return data.load(config.dataset, split)
+    return data.load(config.dataset, split, source=config.data_source)
 
 
 def dataset_info(dataset) -> dict:
