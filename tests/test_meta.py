@@ -58,6 +58,17 @@ def test_overrides_reach_nested_options():
     assert cfg.lr == 3e-4 and cfg.model_options["sub_lstm"]["layer_norm"] is True
 
 
+def test_data_source_restricts_loading_to_that_source_and_rejects_foreign_ones():
+    from vsml.meta.episodes import dataset_info, load_dataset
+    cfg = meta.load_config("smoke", ["dataset=digits", "data_source=sklearn"])
+    info = dataset_info(load_dataset(cfg, "train"))
+    assert info["name"] == "digits" and "scikit-learn" in info["source"]
+    with pytest.raises(ValueError, match="'npm' is not a source of 'digits'"):
+        meta.load_config("smoke", ["dataset=digits", "data_source=npm"])
+    with pytest.raises(ValueError, match="task mixture"):
+        meta.load_config("cpu_bptt_mix", ["data_source=npm"])
+
+
 # ------------------------------------------------------------------- learning
 
 def test_bptt_meta_learns_a_tiny_task():
