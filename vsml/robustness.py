@@ -25,12 +25,11 @@ comparison; class subsets need their own draw.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 
-from . import tasks
+from . import stats, tasks
 from .data import Dataset
 
 REFERENCE = "unchanged"
@@ -158,8 +157,8 @@ class Gap:
         return f"{self.points:+5.1f} +- {self.sem:3.1f}{'p' if self.paired else ' '} {'met' if self.met else 'NOT MET'}"
 
     def beyond_noise(self, z: float = 2.0) -> bool:
-        """Whether the gap is further from zero than ``z`` standard errors."""
-        return abs(self.points) > z * self.sem
+        """Whether the gap is further from zero than ``z`` standard errors (:func:`vsml.stats.sign_beyond`)."""
+        return stats.sign_beyond(self.points, self.sem, z) != 0
 
 
 def gap(reference: tuple[float, float], configuration: tuple[float, float],
@@ -176,8 +175,8 @@ def gap(reference: tuple[float, float], configuration: tuple[float, float],
     for name, (mean, sem) in (("reference", reference), ("configuration", configuration)):
         if not (0.0 <= mean <= 1.0 and sem >= 0):
             raise ValueError(f"{name} must be (mean in [0, 1], sem >= 0), got ({mean}, {sem})")
-    points = 100.0 * (configuration[0] - reference[0])
-    sem = 100.0 * math.hypot(reference[1], configuration[1])
+    points, sem = stats.independent_difference(100.0 * configuration[0], 100.0 * configuration[1],
+                                               100.0 * reference[0], 100.0 * reference[1])
     return Gap(points=points, sem=sem, met=points >= -tolerance)
 
 
@@ -197,6 +196,5 @@ def paired_gap(reference: torch.Tensor, configuration: torch.Tensor,
                          f"{tuple(reference.shape)} and {tuple(configuration.shape)}")
     if not bool(((reference >= 0) & (reference <= 1) & (configuration >= 0) & (configuration <= 1)).all()):
         raise ValueError("per-run accuracies must lie in [0, 1]")
-    d = 100.0 * (configuration - reference)
-    points, sem = float(d.mean()), float(d.std() / math.sqrt(len(d)))
+    points, sem = stats.paired_difference(100.0 * configuration, 100.0 * reference)
     return Gap(points=points, sem=sem, met=points >= -tolerance, paired=True)

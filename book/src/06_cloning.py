@@ -78,7 +78,7 @@ import torch
 
 from IPython.display import Markdown
 
-from vsml import cloning, data, schematics
+from vsml import cloning, data, schematics, stats
 from vsml.book import chapter_setup, glue
 from vsml.lstm import param_count
 
@@ -1190,10 +1190,10 @@ glue("target_verdict", "the target is met in every cell" if n_met == len(final) 
 gap = final.get(("shallow", "mnist"))
 if gap:
     glue("gap_mnist", f"{100 * (gap['vsml'] - gap['sgd']):+.1f}")
-    gap_se = (gap['vsml_sem'] ** 2 + gap['sgd_sem'] ** 2) ** 0.5
+    diff, gap_se = stats.independent_difference(gap["vsml"], gap["vsml_sem"], gap["sgd"], gap["sgd_sem"])
     glue("gap_mnist_se", f"{100 * gap_se:.1f}")
     glue("gap_verdict", "Here the gap is within two standard errors: no evidence of a difference."
-         if abs(gap["vsml"] - gap["sgd"]) <= 2 * gap_se else "Here the gap exceeds two standard errors.")
+         if stats.sign_beyond(diff, gap_se) == 0 else "Here the gap exceeds two standard errors.")
 
 # %% [markdown]
 # ## What we found

@@ -73,7 +73,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown
 
-from vsml import data, horizon, meta
+from vsml import data, horizon, meta, stats
 from vsml.baselines import online_sgd
 from vsml.book import chapter_setup, glue
 from vsml.device import resolve_device
@@ -325,9 +325,7 @@ glue("window", window, display=False)
 
 def beyond_noise(a, b, z=2.0):
     """+1 / -1 if the per-run difference a - b is above / below zero by more than z standard errors, else 0."""
-    d = a - b
-    mean, se = float(d.mean()), float(d.std() / len(d) ** 0.5)
-    return 0 if abs(mean) <= z * se else (1 if mean > 0 else -1)
+    return stats.sign_beyond(*stats.paired_difference(a, b), z=z)
 
 
 TREND = {}  # (dataset, V_M) -> +1 still improving, -1 unlearning, 0 no change beyond the noise

@@ -65,7 +65,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown
 
-from vsml import data, horizon, meta
+from vsml import data, horizon, meta, stats
 from vsml.baselines import online_sgd
 from vsml.book import chapter_setup, glue
 from vsml.device import resolve_device
@@ -270,9 +270,9 @@ def paired_gap(key, a, b):
 key9 = ("MNIST", "2 per class", 7)
 best_name = max(("online SGD", "Adam"), key=lambda n: assoc[(*key9, n)])
 gap, gap_se = paired_gap(key9, vs, best_name)
-verdict = ("VSML associates faster than both tuned gradient-descent learners" if gap > 2 * gap_se else
-           "VSML does not associate faster than tuned gradient descent here beyond the noise" if gap > -2 * gap_se
-           else "tuned gradient descent associates faster than VSML here")
+verdict = {1: "VSML associates faster than both tuned gradient-descent learners",
+           0: "VSML does not associate faster than tuned gradient descent here beyond the noise",
+           -1: "tuned gradient descent associates faster than VSML here"}[stats.sign_beyond(gap, gap_se)]
 print(f"MNIST, 2 per class, 7x7: VSML {100 * assoc[(*key9, vs)]:.1f}% on second examples vs "
       f"{100 * assoc[(*key9, best_name)]:.1f}% for the better of SGD/Adam ({best_name}): {gap:+.1f} +- {gap_se:.1f} "
       f"points (paired over the same runs) -> {verdict}")
@@ -297,12 +297,12 @@ for (label, key) in (("MNIST", "m"), ("Fashion-MNIST", "f")):
 g_short, g_short_se = paired_gap(key9, f"VSML ({pretrained_short})", vs)
 glue("vsml_short_m_two_7", 100 * assoc[(*key9, f"VSML ({pretrained_short})")], display=False)
 glue("short_vs_long", Markdown(f"{g_short:+.1f} ± {g_short_se:.1f}"), display=False)
-glue("short_note", Markdown(
-    "it associates faster than the long-horizon one beyond the noise: fast association is what short episodes "
-    "reward, and the long-horizon training of the short-horizon chapter traded some of it for learning that "
-    "lasts" if g_short > 2 * g_short_se else
-    "the long-horizon one associates faster beyond the noise" if g_short < -2 * g_short_se else
-    "the two cannot be told apart within the noise"), display=False)
+glue("short_note", Markdown({
+    1: "it associates faster than the long-horizon one beyond the noise: fast association is what short episodes "
+       "reward, and the long-horizon training of the short-horizon chapter traded some of it for learning that "
+       "lasts",
+    -1: "the long-horizon one associates faster beyond the noise",
+    0: "the two cannot be told apart within the noise"}[stats.sign_beyond(g_short, g_short_se)]), display=False)
 glue("conf_vsml", 100 * conf[vs], display=False)
 print("mean probability on the true class at second examples (MNIST, 2 per class, 7x7): "
       + ", ".join(f"{n} {100 * v:.1f}%" for n, v in conf.items()))

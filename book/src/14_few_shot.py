@@ -111,7 +111,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown
 
-from vsml import data, few_shot, meta, tasks
+from vsml import data, few_shot, meta, stats, tasks
 from vsml.book import chapter_setup, glue
 from vsml.memory import peak_rss_mb
 
@@ -447,7 +447,7 @@ fm, mn = results["fashion_mnist"], results["mnist"]
 
 def beyond(x, y):
     """x above y by more than two standard errors of the difference (the two taken as independent)."""
-    return x["acc"] - y["acc"] > 2 * (x["sem"] ** 2 + y["sem"] ** 2) ** 0.5
+    return stats.beyond(*stats.independent_difference(x["acc"], x["sem"], y["acc"], y["sem"])) is True
 
 
 def compare(x, y, y_name):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..report import Claim, MissingResult, not_run
+from ..stats import beyond  # noqa: F401  (the claim modules' rule: vsml.stats)
 
 # Defaults of Tolerances: "comparable" / "similar" means at most this many points apart (as chapter 'Robustness');
 # Figure 6b's "lacks behind a little", at most this many points behind (chapter 07's rule).
@@ -35,14 +36,6 @@ class Tolerances:
 
     comparable_points: float = TOLERANCE_POINTS  # "comparable" / "similar"
     trail_points: float = FASHION_TRAIL_POINTS   # "lacks behind a little"
-
-
-def beyond(diff: float, se: float | None, z: float = 2.0) -> bool | None:
-    """A ``>`` claim from a difference and its standard error: True above ``z`` standard errors, False below
-    minus ``z`` of them, None (within the noise) between; without a standard error, the sign decides."""
-    if se is None:
-        return diff > 0
-    return True if diff > z * se else False if diff < -z * se else None
 
 
 def se_text(se: float | None) -> str:
