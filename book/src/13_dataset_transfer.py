@@ -123,7 +123,7 @@ import torch
 from IPython.display import Markdown
 
 from vsml import horizon as horizon_lib
-from vsml import data, meta, transfer
+from vsml import data, meta, stats, transfer
 from vsml.book import chapter_setup, glue
 from vsml.memory import peak_rss_mb
 
@@ -640,8 +640,8 @@ unseen_abl = [t.name for t, _ in runnable if t.name not in ("mnist", "random")]
 def abl_counts(label):
     """How many unseen tasks the projections raise / lower beyond two standard errors, and how many neither."""
     ds = [abl_diff[label, t] for t in unseen_abl if (label, t) in abl_diff]
-    up = sum(d.mean > 2 * d.standard_error for d in ds)
-    down = sum(d.mean < -2 * d.standard_error for d in ds)
+    up = sum(stats.sign_beyond(d.mean, d.standard_error) > 0 for d in ds)
+    down = sum(stats.sign_beyond(d.mean, d.standard_error) < 0 for d in ds)
     return f"{label}: higher on {up}, lower on {down}, within the noise on {len(ds) - up - down}"
 
 

@@ -226,8 +226,8 @@ for method, grid in (("SGD", [1e-2, 3e-2, 1e-1, 3e-1, 1.0]), ("Adam", [1e-3, 3e-
                       for lr, a in table.items())
           + f" -> lr {best:g} ({'inside the grid' if inside else 'AT THE EDGE of the grid'})")
     # rates whose accuracy is within two standard errors (of the difference) of the best one
-    near = [lr for lr, a in table.items() if lr != best and table[best] - a
-            <= 2 * (binomial_se(table[best], tune_episodes) ** 2 + binomial_se(a, tune_episodes) ** 2) ** 0.5]
+    near = [lr for lr, a in table.items() if lr != best and stats.beyond(*stats.independent_difference(
+            table[best], binomial_se(table[best], tune_episodes), a, binomial_se(a, tune_episodes))) is not True]
     flat = (f"flat: {', '.join(f'{lr:g}' for lr in near)} within two standard errors of the best"
             if near else "distinct: every other rate more than two standard errors below the best")
     print(f"      {'* widened beyond the given grid; ' if widened else ''}optimum {flat}")
@@ -312,7 +312,8 @@ glue("vsml_curve", Markdown(f"from {vsml_curve[0][1]:.1f} % at step 0 to {vsml_c
 # Still rising at the end? The last step against the evaluation a quarter of the run earlier.
 s_q, a_q = next((s, a) for s, a in rnn_curve if s >= 0.75 * provenance["Meta RNN"]["steps"])
 a_end = endpoints["Meta RNN", "end"]
-rising = a_end - a_q > 2 * (binomial_se(a_q, n_eval) ** 2 + binomial_se(a_end, n_eval) ** 2) ** 0.5
+rising = stats.beyond(*stats.independent_difference(a_end, binomial_se(a_end, n_eval),
+                                                    a_q, binomial_se(a_q, n_eval))) is True
 glue("metarnn_trend", "still rising" if rising else "no longer rising beyond two standard errors")
 glue("metarnn_rise", Markdown(
     f"{'still rising' if rising else 'no longer rising beyond two standard errors'}: {a_q:.1f} % at step "
