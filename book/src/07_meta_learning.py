@@ -87,7 +87,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown
 
-from vsml import data, horizon, meta
+from vsml import data, horizon, meta, stats
 from vsml.baselines import online_sgd
 from vsml.book import chapter_setup, glue
 from vsml.device import resolve_device
@@ -565,7 +565,7 @@ def close_calls(who, px, label="MNIST"):
         gap, se = paired_gap(label, px, who, b, h)
         if gap < 0:
             say = f"after {h:,} examples it trails {b} by {-100 * gap:.1f} points (paired standard error {100 * se:.1f})"
-            (close if -gap <= 2 * se else clear).append(say)
+            (close if stats.sign_beyond(gap, se) == 0 else clear).append(say)
     if not close and not clear:
         return "it trails the best tuned baseline at no horizon"
     parts = []
