@@ -52,6 +52,9 @@ pretrained_short = "mnist_bptt"       # V_M meta-trained on short episodes only
 pretrained_es = "mnist_es"            # V_M meta-trained from scratch by ES (the paper's method) on short episodes
 pretrained_es500 = "mnist_es500"      # the same by ES on episodes of the paper's length
 pretrained_noln = "mnist_bptt_noln"   # a control: as pretrained_short, but no LayerNorm and the full split
+pretrained_ln_full = "mnist_bptt_ln_full"            # as pretrained_short on the full split (LayerNorm kept)
+pretrained_noln_partial = "mnist_bptt_noln_partial"  # as pretrained_short without LayerNorm (partial split kept)
+early_step = 1650                     # the last two were also exported at this step (NAME_1650)
 num_runs = 8                          # meta-test runs per learner and dataset
 length = 12000                        # online examples per run (Figure 19)
 image_size = 7                        # input resolution (7: 49 inputs; 28: the paper's 784)
@@ -424,6 +427,140 @@ for vm, r in ret.items():
 print(f"control ({name_noln}): {control}")
 
 # %% [markdown]
+# ## LayerNorm or data?
+#
+# The control changed two things at once. Two more runs change one each, so
+# that the four short-horizon BPTT $V_M$s form a two-by-two design: with and
+# without LayerNorm, on the partial split and on the full one (their sizes
+# and step counts are printed below), everything else as `cpu_bptt` (the
+# same seed, the same short episodes). They are meta-tested on the
+# same MNIST episodes as above, so every comparison is paired by run. The two
+# new runs were also exported halfway, to see whether the answer depends on
+# how long meta-training ran.
+
+# %%
+FACTORIAL = {("LayerNorm", "partial"): pretrained_short, ("no LayerNorm", "full"): pretrained_noln,
+             ("LayerNorm", "full"): pretrained_ln_full, ("no LayerNorm", "partial"): pretrained_noln_partial}
+EARLY = {cell: f"{name}_{early_step}" for cell, name in FACTORIAL.items()
+         if name in (pretrained_ln_full, pretrained_noln_partial)}
+missing = [n for n in [*FACTORIAL.values(), *EARLY.values()] if n not in meta.pretrained_names()]
+if missing:
+    print("not shipped with this copy of the book:", ", ".join(missing))
+x_m, y_m = online_episodes(mnist_train, num_runs, length, seed=2000 + seed, image_size=image_size, device=dev)
+kept, peaks, steps_of, data_of = {}, {}, {}, {}
+for name in [*FACTORIAL.values(), *EARLY.values()]:
+    if name in missing:
+        continue
+    vm_name = f"VSML ({name})"
+    if ("MNIST", vm_name) not in correct:  # the two arms: meta-test them on the same MNIST episodes
+        params, p = meta.load_pretrained(name)
+        t0 = time.perf_counter()
+        res = meta_test("vsml", x_m, y_m, 10, params={k: v.to(dev) for k, v in params.items()},
+                        vsml_config=meta.VSMLConfig.from_dict(p["model_config"]), seed=seed)
+        correct["MNIST", vm_name] = res["correct"].cpu()
+        print(f"MNIST          {vm_name:34s} {time.perf_counter() - t0:6.0f} s")
+        VMS.setdefault(vm_name, dict(prov=p))
+    p = VMS[vm_name]["prov"]
+    steps_of[name] = p["steps"]
+    data_of[name] = (f"{p['dataset']['num_examples']:,} images{', PARTIAL' if p['dataset']['partial'] else ''}, "
+                     f"LayerNorm {p['model_config']['sub_lstm']['layer_norm']}")
+    kept[name] = retained("MNIST", vm_name)
+    peaks[name] = float(horizon.windowed_accuracy(correct["MNIST", vm_name], window).mean(0).max())
+    print(f"{name:28s} {p['steps']:5,} steps ({data_of[name]}): peak windowed accuracy {100 * peaks[name]:.1f} %, "
+          f"kept at the end {says_retained(kept[name])}")
+learned = {n for n in kept if peaks[n] >= 0.15}  # as for the control: too small a peak makes the share noise
+
+
+def cell_text(name):
+    if name not in kept:
+        return "not shipped"
+    if name not in learned:
+        return f"`{name}`: never clearly above chance (peak {100 * peaks[name]:.1f} %)"
+    return f"`{name}`: kept {says_retained(kept[name])} of a {100 * peaks[name]:.1f} % peak"
+
+
+n_images = {split: VMS[f"VSML ({FACTORIAL['LayerNorm' if split == 'partial' else 'no LayerNorm', split]})"]["prov"]
+            ["dataset"]["num_examples"] for split in ("partial", "full")}  # from the provenance of the two shipped before
+rows = [f"| | partial split ({n_images['partial']:,} images) | full split ({n_images['full']:,} images) |",
+        "| --- | --- | --- |"]
+for ln in ("LayerNorm", "no LayerNorm"):
+    rows.append(f"| {ln} | {cell_text(FACTORIAL[ln, 'partial'])} | {cell_text(FACTORIAL[ln, 'full'])} |")
+glue("factorial_table", Markdown("\n".join(rows)), display=False)
+
+
+def effect(a, b):
+    """Paired difference of the share kept, a minus b, in points, with its verdict; None if either is unusable."""
+    if a not in learned or b not in learned:
+        return None
+    diff, se = stats.paired_difference(100 * kept[a], 100 * kept[b])
+    return diff, se, stats.sign_beyond(diff, se)
+
+
+def factor_says(what, pairs):
+    """One sentence on one factor, from its effect at both levels of the other factor."""
+    effects = [(where, effect(a, b)) for where, a, b in pairs]
+    if any(e is None for _, e in effects):
+        return f"{what}: not decided here (a run is missing or never left chance)"
+    parts = [f"{e[0]:+.0f} points (paired standard error {e[1]:.0f}) {where}" for where, e in effects]
+    signs = {e[2] for _, e in effects}
+    if signs == {1}:
+        verdict = "it raises the share kept beyond the noise at both levels of the other factor"
+    elif signs == {-1}:
+        verdict = "it lowers the share kept beyond the noise at both levels of the other factor"
+    elif signs == {0}:
+        verdict = "neither change is beyond the noise"
+    elif signs == {1, -1}:
+        verdict = ("both changes are beyond the noise but in opposite directions, so this factor's effect depends "
+                   "on the other one (an interaction)")
+    else:
+        verdict = "the effect is beyond the noise at one level of the other factor only (an interaction, or noise)"
+    return f"{what} changes the share kept by {' and by '.join(parts)}: {verdict}"
+
+
+says_ln = factor_says("Removing LayerNorm", [
+    ("on the partial split", FACTORIAL["no LayerNorm", "partial"], FACTORIAL["LayerNorm", "partial"]),
+    ("on the full split", FACTORIAL["no LayerNorm", "full"], FACTORIAL["LayerNorm", "full"])])
+says_data = factor_says("The full split instead of the partial one", [
+    ("with LayerNorm", FACTORIAL["LayerNorm", "full"], FACTORIAL["LayerNorm", "partial"]),
+    ("without it", FACTORIAL["no LayerNorm", "full"], FACTORIAL["no LayerNorm", "partial"])])
+glue("says_ln", Markdown(says_ln + "."), display=False)
+glue("says_data", Markdown(says_data + "."), display=False)
+print(says_ln)
+print(says_data)
+early_rows = []
+for cell, early in EARLY.items():
+    late = FACTORIAL[cell]
+    if early in kept and late in kept:
+        early_rows.append(f"`{late}` after {steps_of[early]:,} steps {cell_text(early).split(': ', 1)[1]}, after "
+                          f"{steps_of[late]:,} {cell_text(late).split(': ', 1)[1]}")
+glue("early_text", Markdown("; ".join(early_rows) + "." if early_rows else
+                            "The halfway exports are not shipped with this copy of the book."), display=False)
+print("halfway:", "; ".join(early_rows))
+
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-08-factorial", "caption": "The four short-horizon BPTT $V_M$s of the two-by-two design on MNIST: accuracy over the last 500 examples, as in the previous figure (solid: with LayerNorm; dashed: without; dark: the full training split; light: the partial one). Thin dotted lines: the two new runs exported halfway. Mean over the runs; the shaded band is one standard error."}}
+STYLE_F = {("LayerNorm", "partial"): ("C1", "-"), ("LayerNorm", "full"): ("C3", "-"),
+           ("no LayerNorm", "partial"): ("C1", "--"), ("no LayerNorm", "full"): ("C3", "--")}
+fig, ax = plt.subplots(figsize=(11, 5.4))
+for cell, name in [*FACTORIAL.items(), *EARLY.items()]:
+    if name not in kept:
+        continue
+    w = 100 * horizon.windowed_accuracy(correct["MNIST", f"VSML ({name})"], window)
+    mean, se = w.mean(0), w.std(0) / len(w) ** 0.5
+    xs = torch.arange(window, window + len(mean))
+    color, ls = STYLE_F[cell]
+    early = name in EARLY.values()
+    ax.plot(xs, mean, color=color, ls=":" if early else ls, lw=1.5 if early else 2.5,
+            label=f"{name}: {cell[0]}, {cell[1]} split, {steps_of[name]:,} steps")
+    ax.fill_between(xs, mean - se, mean + se, color=color, alpha=0.15)
+ax.axhline(10, color="gray", lw=0.8, ls=":")
+ax.set(xlim=(0, length), ylim=(0, 100), xlabel="examples seen (window end)",
+       ylabel=f"accuracy over the last {window} examples (%)",
+       title=f"MNIST training split, {image_size}x{image_size} inputs")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False, fontsize=11)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
 # ## What we found
 #
 # {glue:text}`num_runs` runs per learner on {glue:md}`mnist_note` and on the
@@ -499,10 +636,19 @@ print(f"control ({name_noln}): {control}")
 # end of the MNIST runs: {glue:md}`ret_short` for the short-horizon BPTT
 # $V_M$, {glue:md}`ret_es` for the ES one, {glue:md}`ret_noln` for the
 # control. Judged by the paired difference against two standard errors,
-# {glue:md}`control_noln`. It is still one run per setting, read at one
-# checkpoint: a second seed of each, checkpoints from earlier in the same
-# runs (meta-training length may matter as much as the estimator), and runs
-# that change LayerNorm and data one at a time are the next checks.
+# {glue:md}`control_noln`.
+#
+# **LayerNorm or data?** The two-by-two design of four short-horizon BPTT
+# $V_M$s ({numref}`fig-08-factorial`) separates the two; the share each keeps
+# at the end of the MNIST runs:
+#
+# {glue:md}`factorial_table`
+#
+# {glue:md}`says_ln` {glue:md}`says_data` Halfway through meta-training:
+# {glue:md}`early_text` Every cell is still one meta-training run (one seed),
+# so these standard errors measure the meta-test's noise, not how much a
+# second meta-training seed would differ; a second seed of each cell is the
+# next check.
 #
 # The ES $V_M$ meta-trained on the paper's longer episodes, with the same
 # population and step size: on MNIST, {glue:md}`finding_m_es500` On
@@ -632,6 +778,9 @@ for p in (2000, 12000):
 # * Why the short-episode ES $V_M$ loses less of what it learned than the
 #   BPTT one: with LayerNorm and data matched to ES ({glue:md}`name_noln`),
 #   {glue:md}`control_noln`.
+# * LayerNorm or data, one at a time (four BPTT $V_M$s, one meta-training
+#   run each, {numref}`fig-08-factorial`): {glue:md}`says_ln`
+#   {glue:md}`says_data`
 #
 # ## Provenance
 
