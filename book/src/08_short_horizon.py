@@ -537,7 +537,7 @@ glue("early_text", Markdown("; ".join(early_rows) + "." if early_rows else
                             "The halfway exports are not shipped with this copy of the book."), display=False)
 print("halfway:", "; ".join(early_rows))
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-08-factorial", "caption": "The four short-horizon BPTT $V_M$s of the two-by-two design on MNIST: accuracy over the last 500 examples, as in the previous figure (solid: with LayerNorm; dashed: without; dark: the full training split; light: the partial one). Thin dotted lines: the two new runs exported halfway. Mean over the runs; the shaded band is one standard error."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-08-factorial", "caption": "The four short-horizon BPTT $V_M$s of the two-by-two design on MNIST: accuracy over the last 500 examples, as in the previous figure (solid: with LayerNorm; dashed: without; red: the full training split; orange: the partial one). Thin dotted lines: the two new runs exported halfway. Mean over the runs; the shaded band is one standard error."}}
 STYLE_F = {("LayerNorm", "partial"): ("C1", "-"), ("LayerNorm", "full"): ("C3", "-"),
            ("no LayerNorm", "partial"): ("C1", "--"), ("no LayerNorm", "full"): ("C3", "--")}
 fig, ax = plt.subplots(figsize=(11, 5.4))
