@@ -162,14 +162,11 @@ def official_gzip_md5(path: Path) -> str:
     header (:data:`~vsml.data.catalog.FASHION_GZIP_MTIME`) replaces Debian's: the published MD5 if unchanged."""
     with open(path, "rb") as f:
         head = f.read(10)
-        if len(head) < 10 or head[:4] != b"\x1f\x8b\x08\x00":  # gzip, deflate, no optional fields
-            raise CorruptFile(path, f"not the gzip header Debian writes (starts {head[:4].hex()})")
-        original = (b"\x1f\x8b\x08\x08" + FASHION_GZIP_MTIME[path.name].to_bytes(4, "little") + b"\x00\x03"
-                    + path.name.removesuffix(".gz").encode() + b"\x00")
-        digest = hashlib.md5(original)
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    if len(head) < 10 or head[:4] != b"\x1f\x8b\x08\x00":  # gzip, deflate, no optional fields
+        raise CorruptFile(path, f"not the gzip header Debian writes (starts {head[:4].hex()})")
+    original = (b"\x1f\x8b\x08\x08" + FASHION_GZIP_MTIME[path.name].to_bytes(4, "little") + b"\x00\x03"
+                + path.name.removesuffix(".gz").encode() + b"\x00")
+    return file_digest(path, "md5", prefix=original, skip=10)
 
 
 def from_debian_fashion(name, split, root, *, download, probe):

@@ -26,9 +26,11 @@ def md5sum(path) -> str:
     return file_digest(path, "md5")
 
 
-def file_digest(path, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
+def file_digest(path, algorithm: str, *, prefix: bytes = b"", skip: int = 0) -> str:
+    """The file's digest; with ``prefix`` and ``skip``, of ``prefix`` followed by the file from byte ``skip``."""
+    digest = hashlib.new(algorithm, prefix)
     with open(path, "rb") as f:
+        f.seek(skip)
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
