@@ -317,7 +317,7 @@ for label, key in (("MNIST", "m"), ("Fashion-MNIST", "f")):
     best = max(BASELINES, key=lambda b: float(curves[label, b].mean(0)[-1]))
     for vm, tag in TAGS.items():  # the reproduction report: paired standard error of best baseline - V_M at the end
         d = curves[label, best][:, -1] - curves[label, vm][:, -1]
-        glue(f"se_end_{key}_{tag}", 100 * float(d.std() / len(d) ** 0.5), display=False)
+        glue(f"se_end_{key}_{tag}", 100 * stats.sem(d), display=False)
     glue(f"wend_{key}_best", 100 * float(horizon.windowed_accuracy(correct[label, best], window).mean(0)[-1]),
          display=False)
     glue(f"bestb_{key}", Markdown(best), display=False)
@@ -393,7 +393,7 @@ def retained(label, vm):
 
 
 def says_retained(r):
-    return f"{100 * float(r.mean()):.0f} % (standard error {100 * float(r.std() / len(r) ** 0.5):.0f})"
+    return f"{100 * float(r.mean()):.0f} % (standard error {100 * stats.sem(r):.0f})"
 
 
 # The control differs from the short-horizon BPTT V_M in LayerNorm and data, and from the short-episode ES V_M
@@ -544,14 +544,14 @@ fig, ax = plt.subplots(figsize=(11, 5.4))
 for cell, name in [*FACTORIAL.items(), *EARLY.items()]:
     if name not in kept:
         continue
-    w = 100 * horizon.windowed_accuracy(correct["MNIST", f"VSML ({name})"], window)
-    mean, se = w.mean(0), w.std(0) / len(w) ** 0.5
+    mean, low, high = (100 * v for v in horizon.band(horizon.windowed_accuracy(correct["MNIST", f"VSML ({name})"],
+                                                                              window)))
     xs = torch.arange(window, window + len(mean))
     color, ls = STYLE_F[cell]
     early = name in EARLY.values()
     ax.plot(xs, mean, color=color, ls=":" if early else ls, lw=1.5 if early else 2.5,
             label=f"{name}: {cell[0]}, {cell[1]} split, {steps_of[name]:,} steps")
-    ax.fill_between(xs, mean - se, mean + se, color=color, alpha=0.15)
+    ax.fill_between(xs, low, high, color=color, alpha=0.15)
 ax.axhline(10, color="gray", lw=0.8, ls=":")
 ax.set(xlim=(0, length), ylim=(0, 100), xlabel="examples seen (window end)",
        ylabel=f"accuracy over the last {window} examples (%)",
