@@ -406,7 +406,7 @@ if peak_noln < 0.15:  # a share of almost nothing is noise: the control must hav
                f"cannot serve as a control and the question stays open")
 elif vs_short != 0 and vs_es == 0:
     control = ("it keeps a share of what it learned like the ES $V_M$'s and unlike the short-horizon BPTT one's, so "
-               "LayerNorm or the partial data (this run cannot say which), not the estimator, made the BPTT $V_M$ "
+               "LayerNorm or the partial data (the two-by-two design below separates them), not the estimator, made the BPTT $V_M$ "
                "lose so much of what it learned")
 elif vs_es != 0 and vs_short == 0:
     control = ("it keeps a share like the short-horizon BPTT $V_M$'s and unlike the ES one's, so neither LayerNorm "
