@@ -275,3 +275,18 @@ def test_figure21_reads_cifar10_early(tmp_path):
     fig21 = [r for r in claims.figures20_21(tmp_path) if r.figure == "Figure 21"][0]
     # "initially faster": ahead after 100 examples counts, though SGD is ahead after 2,000
     assert [c.passed for c in fig21.checks] == [True, True] and "@100" in fig21.checks[0].what
+
+
+def test_figure21_difference_within_the_noise_is_not_a_pass(tmp_path):
+    res = {"horizon": 2000, "setting": "7x7;",
+           "cifar10": {"vsml": 30.0, "vsml_se": 1.0, "sgd": 35.0, "early": 100, "vsml_early": 20.0,
+                       "sgd_early": 18.0, "early_diff_se": 1.5},
+           "fashion_mnist": {"vsml": 19.0, "vsml_se": 2.0, "sgd": 60.0}}
+    _notebook(tmp_path, [_glue_output("report_fig21", {"text/plain": repr(res)}),
+                         _glue_output("report_fig20", {"text/plain": repr({"horizon": 2000, "datasets": {}})})],
+              name="15_conv_vsml.ipynb")
+    fig21 = [r for r in claims.figures20_21(tmp_path) if r.figure == "Figure 21"][0]
+    # +2.0 points with a paired standard error of 1.5, and 1 point under twice chance with 2.0: both noise
+    assert [c.passed for c in fig21.checks] == [None, None]
+    assert "paired standard error 1.5" in fig21.checks[0].what and "standard error 2.0" in fig21.checks[1].what
+    assert fig21.verdict == "within the noise"
