@@ -51,6 +51,12 @@ def test_figure21_on_a_tiny_cifar_archive(offline, tmp_path, monkeypatch):  # no
     with pytest.raises(ValueError, match="episode_length"):
         conv_transfer.figure21(tmp_path / "fig21c", steps=1, pretrained=exported, **dict(same, episode_length=8))
 
+    # Continuing an exported V_M: the start is meta-tested beside it, unchanged.
+    more = conv_transfer.figure21(tmp_path / "fig21d", steps=1, **dict(same, init_from=exported))
+    start = "VSML, conv start (cifar_conv_bptt)"
+    assert set(more["curves"]["cifar10"]) == {"VSML, conv", "SGD", start}
+    assert torch.equal(more["curves"]["cifar10"][start], out["curves"]["cifar10"]["VSML, conv"])
+
 
 def test_the_shipped_figure21_config_is_what_cifar_config_builds():
     from vsml import meta

@@ -44,7 +44,7 @@ def figure21(out_dir, *, steps: int, init_from: str | None, num_runs: int, lengt
              name: str = "cifar_conv_bptt", pretrained: str | None = None, **config_changes) -> dict:
     """Figure 21 at this scale. Returns ``{"ran": False, "why": ...}`` where CIFAR-10 is absent, else
     ``ran``, ``params``/``provenance`` of the ``V_M``, ``curves`` (task -> learner -> ``cum_acc
-    [num_runs, length]``), ``sgd_lr`` (tuned per task on CIFAR-10/Fashion *training* episodes), ``seconds``,
+    [num_runs, length]``: the CIFAR-10 ``V_M``, SGD and, with ``init_from``, the ``V_M`` it continued), ``sgd_lr`` (tuned per task on CIFAR-10/Fashion *training* episodes), ``seconds``,
     ``train_seconds`` and ``trained_here``.
 
     With ``pretrained`` (an exported ``V_M`` meta-trained on CIFAR-10, e.g. the shipped ``cifar_conv_bptt``)
@@ -72,6 +72,11 @@ def figure21(out_dir, *, steps: int, init_from: str | None, num_runs: int, lengt
         params, provenance = meta.load_pretrained(str(out_dir / f"{name}.pt"))
         train_seconds = time.perf_counter() - t0
     vsml = Learner("VSML, conv", "vsml_conv", name)
+    # The V_M it continued, unchanged: what the CIFAR-10 steps added is the gap between the two.
+    start = None
+    if init_from is not None:
+        start = (Learner(f"VSML, conv start ({Path(init_from).stem})", "vsml_conv", init_from),
+                 *meta.load_pretrained(init_from))
     curves, sgd_lr = {}, {}
     for k, task in enumerate(TEST_TASKS):
         ds = test[task]
@@ -85,6 +90,9 @@ def figure21(out_dir, *, steps: int, init_from: str | None, num_runs: int, lengt
             "SGD": meta_test_learner(Learner("SGD", "sgd", lr=sgd_lr[task]), x, y, ds.num_classes,
                                      seed=seed)["cum_acc"],
         }
+        if start is not None:
+            curves[task][start[0].name] = meta_test_learner(start[0], x, y, ds.num_classes, params=start[1],
+                                                            provenance=start[2], seed=seed)["cum_acc"]
     return {"ran": True, "params": params, "provenance": provenance, "curves": curves, "sgd_lr": sgd_lr,
             "train_seconds": train_seconds, "seconds": time.perf_counter() - t0, "trained_here": pretrained is None}
 
