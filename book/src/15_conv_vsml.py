@@ -485,7 +485,8 @@ print(report20)
 # meta-tests it on CIFAR-10's test split and on Fashion-MNIST. The shipped
 # {glue:md}`cifar_name` is that run (`python -m vsml.meta train --config
 # cpu_bptt_conv_cifar`, {glue:text}`cifar_steps_text`); the chapter uses it
-# when present and meta-trains otherwise (about 80 min on one CPU thread).
+# when present and meta-trains otherwise (the shipped run's time on one CPU
+# thread is printed below).
 #
 # * *7x7 in colour.* Each image is standardised, then area-averaged from
 #   32x32 to 7x7 in each of its three channels: 147 inputs. The conv layer
@@ -493,9 +494,10 @@ print(report20)
 #   the network is 7x7x3 -> 8x4x4 -> 10. On Fashion-MNIST the same $V_M$
 #   runs a one-channel conv layer.
 # * *The start.* The run continues the MNIST conv $V_M$ above, which ended its
-#   own meta-training near chance on MNIST ({glue:text}`conv_eval_last` %),
-#   so this is close to meta-training the conv rule on CIFAR-10 from
-#   scratch. The paper does not say what its CIFAR-10 run started from.
+#   own meta-training not far above chance on MNIST
+#   ({glue:text}`conv_eval_last` %) and stays near chance on CIFAR-10
+#   (dashed in {numref}`fig-15-figure21`). The paper does not say what its
+#   CIFAR-10 run started from.
 #   Because that start also saw MNIST, the Fashion-MNIST result is not
 #   transfer from CIFAR-10 alone. The start, unchanged, is meta-tested beside
 #   it (dashed), so the figure shows what the CIFAR-10 steps added.
