@@ -243,8 +243,9 @@ def figures20_21(book_dir: Path, tol: Tolerances = Tolerances()) -> list[Claim]:
                   Check(f"Fashion-MNIST: VSML {f['vsml']:.1f} > {2 * CHANCE_10:g}"
                         + (f" (standard error {f_se:.1f})" if f_se is not None else ""),
                         beyond(f["vsml"] - 2 * CHANCE_10, f_se))]
-        return [Claim(*spec21, f"@{int(r['horizon']):,}: CIFAR-10 VSML {_pct(c['vsml'])}, SGD {_pct(c['sgd'])}; "
-                      f"Fashion-MNIST VSML {_pct(f['vsml'])}",
+        start = f", its unchanged start {_pct(f['start'])}" if "start" in f else ""
+        return [Claim(*spec21, f"CIFAR-10 @{h:,}: VSML {_pct(v)}, SGD {_pct(s)}; @{int(r['horizon']):,}: CIFAR-10 "
+                      f"VSML {_pct(c['vsml'])}, SGD {_pct(c['sgd'])}; Fashion-MNIST VSML {_pct(f['vsml'])}{start}",
                       f"{r.get('setting', '')} meta-test on {ch.run['device']}".strip(), checks, src)]
 
     return (_future(book_dir, ("conv", "cnn"), "report_fig20", [spec20], build20)
