@@ -456,3 +456,21 @@ def test_real_fashion_mnist():
     assert (len(train), len(test)) == (60000, 10000) and not train.partial
     assert torch.bincount(train.y).tolist() == [6000] * 10 and torch.bincount(test.y).tolist() == [1000] * 10
     assert 0 <= train.x.min() and train.x.max() == 1 and 0.25 < float(train.x.mean()) < 0.32
+
+
+def test_failed_download_tolerates_another_process_removing_the_folder(offline, tmp_path, monkeypatch):
+    """Two processes loading a dataset offline at once: one may remove the empty cache folder first."""
+    folder = tmp_path / "cache" / "kmnist"
+
+    def fail_after_the_other_process_cleaned_up(url, dest, timeout):
+        folder.rmdir()  # what the other process's clean-up does meanwhile
+        raise urllib.error.URLError("offline (test)")
+
+    monkeypatch.setattr(sources, "_http_get", fail_after_the_other_process_cleaned_up)
+    with pytest.raises(data.DatasetUnavailable, match="offline"):
+        data.load("kmnist", "train")
+    assert not folder.exists()
+    (folder / "keep").parent.mkdir(parents=True)
+    (folder / "keep").write_text("another process's file")
+    sources._remove_if_empty(folder)  # a folder that is not empty is left alone
+    assert (folder / "keep").exists()

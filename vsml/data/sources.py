@@ -155,6 +155,15 @@ def _http_get(url: str, dest: Path, timeout: float) -> None:
         shutil.copyfileobj(response, out, 1 << 20)
 
 
+def _remove_if_empty(folder: Path) -> None:
+    """Leave no empty cache folder behind. Another process may be using the same folder at the same moment
+    (two chapters loading a dataset offline): a folder it already removed, or has just filled, is left as it is."""
+    try:
+        folder.rmdir()  # only succeeds on an empty folder
+    except OSError:  # not empty, or already gone
+        pass
+
+
 def _download(remote: RemoteFile, folder: Path) -> str:
     """Fetch one official file into ``folder``, keeping it only if its MD5 matches."""
     errors = []
@@ -179,8 +188,7 @@ def _download(remote: RemoteFile, folder: Path) -> str:
                 return url
             errors.append(f"{url}: MD5 {got} does not match the published {remote.md5}; discarded")
         part.unlink(missing_ok=True)
-        if not any(folder.iterdir()):
-            folder.rmdir()  # leave no empty cache folders behind
+        _remove_if_empty(folder)
     raise Skip("download: " + "; ".join(errors))
 
 
