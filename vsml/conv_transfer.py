@@ -44,7 +44,8 @@ def figure21(out_dir, *, steps: int, init_from: str | None, num_runs: int, lengt
              name: str = "cifar_conv_bptt", pretrained: str | None = None, **config_changes) -> dict:
     """Figure 21 at this scale. Returns ``{"ran": False, "why": ...}`` where CIFAR-10 is absent, else
     ``ran``, ``params``/``provenance`` of the ``V_M``, ``curves`` (task -> learner -> ``cum_acc
-    [num_runs, length]``: the CIFAR-10 ``V_M``, SGD and, with ``init_from``, the ``V_M`` it continued), ``sgd_lr`` (tuned per task on CIFAR-10/Fashion *training* episodes), ``seconds``,
+    [num_runs, length]``: the CIFAR-10 ``V_M``, SGD and, with ``init_from``, the ``V_M`` it continued, under
+    ``start_label``), ``sgd_lr`` (tuned per task on CIFAR-10/Fashion *training* episodes), ``seconds``,
     ``train_seconds`` and ``trained_here``.
 
     With ``pretrained`` (an exported ``V_M`` meta-trained on CIFAR-10, e.g. the shipped ``cifar_conv_bptt``)
