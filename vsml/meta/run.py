@@ -40,14 +40,20 @@ def load_checkpoint(run_dir) -> dict:
     return ckpt
 
 
-def check_resumable(saved: dict, config: MetaConfig) -> None:
-    """Only settings that never touch the parameters (:data:`RESUMABLE_CHANGES`) may differ on resume."""
+def config_differences(saved: dict, config: MetaConfig) -> list[str]:
+    """``"key: saved -> now"`` for each setting of ``config`` that differs from the ``saved`` config dict (a
+    checkpoint's or an export's), apart from those that never touch the parameters (:data:`RESUMABLE_CHANGES`)."""
     now = config.to_dict()
     defaults = MetaConfig().to_dict()  # keys added after the checkpoint was written have their default there
     changed = sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k, defaults[k]) != now[k])
+    return [f"{k}: {saved.get(k, defaults[k])!r} -> {now[k]!r}" for k in changed]
+
+
+def check_resumable(saved: dict, config: MetaConfig) -> None:
+    """Only settings that never touch the parameters (:data:`RESUMABLE_CHANGES`) may differ on resume."""
+    changed = config_differences(saved, config)
     if changed:
-        diff = ", ".join(f"{k}: {saved.get(k, defaults[k])!r} -> {now[k]!r}" for k in changed)
-        raise ValueError(f"cannot resume: the config differs from the checkpoint's in {diff}")
+        raise ValueError(f"cannot resume: the config differs from the checkpoint's in {', '.join(changed)}")
 
 
 @dataclass
