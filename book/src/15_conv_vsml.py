@@ -113,6 +113,7 @@ from vsml.device import threads_text
 from vsml.evaluate import meta_test
 from vsml.memory import peak_rss_mb
 from vsml.online import online_metrics
+from vsml.report import NOT_REPRODUCED, PARTLY, REPRODUCED, WITHIN_NOISE, Check, verdict_of
 
 run = chapter_setup(smoke=smoke, device=device, seed=seed)
 dev = run.device
@@ -539,14 +540,14 @@ if fig21["ran"]:
                                          f"continuing {prov21['config']['init_from']} on {prov21['device']};"}
     for task, per in fig21["curves"].items():
         vsml_end, vsml_end_se = conv_transfer.final_accuracy(per["VSML, conv"])
+        start_end, start_end_se = conv_transfer.final_accuracy(per[start_label])
         # VSML and SGD learn on the same episodes: differences are paired by run
         _, diff_se = stats.paired_difference(100 * per["VSML, conv"][:, early - 1], 100 * per["SGD"][:, early - 1])
         end_diff, end_diff_se = stats.paired_difference(100 * per["VSML, conv"][:, -1], 100 * per["SGD"][:, -1])
         gain, gain_se = stats.paired_difference(100 * per["VSML, conv"][:, -1], 100 * per[start_label][:, -1])
         report21[task] = {"vsml": round(vsml_end, 4), "vsml_se": round(vsml_end_se, 4),
                           "sgd": round(conv_transfer.final_accuracy(per["SGD"])[0], 4),
-                          "start": round(conv_transfer.final_accuracy(per[start_label])[0], 4),
-                          "start_se": round(conv_transfer.final_accuracy(per[start_label])[1], 4),
+                          "start": round(start_end, 4), "start_se": round(start_end_se, 4),
                           "start_early": round(transfer.mean_and_se(per[start_label], early)[0], 4),
                           "early": early,
                           "vsml_early": round(transfer.mean_and_se(per["VSML, conv"], early)[0], 4),
@@ -618,15 +619,16 @@ if fig21["ran"]:
     c21, f21 = report21["cifar10"], report21["fashion_mnist"]
     side = stats.sign_beyond(c21["vsml_early"] - c21["sgd_early"], c21["early_diff_se"])
     fashion_side = stats.sign_beyond(f21["vsml"] - 20, f21["vsml_se"])
-    # The report's rule (vsml.report.verdict_of): all checks pass, reproduced; some, partly; none pass, not.
-    sides = {"initially faster than SGD on CIFAR-10": side, "above twice chance on Fashion-MNIST": fashion_side}
-    held = [k for k, v in sides.items() if v == 1]
-    failed = [k for k, v in sides.items() if v == -1]
-    verdict21 = ("reproduced at this scale" if len(held) == len(sides) else
-                 f"partly reproduced at this scale ({' and '.join(held)}, but not "
-                 f"{' and '.join(k for k in sides if k not in held)})" if held else
-                 "not reproduced at this scale" if failed else
-                 "neither confirmed nor refuted at this scale (within the noise)")
+    # The report's own rule on the same two checks (vsml.report.verdict_of)
+    checks21 = [Check("initially faster than SGD on CIFAR-10", {1: True, -1: False, 0: None}[side]),
+                Check("above twice chance on Fashion-MNIST", {1: True, -1: False, 0: None}[fashion_side])]
+    verdict21 = verdict_of(checks21)
+    if verdict21 == PARTLY:
+        verdict21 = (f"partly reproduced at this scale ({' and '.join(c.what for c in checks21 if c.passed)}, but not "
+                     f"{' and '.join(c.what for c in checks21 if not c.passed)})")
+    else:
+        verdict21 = {REPRODUCED: "reproduced at this scale", NOT_REPRODUCED: "not reproduced at this scale",
+                     WITHIN_NOISE: "neither confirmed nor refuted at this scale (within the noise)"}[verdict21]
     during = (f"The CIFAR-10 $V_M$'s accuracy on {prov21['config']['eval_episodes']} held-out "
               f"{prov21['config']['eval_length']:,}-example CIFAR-10 test episodes went from "
               f"{100 * eval_curve21[0]['eval_accuracy']:.1f} % (step {eval_curve21[0]['step']:,}) to "
