@@ -108,6 +108,9 @@ def test_few_shot_meta_test_scores_the_query_of_each_learner(tmp_path):
     assert set(out) == {"VSML", "Adam"} and all(r["episodes"] == 7 for r in out.values())
     for r in out.values():
         assert round(r["acc"] * 7 / 100) == pytest.approx(r["acc"] * 7 / 100, abs=1e-4)  # whole episodes
+        # the per-episode outcomes, for paired comparisons: one per episode, and they give the accuracy
+        assert r["correct"].shape == (7,) and r["correct"].dtype == torch.bool
+        assert 100 * float(r["correct"].float().mean()) == pytest.approx(r["acc"])
     with pytest.raises(ValueError, match="needs a pretrained"):
         few_shot.load_learner(few_shot.Learner("x", "metarnn"))
 
@@ -128,6 +131,8 @@ def test_only_the_query_step_is_scored(monkeypatch):
 def test_binomial_sem():
     acc, sem = few_shot.binomial_sem(torch.tensor([True, False, True, False]))
     assert acc == 50.0 and sem == pytest.approx(100 * (0.25 / 3) ** 0.5)
+    assert few_shot.binomial_sem_of(50.0, 4) == pytest.approx(sem)
+    assert few_shot.binomial_sem_of(25.0, 1) == pytest.approx((25.0 * 75.0) ** 0.5)  # one episode: no n - 1
 
 
 def test_omniglot_path_on_a_tiny_archive(offline, tmp_path, monkeypatch):  # noqa: F811

@@ -110,6 +110,20 @@ def test_gap_verdict_and_chance_correction():
     assert robustness.chance_corrected(1 / 3, 3) == pytest.approx(0.0)
     assert robustness.chance_corrected(1.0, 5) == pytest.approx(1.0)
     assert robustness.chance_corrected(0.55, 10) == pytest.approx(0.5)
+
+
+def test_class_subsets_are_judged_on_the_chance_corrected_scale():
+    ref = (0.674, 0.01)  # 10 classes: chance-corrected 0.638
+    raw = robustness.gap(ref, (0.625, 0.01))
+    assert raw.met  # within 5 raw points ...
+    g = robustness.chance_corrected_gap(ref, 10, (0.625, 0.01), 3)  # ... but 3 classes: chance-corrected 0.4375
+    assert not g.met and g.points == pytest.approx(100 * (0.4375 - 0.64 * (0.674 - 0.1) / 0.9 / 0.64), abs=1e-9)
+    assert g.sem == pytest.approx(100 * ((0.01 / (2 / 3)) ** 2 + (0.01 / 0.9) ** 2) ** 0.5)
+    assert robustness.chance_corrected_gap(ref, 10, (0.85, 0.01), 3).met  # 0.775 against 0.638
+    same = robustness.chance_corrected_gap(ref, 10, (0.674, 0.0), 10)
+    assert same.points == pytest.approx(0.0) and same.met
+    with pytest.raises(ValueError, match="mean in"):
+        robustness.chance_corrected_gap(ref, 10, (62.5, 1.0), 3)
     with pytest.raises(ValueError):
         robustness.chance_corrected(0.5, 1)
 

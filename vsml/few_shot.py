@@ -69,9 +69,14 @@ def query_correct(learner: Learner, x: torch.Tensor, y: torch.Tensor, n_way: int
 def binomial_sem(correct: torch.Tensor) -> tuple[float, float]:
     """Query accuracy over episodes and its binomial standard error, in % (one 0/1 outcome per episode)."""
     c = correct.float()
-    n = c.numel()
-    acc = float(c.mean())
-    return 100 * acc, 100 * math.sqrt(acc * (1 - acc) / max(n - 1, 1))
+    acc = 100 * float(c.mean())
+    return acc, binomial_sem_of(acc, c.numel())
+
+
+def binomial_sem_of(acc: float, n: int) -> float:
+    """The binomial standard error (points) of an accuracy of ``acc`` % over ``n`` episodes (``n - 1``, as
+    the sample standard deviation of the 0/1 outcomes would give)."""
+    return math.sqrt(acc * (100 - acc) / max(n - 1, 1))
 
 
 def tune_lr(method: str, dataset, grid, *, num_episodes: int, n_way: int = 5, k_shot: int = 1,
@@ -100,8 +105,9 @@ def evaluate(learners: list[Learner], dataset, *, num_episodes: int, n_way: int 
              image_size=None, seed: int = 0, chunk: int = 250) -> dict:
     """Query accuracy of each learner on the same ``num_episodes`` episodes of ``dataset``.
 
-    Returns ``{name: {"acc": %, "sem": %, "episodes": n, "seconds": s}}``; every learner
-    sees the same episodes (drawn from ``seed``) in chunks of ``chunk``.
+    Returns ``{name: {"acc": %, "sem": %, "episodes": n, "correct": [n] bool, "seconds": s}}``; every
+    learner sees the same episodes (drawn from ``seed``) in chunks of ``chunk``, so two learners' ``correct``
+    are paired episode by episode (``stats.paired_difference``).
     """
     if num_episodes < 1:
         raise ValueError(f"num_episodes must be >= 1, got {num_episodes}")
@@ -119,5 +125,5 @@ def evaluate(learners: list[Learner], dataset, *, num_episodes: int, n_way: int 
                              for i, ep in enumerate(chunks)])
         acc, sem = binomial_sem(correct)
         results[learner.name] = {"acc": acc, "sem": sem, "episodes": int(correct.numel()),
-                                 "seconds": time.perf_counter() - t0}
+                                 "correct": correct.bool().cpu(), "seconds": time.perf_counter() - t0}
     return results

@@ -180,6 +180,25 @@ def gap(reference: tuple[float, float], configuration: tuple[float, float],
     return Gap(points=points, sem=sem, met=points >= -tolerance)
 
 
+def chance_corrected_gap(reference: tuple[float, float], reference_classes: int,
+                         configuration: tuple[float, float], classes: int,
+                         tolerance: float = TOLERANCE_POINTS) -> Gap:
+    """The verdict of :func:`gap` for a configuration with another number of classes, on the chance-corrected
+    scale (:func:`chance_corrected`, times 100): fewer classes raise raw accuracy by chance alone, so a 3-class
+    run at 62 % is not "within 5 points" of a 10-class reference at 67 %. Means and standard errors are
+    converted alike (the correction is linear); the two means are taken as independent."""
+    for name, (mean, sem) in (("reference", reference), ("configuration", configuration)):
+        if not (0.0 <= mean <= 1.0 and sem >= 0):
+            raise ValueError(f"{name} must be (mean in [0, 1], sem >= 0), got ({mean}, {sem})")
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0 points, got {tolerance}")
+    (m_ref, s_ref), (m, s) = reference, configuration
+    k_ref, k = chance_corrected(m_ref, reference_classes), chance_corrected(m, classes)
+    points, sem = stats.independent_difference(100.0 * k, 100.0 * s / (1 - 1 / classes),
+                                               100.0 * k_ref, 100.0 * s_ref / (1 - 1 / reference_classes))
+    return Gap(points=points, sem=sem, met=points >= -tolerance)
+
+
 def paired_gap(reference: torch.Tensor, configuration: torch.Tensor,
                tolerance: float = TOLERANCE_POINTS) -> Gap:
     """The verdict from per-run accuracies in [0, 1] of paired runs (run ``i`` of both saw the same images).

@@ -13,7 +13,8 @@
 # After this chapter you can
 # * state the N-way K-shot protocol and why only the query is scored;
 # * meta-train any model of `vsml.meta` on few-shot episodes
-#   (`episode_kind: few_shot`) and meta-test it with `vsml.few_shot`;
+#   (`episode_kind: few_shot`; the configs `cpu_bptt_fewshot_*` made the
+#   shipped checkpoints) and meta-test it with `vsml.few_shot`;
 # * read a few-shot accuracy with its standard error, against chance and
 #   against a gradient-descent learner that sees the same five examples.
 # ```
@@ -30,18 +31,25 @@
 # requiring stronger generalization (Figure 6, Figure 8)." "In contrast, VSML
 # generalizes well to unseen datasets, e.g. Fashion MNIST, although it does
 # learn more slowly on Omniglot." And: "VSML learns significantly faster on
-# Omniglot compared to SGD with Adam" (all Appendix B.2). Figure 18 plots
-# these accuracies; its numbers are not in the text, so we quote its words
-# and compare orderings. Our stand-in (below) meta-tests across a domain gap,
+# Omniglot compared to SGD with Adam" (all Appendix B.2). The text says it
+# reports "the accuracy of the test instance across 100 episodes", but not
+# what Figure 18's axes are, so "learns more slowly" may be about
+# meta-training progress; we read it as lower query accuracy at the end of
+# the budget and show the meta-training curves too. Its numbers are not in
+# the text, so we quote its words and compare orderings. Our stand-in (below) meta-tests across a domain gap,
 # so it tests the second half of the first sentence, not the first.
-# **Targets**, each beyond two standard errors (of the difference, for
-# comparisons), on the stand-in:
+# **Targets** on the stand-in, judged with two standard errors of the
+# difference (paired where two learners met the same episodes):
 # (a) VSML's query accuracy on Fashion-MNIST above Adam's;
 # (b) the Meta RNN, and FWMemory, each above chance on MNIST test digits
 # (the meta-training classes) *and* lower on Fashion-MNIST than there
 # ("fail when the gap increases");
-# (c) VSML not lower on Fashion-MNIST than on MNIST test digits
-# ("generalizes well to unseen datasets, e.g. Fashion MNIST").
+# (c) VSML not lower on Fashion-MNIST than on MNIST test digits beyond two
+# standard errors ("generalizes well to unseen datasets, e.g. Fashion
+# MNIST"). This is a non-inferiority check, weaker than (a) and (b): a
+# small drop passes (the smallest it can detect is printed below). The
+# paper backs this sentence with its online-learning Figures 6 and 8, not
+# with few-shot episodes; here it is asked of the few-shot learner.
 #
 # **Where we differ from the paper.**
 # * *Data: a stand-in.* Omniglot {cite}`lake2015omniglot` needs a download
@@ -66,6 +74,9 @@
 #   scratch, so the budgets are *not* equal: VSML also has the online
 #   meta-training of `mnist_bptt` behind it. Each model's provenance is
 #   printed below.
+# * *Meta-training method.* The paper meta-trains with ES across GPUs
+#   (Appendix C.2); here every model is meta-trained by BPTT on one CPU
+#   thread.
 # * *Meta RNN size.* Appendix C.2 gives the Meta RNN "an LSTM hidden size of
 #   16" and "about 100k to 150k parameters" (on inputs padded across its
 #   datasets). At our {glue:text}`resolution` inputs and five outputs, 16
@@ -210,9 +221,7 @@ tune_episodes = 1000 if not run.smoke else 20
 tuned_lr = {}
 
 
-def binomial_se(acc, n):
-    """One standard error (points) of an accuracy acc % over n episodes."""
-    return (acc * (100 - acc) / n) ** 0.5
+binomial_se = few_shot.binomial_sem_of  # one standard error (points) of an accuracy (%) over n episodes
 
 
 for method, grid in (("SGD", [1e-2, 3e-2, 1e-1, 3e-1, 1.0]), ("Adam", [1e-3, 3e-3, 1e-2, 3e-2, 1e-1])):
@@ -258,6 +267,7 @@ for name in pretrained:
 budget = sorted({f"{provenance[name]['wall_time_s'] / 60:.0f}" for name in pretrained}, key=float)
 threads = sorted({provenance[name]["config"]["num_threads"] for name in pretrained})
 glue("budget_minutes", budget[0] if len(budget) == 1 else f"{budget[0]} to {budget[-1]}")
+glue("minutes_online", f"{provenance['VSML, online MNIST only']['wall_time_s'] / 60:.0f}")
 glue("train_threads", "one CPU thread" if threads == [1] else f"{'/'.join(map(str, threads))} CPU threads")
 
 # %% [markdown]
@@ -265,7 +275,9 @@ glue("train_threads", "one CPU thread" if threads == [1] else f"{'/'.join(map(st
 #
 # Each run's periodic meta-test (query accuracy on fixed episodes of MNIST
 # *test* digits: same classes, unseen images) as stored in its provenance.
-# The runs had the same CPU-minute budget, hence different step counts. We
+# The three few-shot runs had the same CPU-minute budget, hence different
+# step counts (VSML also had the {glue:text}`minutes_online` minutes of
+# `mnist_bptt`'s online meta-training behind it). We
 # add two points per model, computed here on the same evaluation episodes
 # (`MetaTrainer.evaluate`): step 0, the $V_M$ each run started from (for
 # VSML the online-MNIST `mnist_bptt`, for the others a fresh initialisation
@@ -298,14 +310,21 @@ rnn_curve = curve_of("Meta RNN")
 left = next((s for i, (s, _) in enumerate(rnn_curve) if all(a > line for _, a in rnn_curve[i:])), None)
 fw_steps = provenance["FWMemory"]["steps"]
 rnn_by_fw = max(a for s, a in rnn_curve if s <= fw_steps)
-print(f"chance + two standard errors over {n_eval} episodes: {line:.1f} %; the Meta RNN is above it from step "
-      f"{left:,} on; up to step {fw_steps:,} (FWMemory's last) its best evaluation was {rnn_by_fw:.1f} %")
+print(f"chance + two standard errors over {n_eval} episodes: {line:.1f} %; the Meta RNN is above it "
+      + (f"from step {left:,} on" if left is not None else "at no step for good")
+      + f"; up to step {fw_steps:,} (FWMemory's last) its best evaluation was {rnn_by_fw:.1f} %")
 glue("metarnn_left_step", f"{left:,}" if left is not None else "never")
 glue("metarnn_at_fw_steps", Markdown(
-    f"its periodic meta-test was {'still within two standard errors of chance' if rnn_by_fw <= line else 'already above chance'}"
-    f" at that point (at most {rnn_by_fw:.1f} % up to step {fw_steps:,})"))
+    f"its periodic meta-test was {'not above chance plus two standard errors' if rnn_by_fw <= line else 'already above chance'}"
+    f" at that point (at most {rnn_by_fw:.1f} % up to step {fw_steps:,}; the line is {line:.1f} %)"))
+vsml_steps = provenance["VSML"]["steps"]
+rnn_by_vsml = max(a for s, a in rnn_curve if s <= vsml_steps)
+glue("metarnn_at_vsml_steps", Markdown(
+    f"at VSML's {vsml_steps:,} steps the Meta RNN's periodic meta-test was "
+    f"{'not above chance plus two standard errors' if rnn_by_vsml <= line else 'already above chance'} "
+    f"(at most {rnn_by_vsml:.1f} %)"))
 fw_best = max(a for _, a in curve_of("FWMemory"))
-glue("fwmemory_curve", Markdown(f"{'stays within two standard errors of chance' if fw_best <= line else 'leaves chance'}"
+glue("fwmemory_curve", Markdown(f"{'never rises above chance plus two standard errors' if fw_best <= line else 'leaves chance'}"
                                 f" (at most {fw_best:.1f} %)"))
 vsml_curve = curve_of("VSML")
 glue("vsml_curve", Markdown(f"from {vsml_curve[0][1]:.1f} % at step 0 to {vsml_curve[-1][1]:.1f} % at its last step"))
@@ -319,13 +338,13 @@ glue("metarnn_rise", Markdown(
     f"{'still rising' if rising else 'no longer rising beyond two standard errors'}: {a_q:.1f} % at step "
     f"{s_q:,}, {a_end:.1f} % at its last step, {provenance['Meta RNN']['steps']:,}"))
 
-# %% mystnb={"figure": {"name": "fig-14-metatraining", "caption": "Few-shot meta-training on MNIST digits: query accuracy on fixed episodes of MNIST test digits (the meta-training classes, unseen images). Filled markers: read from each shipped model's provenance; open markers: computed here on the same episodes, at step 0 (VSML: the mnist_bptt it continues from; the others: a fresh initialisation) and at the shipped checkpoint's last step. All three had the same CPU-minute budget, hence different step counts. Linear x axis up to 100 steps, logarithmic beyond. Dotted: chance."}}
+# %% mystnb={"figure": {"name": "fig-14-metatraining", "caption": "Few-shot meta-training on MNIST digits: query accuracy on fixed episodes of MNIST test digits (the meta-training classes, unseen images). Filled markers: read from each shipped model's provenance; open markers: computed here on the same episodes, at step 0 (VSML: the mnist_bptt it continues from; the others: a fresh initialisation) and at the shipped checkpoint's last step. The three few-shot runs had the same CPU-minute budget, hence different step counts; VSML's start had its own online meta-training before. Linear x axis up to 100 steps, logarithmic beyond. Dotted: chance."}}
 fig, ax = plt.subplots(figsize=(8, 4))
 for i, name in enumerate(pretrained):
     steps_, accs_ = zip(*curve_of(name))
     ax.plot(steps_, accs_, "-", color=f"C{i}", label=name)
-    ax.plot(steps_[1:-1], accs_[1:-1], "o", color=f"C{i}")
-    ax.plot([steps_[0], steps_[-1]], [accs_[0], accs_[-1]], "o", color=f"C{i}", mfc="white")
+    ax.plot(steps_[1:-1], accs_[1:-1], "o", color=f"C{i}", clip_on=False)
+    ax.plot([steps_[0], steps_[-1]], [accs_[0], accs_[-1]], "o", color=f"C{i}", mfc="white", clip_on=False)
 ax.axhline(CHANCE, color="0.5", ls=":", label="chance")
 ax.set_xscale("symlog", linthresh=100)
 ax.set_xlim(left=0)
@@ -370,7 +389,7 @@ for l in learners:
 print(f"{'chance':24s} {CHANCE:8.1f} %")
 print(f"meta-testing took {elapsed:.0f} s on {run.device}; data: {fashion.describe()}; {mnist_test.describe()}")
 
-# %% mystnb={"figure": {"name": "fig-14-accuracy", "caption": "Query accuracy of every learner on the same 5-way 1-shot episodes: Fashion-MNIST classes (the stand-in meta-test, new classes and domain) and MNIST test digits (the meta-training classes). Bars: one standard error; dotted: chance."}}
+# %% mystnb={"figure": {"name": "fig-14-accuracy", "caption": "Query accuracy of every learner on the same 5-way 1-shot episodes: Fashion-MNIST classes (the stand-in meta-test, new classes and domain) and MNIST test digits (the meta-training classes). Error bars: one standard error; dotted: chance. The verdicts use two standard errors of the paired difference, so overlapping or separate error bars are not the test."}}
 fig, ax = plt.subplots(figsize=(11, 4.8))
 width = 0.38
 for j, (ds_name, label) in enumerate((("fashion_mnist", "Fashion-MNIST (stand-in meta-test)"),
@@ -404,7 +423,8 @@ plt.show()
 # ({numref}`fig-14-metatraining`). It is still far short of a full
 # Omniglot meta-training (whose budget the paper does not give): the code
 # path, run where the data is. Nothing in this chapter's text rests on its
-# results.
+# results. At {glue:text}`resolution` a 105x105 character keeps little of
+# its strokes, so even this path is not a faithful test of Figure 18.
 
 # %%
 omniglot_results, omniglot_note = None, ""
@@ -416,7 +436,7 @@ else:
         evaluation = data.load("omniglot", "test", download=False)
     except (data.DatasetUnavailable, FileNotFoundError) as exc:
         omniglot_note = "not run: needs download"
-        print(f"{omniglot_note} ({str(exc).splitlines()[0][:160]})")
+        print(f"why: {str(exc).splitlines()[0].removesuffix(' Looked at:')}")
 if omniglot_note == "":
     work = Path(tempfile.mkdtemp(prefix="vsml_omniglot_"))
     omniglot_learners = []
@@ -436,7 +456,8 @@ if omniglot_note == "":
                      f"few-shot checkpoints, at {image_size}x{image_size} on {background.describe()}")
     for name, r in omniglot_results.items():
         print(f"{name:10s} {r['acc']:5.1f} +- {r['sem']:.1f} %")
-print(omniglot_note)
+if not omniglot_note.startswith("not run"):
+    print(omniglot_note)
 glue("omniglot_note", Markdown(omniglot_note))
 
 # %% [markdown]
@@ -446,18 +467,33 @@ glue("omniglot_note", Markdown(omniglot_note))
 fm, mn = results["fashion_mnist"], results["mnist"]
 
 
+def difference(x, y):
+    """x minus y (points) and its standard error: paired when both met the same episodes (one dataset),
+    independent otherwise (two datasets)."""
+    if x["ds"] == y["ds"]:
+        return stats.paired_difference(100 * x["correct"].double(), 100 * y["correct"].double())
+    return stats.independent_difference(x["acc"], x["sem"], y["acc"], y["sem"])
+
+
+for ds_name, per in results.items():
+    for r in per.values():
+        r["ds"] = ds_name
+
+
 def beyond(x, y):
-    """x above y by more than two standard errors of the difference (the two taken as independent)."""
-    return stats.beyond(*stats.independent_difference(x["acc"], x["sem"], y["acc"], y["sem"])) is True
+    """x above y by more than two standard errors of the difference."""
+    return stats.beyond(*difference(x, y)) is True
 
 
 def compare(x, y, y_name):
     """x against y in words: above, below, or within two standard errors of y."""
+    d, se = difference(x, y)
     if beyond(x, y):
-        return f"above {y_name} beyond two standard errors"
+        return f"above {y_name} beyond two standard errors ({d:+.1f} points, standard error {se:.1f})"
     if beyond(y, x):
-        return f"below {y_name} beyond two standard errors"
-    return f"within two standard errors of {y_name}, so the two are not separable here"
+        return f"below {y_name} beyond two standard errors ({d:+.1f} points, standard error {se:.1f})"
+    return (f"within two standard errors of {y_name} ({d:+.1f} points, standard error {se:.1f}), so the two are "
+            f"not separable here")
 
 
 def above_chance(r):
@@ -497,6 +533,28 @@ comparisons = {
 for key, words in comparisons.items():
     print(f"{key:26s} {words}")
     glue(key, Markdown(words))
+# Target (c) in context: how easy Fashion-MNIST's episodes are here for learners never meta-trained, and how far
+# VSML leads Adam on each dataset (paired); and the smallest drop (c) could detect.
+lead = {ds_name: difference(results[ds_name]["VSML"], results[ds_name]["Adam"]) for ds_name in ("mnist",
+                                                                                               "fashion_mnist")}
+_, se_gap = difference(fm["VSML"], mn["VSML"])
+def across(name):
+    d, se = difference(fm[name], mn[name])
+    return f"{fm[name]['acc']:.1f} % on Fashion-MNIST and {mn[name]['acc']:.1f} % on MNIST ({d:+.1f} points, " \
+           f"standard error {se:.1f})"
+
+
+easier = not beyond(mn["Adam"], fm["Adam"]) and not beyond(mn["SGD"], fm["SGD"])
+target_c_context = (
+    f"For comparison, learners that were never meta-trained: Adam gets {across('Adam')}, SGD {across('SGD')}"
+    + (f". At {image_size}x{image_size}, five Fashion-MNIST classes are no harder to tell apart than five digits "
+       f"for them, so (c) passing is what a learner that transfers nothing could also show. "
+       if easier else ". Fashion-MNIST is the harder dataset for them, so (c) passing says more. ")
+    + f"VSML's lead over Adam is {lead['mnist'][0]:+.1f} points on MNIST (paired standard error "
+    f"{lead['mnist'][1]:.1f}) and {lead['fashion_mnist'][0]:+.1f} on Fashion-MNIST ({lead['fashion_mnist'][1]:.1f}); "
+    f"and (c) would fail only for a drop of more than about {2 * se_gap:.1f} points.")
+glue("target_c_context", Markdown(target_c_context))
+print(target_c_context)
 for name in ("Meta RNN", "FWMemory"):
     for ds_name, r in (("mnist", mn[name]), ("fashion_mnist", fm[name])):
         glue(f"chance_{slugs[name]}_{ds_name}",
@@ -552,8 +610,7 @@ print(report)
 #   ({glue:text}`chance_metarnn_fashion_mnist`): {glue:md}`verdict_metarnn`.
 #   On Fashion-MNIST it is {glue:md}`cmp_metarnn_vsml_fashion`. VSML's
 #   Fashion-MNIST accuracy is {glue:md}`cmp_vsml_gap`: target (c),
-#   {glue:md}`verdict_vsml_gap`. (Adam's Fashion-MNIST accuracy is
-#   {glue:md}`cmp_adam_gap`; its rate was tuned on MNIST.)
+#   {glue:md}`verdict_vsml_gap`. {glue:md}`target_c_context`
 # * **FWMemory** ({glue:text}`steps_fwmemory` steps,
 #   {glue:text}`minutes_fwmemory` min) gets {glue:text}`fs_fwmemory_mnist` ±
 #   {glue:text}`fs_fwmemory_mnist_sem` % on MNIST test digits
@@ -572,7 +629,9 @@ print(report)
 #   the Meta RNN ({glue:text}`fs_metarnn_mnist` %) is
 #   {glue:md}`cmp_metarnn_vsml_mnist`: an ordering like Figure 18's (VSML
 #   "does learn more slowly"), on seen classes, which Figure 18 does not
-#   test.
+#   test. It comes at very different step counts: the Meta RNN ran
+#   {glue:text}`steps_rnn` steps and VSML {glue:text}`steps_vsml`, and
+#   {glue:md}`metarnn_at_vsml_steps`.
 #
 # All verdicts concern these checkpoints: the standard errors are over
 # meta-test episodes, and each model had a single meta-training run, so
@@ -612,8 +671,10 @@ print(report)
 # seen (one in five for the first example, one in one for the last). Scoring
 # the support steps would reward this bookkeeping of labels, which has
 # nothing to do with recognising images, and add its noise to the
-# meta-gradient (with K > 1 it would also reward remembering
-# within-episode repeats). The query is the one prediction that depends on
+# meta-gradient. (With K > 1, a later support example of a class already
+# shown *is* a few-shot test, the kind of prediction the paper's online
+# protocol scores; but the first one of each class stays pure label
+# bookkeeping.) The query is the one prediction that always depends on
 # what was learned from the support images.
 # `tests/test_few_shot.py` checks that the BPTT meta-gradient is the
 # query's alone.
