@@ -25,8 +25,10 @@
 # meta training": they "perform comparable to the unchanged reference", 32
 # meta-test runs each. **Target:** no configuration more than {glue:text}`tol_points` points
 # *below* the reference's cumulative accuracy after {glue:text}`horizon`
-# examples; doing better counts as met. The 5-point threshold is this book's
-# choice: the paper says only "comparable".
+# examples; doing better counts as met. A class subset is judged on the
+# chance-corrected scale (below), since fewer classes raise raw accuracy by
+# guessing alone. The threshold and the horizon are this book's choice: the
+# paper says only "comparable" and gives no horizon for Figure 7.
 #
 # **Where we differ from the paper.**
 # * *Meta-training.* Our shipped $V_M$s were meta-trained by BPTT on plain
@@ -54,6 +56,11 @@
 #   sizes and class counts listed below. We add online gradient descent and,
 #   where its fixed 49 inputs allow, the Meta RNN, both with settings tuned
 #   on the reference only, as our $V_M$s are.
+# * *Initial states.* The paper initialises the sub-LSTM states "randomly
+#   from independent standard normals" (Appendix C.2); our $V_M$s start half
+#   of each state random and the rest at zero (`init_rand_proportion`, below).
+# * *Seven configurations.* The paper's figure has six; we add the random
+#   projection its text discusses, so each $V_M$ is judged on seven.
 # * *Bars.* The paper draws standard deviations over 32 seeds; we draw one
 #   standard error of the mean, which says how well each mean is known.
 
@@ -85,7 +92,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown
 
-from vsml import data, horizon, meta, robustness
+from vsml import data, horizon, meta, robustness, stats
 from vsml.baselines import online_sgd
 from vsml.book import chapter_setup, glue
 from vsml.device import resolve_device, threads_text
@@ -186,7 +193,10 @@ for key, name in (("main", pretrained_main), ("big", pretrained_big), ("metarnn"
 # {glue:text}`horizon` examples on {glue:text}`tune_episodes` MNIST
 # *training* episodes of the reference configuration, one grid search per resolution; it is then kept
 # for every configuration, as a learned algorithm is. The grid grows until
-# the chosen rate is inside it.
+# the chosen rate is inside it. It is one pick over
+# {glue:text}`tune_episodes` episodes: where two rates score close (see the
+# printout; at 28x28 SGD's grid is not even single-peaked), the baselines'
+# margins below carry that noisy choice.
 
 # %%
 lr_grid = {"sgd": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], "adam": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]}
@@ -252,12 +262,14 @@ for vm_key, configs, base, runs in (("main", configs_main, 7, num_runs), ("big",
 # Cumulative accuracy after {glue:text}`horizon` examples, mean $\pm$
 # standard error over the runs. The verdict rule: a configuration meets the
 # target when it is at most {glue:text}`tol_points` points *below* the reference; doing better
-# counts as met, since robustness means not losing accuracy (fewer classes
-# make the task easier: chance is higher). Size changes, permutations and
+# counts as met, since robustness means not losing accuracy. For a class
+# subset the points are those of the chance-corrected accuracy (times 100,
+# the reference's corrected for its 10 classes), because fewer classes make
+# the task easier: chance is higher. Size changes, permutations and
 # the projection run the reference's own episodes, so their gap's error is
 # paired (marked `p`): the standard error of the run-by-run differences.
 # Class subsets draw their own episodes, so theirs treats the two means as
-# independent.
+# independent (marked `c`: chance-corrected).
 # The chance-corrected accuracy $(\mathrm{acc} - 1/k)/(1 - 1/k)$ puts the
 # class subsets on the reference's scale: 0 is guessing, 1 is always right.
 
@@ -282,8 +294,12 @@ for vm_key, (curves, classes) in results.items():
     for name, out in curves.items():
         m, s = at_end(out["VSML"])
         # runs on the reference's own episodes are paired with its runs; class subsets draw their own
-        g = (robustness.paired_gap(ref_runs, out["VSML"][:, T - 1]) if CONFIGS[vm_key][name].paired
-             else robustness.gap(ref["VSML"], (m, s)))
+        if CONFIGS[vm_key][name].paired:
+            g = robustness.paired_gap(ref_runs, out["VSML"][:, T - 1])
+        elif classes[name] != classes[robustness.REFERENCE]:
+            g = robustness.chance_corrected_gap(ref["VSML"], classes[robustness.REFERENCE], (m, s), classes[name])
+        else:
+            g = robustness.gap(ref["VSML"], (m, s))
         others = []
         for b in ("Meta RNN", *BASELINES):
             if b in out:
@@ -293,7 +309,8 @@ for vm_key, (curves, classes) in results.items():
                 others.append("n/a")
         kappa = robustness.chance_corrected(m, classes[name])
         print(f"  {name:18s} {100 * m:5.1f}+-{100 * s:4.1f}  "
-              + (f"{'(reference)':>24s}" if name == robustness.REFERENCE else f"{g.describe():>24s}")
+              + (f"{'(reference)':>24s}" if name == robustness.REFERENCE else
+                 f"{g.describe() + (' c' if classes[name] != classes[robustness.REFERENCE] else ''):>24s}")
               + f" {kappa:12.2f}  " + "  ".join(f"{o:>15s}" for o in others))
         if name != robustness.REFERENCE:
             verdicts[vm_key, name] = g
@@ -311,7 +328,8 @@ for vm_key, (curves, classes) in results.items():
     print(f"  target (every configuration at most {robustness.TOLERANCE_POINTS:g} points below the reference): "
           f"{'MET' if n_met == n_all else 'NOT MET'} ({n_met} of {n_all}); "
           f"largest drop: {worst[0]} {worst[1].points:+.1f} points, {worst_noise}")
-    print("  (p: paired error, from the run-by-run differences; class subsets draw their own episodes)")
+    print("  (p: paired error, from the run-by-run differences; c: class subset, gap in chance-corrected points, "
+          "independent episodes)")
     subset_rows = []
     for name in curves:
         if classes[name] != 10:  # a class subset: chance-corrected gains of every learner, for Exercise 2
@@ -359,6 +377,65 @@ print("permutation gaps within three standard errors:",
 glue("perm_note", Markdown("all four gaps lie within three standard errors of zero" if all(perm_ok.values()) else
                            "**not all four gaps lie within three standard errors of zero** (printed above), "
                            "which the architecture rules out: look for a bug"))
+# The random projection, read against the noise: our V_Ms never met one in meta-training (the paper's did).
+WORDS = {1: "a gain beyond the noise", -1: "a loss beyond the noise", 0: "within the noise"}
+proj = {vm: verdicts[vm, "random projection"] for vm in results}
+glue("projection_text", Markdown(
+    "; ".join(f"for the {'7x7' if vm == 'main' else '28x28'} $V_M$ {g.points:+.1f} points (paired standard error "
+              f"{g.sem:.1f}): {WORDS[stats.sign_beyond(g.points, g.sem)]}" for vm, g in proj.items())))
+# Size changes: every one against the reference, and what the baselines (kept at the reference's rate) do there.
+size_rows = []
+for vm in results:
+    curves_vm = results[vm][0]
+    for name, cfg in CONFIGS[vm].items():
+        if name.endswith("inputs") and "permuted" not in name:
+            g = verdicts[vm, name]
+            base = ", ".join(f"{b} {100 * (at_end(curves_vm[name][b])[0] - at_end(curves_vm[robustness.REFERENCE][b])[0]):+.1f}"
+                             for b in BASELINES)
+            size_rows.append(f"{name} for the {'7x7' if vm == 'main' else '28x28'} $V_M$: VSML {g.points:+.1f} "
+                             f"({WORDS[stats.sign_beyond(g.points, g.sem)]}), {base}")
+glue("size_text", Markdown("; ".join(size_rows)))
+# The Meta RNN on class subsets: the subsets keep MNIST's order (relabelled ascending), so some classes keep their
+# MNIST name; the share of drawn classes that do, over many draws like class_subset_episodes'.
+def share_keeping_name(k, draws=2000):
+    """Share of the drawn classes whose ascending relabelling leaves their MNIST name unchanged."""
+    subsets = torch.stack([torch.randperm(10, generator=torch.Generator().manual_seed(i))[:k].sort().values
+                           for i in range(draws)])
+    return float((subsets == torch.arange(k)).float().mean())
+
+
+kept_name = {k: share_keeping_name(k) for k in (3, 5)}
+m5, s5 = at_end(results["main"][0]["5 classes"]["Meta RNN"])
+glue("metarnn_subset_text", Markdown(
+    f"On 5 classes the Meta RNN is at {100 * m5:.1f} % (chance {100 / 5:.0f} %)"
+    + ("" if m5 - 2 * s5 <= 1 / 5 else
+       f", above chance. A likely reason, not checked further: a class subset is relabelled in "
+    f"ascending order, so a class keeps its MNIST name when it is digit j at position j (digit 0 always, when "
+    f"drawn); over random subsets that holds for {100 * kept_name[5]:.0f} % of the drawn classes on 5 classes and "
+    f"{100 * kept_name[3]:.0f} % on 3, and for those the classifier stored in its weights is right without "
+    f"reading a label") + f". It was meta-trained on {prov_mrnn['config']['episode_length']:,}-example "
+    f"episodes and is tested at {T:,}."))
+# Exercise 2: is VSML's chance-corrected gain on 3 classes larger than the baselines'? Within each configuration
+# the learners ran the same episodes (paired); the subset and the reference are independent.
+def kappa_runs(curves_cfg, who, k):
+    return (curves_cfg[who][:, T - 1].double() - 1 / k) / (1 - 1 / k)
+
+
+c_main, k_main = results["main"]
+ex2 = []
+for b in BASELINES:
+    d_sub, se_sub = stats.paired_difference(100 * kappa_runs(c_main["3 classes"], "VSML", 3),
+                                            100 * kappa_runs(c_main["3 classes"], b, 3))
+    d_ref, se_ref = stats.paired_difference(100 * kappa_runs(c_main[robustness.REFERENCE], "VSML", 10),
+                                            100 * kappa_runs(c_main[robustness.REFERENCE], b, 10))
+    d, se = stats.independent_difference(d_sub, se_sub, d_ref, se_ref)
+    ex2.append(f"against {b} {d:+.1f} chance-corrected points (standard error {se:.1f}, "
+               f"{WORDS[stats.sign_beyond(d, se)]})")
+glue("ex2_gain_text", Markdown("VSML's extra gain on 3 classes, " + "; ".join(ex2)))
+print("projection:", "; ".join(f"{vm} {g.points:+.1f} +- {g.sem:.1f}" for vm, g in proj.items()))
+print("sizes:", "; ".join(size_rows))
+print("exercise 2:", "; ".join(ex2))
+
 # How the references compare with tuned online gradient descent (chapter 07 follows that comparison).
 for vm, vm_key in VM_SLUG.items():
     best = max(BASELINES, key=lambda b: at_end(results[vm][0][robustness.REFERENCE][b])[0])
@@ -392,17 +469,22 @@ def figure7(vm_key, ax):
             else:  # the Meta RNN cannot take other input sizes
                 ax.text(slot, 2, "n/a", ha="center", va="bottom", rotation=90, fontsize=12)
         ax.bar(xs, ms, width, yerr=ss, capsize=3, label=w, edgecolor="black", lw=0.5, **LEARNER_STYLE[w])
-    ref = 100 * at_end(curves[robustness.REFERENCE]["VSML"])[0]
-    ax.axhline(ref, color="C3", lw=1, label="VSML reference")
-    ax.axhline(ref - robustness.TOLERANCE_POINTS, color="C3", ls="--", lw=1.2,
-               label=f"VSML reference - {robustness.TOLERANCE_POINTS:g} points")
+    ref = at_end(curves[robustness.REFERENCE]["VSML"])[0]
+    k_ref = classes[robustness.REFERENCE]
+    ax.axhline(100 * ref, color="C3", lw=1, label="VSML reference")
+    for j, n in enumerate(names):  # the target's limit in each configuration's own raw-accuracy scale
+        k = classes[n]
+        limit = robustness.chance_corrected(ref, k_ref) - robustness.TOLERANCE_POINTS / 100
+        ax.plot([j - 0.45, j + 0.45], [100 * (1 / k + limit * (1 - 1 / k))] * 2, color="C3", ls="--", lw=1.2,
+                label=(f"target's limit (reference - {robustness.TOLERANCE_POINTS:g} points, chance-corrected "
+                       f"on class subsets)") if j == 0 else None)
     for j, n in enumerate(names):
         ax.plot([j - 0.45, j + 0.45], [100 / classes[n]] * 2, color="grey", ls=":", lw=1.5,
                 label="chance" if j == 0 else None)
     ax.set_xticks(range(len(names)), [n.replace(" ", "\n", 1) for n in names])
     ax.set_ylim(0, 100)
-    ax.set_ylabel(f"cumulative accuracy after {T:,} (%)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=7, frameon=False)
+    ax.set_ylabel(f"cumulative accuracy after {T:,} examples (%)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4, frameon=False)
 
 
 fig, ax = plt.subplots(figsize=(14, 6.2))
@@ -428,8 +510,10 @@ plt.close(fig)
 # configuration (red: VSML; hatched: the Meta RNN, only where it can take the
 # inputs; pale: online SGD and Adam with the rate tuned on the reference).
 # Error bars: one standard error over the runs. Solid red line: VSML's
-# reference; dashed: the target's limit below it. Dotted grey:
-# chance in each configuration.
+# reference; dashed: the target's limit in each configuration (on class
+# subsets the reference's chance-corrected accuracy less the tolerance,
+# drawn on that subset's raw scale). Dotted grey: chance in each
+# configuration.
 # ```
 #
 # ```{glue:figure} fig_big
@@ -457,7 +541,7 @@ axes[0].set_ylim(0, 100)
 axes[1].set(ylabel="chance-corrected accuracy", xlabel="examples seen", ylim=(-0.1, 1))
 for ax in axes:
     ax.set_xscale("log")
-axes[1].legend(loc="upper left", fontsize=12, ncol=2)
+axes[1].legend(loc="lower right", fontsize=12, ncol=2)
 fig.tight_layout()
 
 # %% [markdown]
@@ -470,7 +554,7 @@ fig.tight_layout()
 #
 # * **The 7x7 $V_M$.** Its unchanged reference reaches
 #   {glue:text}`rob_m7_reference_acc` $\pm$ {glue:text}`rob_m7_reference_sem` %.
-#   Gaps to it, in points: 3 classes {glue:text}`rob_m7_classes3_gap`,
+#   Gaps to it, in points (class subsets: chance-corrected points): 3 classes {glue:text}`rob_m7_classes3_gap`,
 #   5 classes {glue:text}`rob_m7_classes5_gap`, 14x14 inputs
 #   {glue:text}`rob_m7_size14_gap`, 28x28 inputs {glue:text}`rob_m7_size28_gap`,
 #   permuted inputs {glue:text}`rob_m7_perm_inputs_gap`, permuted outputs
@@ -480,7 +564,7 @@ fig.tight_layout()
 #   largest drop: {glue:md}`rob_m7_worst`, {glue:text}`rob_m7_worst_gap` points,
 #   {glue:md}`rob_m7_worst_noise`).
 # * **The 28x28 $V_M$.** Reference {glue:text}`rob_g28_reference_acc` $\pm$
-#   {glue:text}`rob_g28_reference_sem` %; gaps: 3 classes
+#   {glue:text}`rob_g28_reference_sem` %; gaps (class subsets chance-corrected): 3 classes
 #   {glue:text}`rob_g28_classes3_gap`, 5 classes {glue:text}`rob_g28_classes5_gap`,
 #   21x21 inputs {glue:text}`rob_g28_size21_gap`, 32x32 inputs
 #   {glue:text}`rob_g28_size32_gap`, permuted inputs
@@ -503,7 +587,7 @@ fig.tight_layout()
 #   {glue:text}`rob_m7_classes3_metarnn` % on 3 classes. With permuted
 #   outputs and on 3 classes it ignores the labels it is given: after
 #   {glue:text}`horizon` labelled examples it is still at chance, never
-#   having learned the new names of the classes. Online
+#   having learned the new names of the classes. {glue:md}`metarnn_subset_text` Online
 #   gradient descent starts every run from random weights drawn alike for
 #   every input and output, so it is symmetric too (its gaps are in the
 #   table).
@@ -519,9 +603,18 @@ fig.tight_layout()
 #   {glue:text}`rob_m7_classes3_kgain_sgd` for SGD and
 #   {glue:text}`rob_m7_classes3_kgain_adam` for Adam. Fewer classes are
 #   easier for every learner, not only for VSML (Exercise 2).
-#   The projection keeps the images' information but not their pixel
-#   statistics; the paper reads robustness to it as evidence of a learning
-#   algorithm "beyond transferring learned representations".
+#   What the baselines do at the new sizes (their rates kept from the
+#   reference), in points against their own references:
+#   {glue:md}`size_text`. Larger inputs carry more of each image than 7x7
+#   does, which may explain part of the 7x7 $V_M$'s gain there; smaller and
+#   upscaled ones do not, for the 28x28 $V_M$.
+# * **The random projection** keeps the images' information but not their
+#   pixel statistics; the paper reads robustness to it as evidence of a
+#   learning algorithm "beyond transferring learned representations". Our
+#   $V_M$s never met a projection in meta-training (the paper's did):
+#   {glue:md}`projection_text`. The projection matrix (one Glorot-uniform
+#   $D \times D$ matrix per run) is this book's choice: the paper does not
+#   give its distribution.
 #
 # Robust need not mean best: on the unchanged references, the best tuned
 # online baseline after {glue:text}`horizon` examples reaches
@@ -577,11 +670,13 @@ fig.tight_layout()
 # shows how much easier the task itself became. On 3 and 5 classes online
 # SGD and Adam gain most of the raw points VSML gains, for both $V_M$s:
 # most of the rise is the easier task. On the chance-corrected scale
-# (printed under each table) VSML gains more on 3 classes
-# ({glue:text}`rob_m7_classes3_kgain_vsml` against
-# {glue:text}`rob_m7_classes3_kgain_sgd` for SGD and
-# {glue:text}`rob_m7_classes3_kgain_adam` for Adam, 7x7 episodes), but it
-# also starts further below full accuracy, so it has more room to gain.
+# (printed under each table) VSML's gain on 3 classes is
+# {glue:text}`rob_m7_classes3_kgain_vsml`, SGD's
+# {glue:text}`rob_m7_classes3_kgain_sgd` and Adam's
+# {glue:text}`rob_m7_classes3_kgain_adam` (7x7 episodes), and judged against
+# its noise (paired within each configuration): {glue:md}`ex2_gain_text`.
+# VSML also starts further below full accuracy, so it has more room to
+# gain.
 # So, not by itself: the subsets show that VSML copes with fewer classes;
 # whether it learns *better* on them these runs cannot separate from that
 # room to gain.
@@ -605,11 +700,10 @@ fashion_test = data.load("fashion_mnist", "test")
 combo = robustness.Configuration("fashion, 5 classes, permuted", "two changes at once", num_classes=5,
                                  permute_inputs=True)
 ex_runs, ex_len = (8, 500) if not run.smoke else (2, 10)
-x_ex, y_ex, k_ex = combo.episodes(fashion_test, ex_runs, ex_len, seed=3, base_size=7)
 vm_cfg = meta.VSMLConfig.from_dict(learners["main"][1]["model_config"])
 plain = robustness.Configuration("fashion, 5 classes", "the same classes, pixels in order", num_classes=5)
 for cfg in (plain, combo):  # same seed: the same images and classes, once unpermuted for reference
-    x_ex, y_ex, k_ex = cfg.episodes(fashion_test, ex_runs, ex_len, seed=3, base_size=7)
+    x_ex, y_ex, k_ex = cfg.episodes(fashion_test, ex_runs, ex_len, seed=3, base_size=7, device=dev)
     res = meta_test("vsml", x_ex, y_ex, k_ex, params=learners["main"][0], vsml_config=vm_cfg, seed=seed)
     final = 100 * res["cum_acc"][:, -1].double()
     print(f"{cfg.name}: acc@{ex_len} = {float(final.mean()):.1f} +- {float(final.std() / ex_runs ** 0.5):.1f} % "
