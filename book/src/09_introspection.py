@@ -25,14 +25,18 @@
 #
 # **Where we differ from the paper.**
 # * *Meta-training.* The paper's $V_M$ came from ES on 28x28 MNIST with
-#   500-example episodes (Section 4, Appendix C.2); ours were meta-trained by
-#   BPTT on 7x7-pooled MNIST (chapter {doc}`07_meta_learning`), so we
-#   introspect at 7x7. The 28x28 rows below run the same 7x7-trained $V_M$ on
+#   500-example episodes (Section 4, Appendix C.2: a population of 1024 for
+#   10k steps on 128 GPUs); ours were meta-trained by BPTT on 7x7-pooled
+#   MNIST on a CPU (chapter {doc}`07_meta_learning`; steps and data printed
+#   below), so we introspect at 7x7. The 28x28 rows below run the same 7x7-trained $V_M$ on
 #   an input size it never saw.
 # * *Baselines.* The paper's comparison is Adam, at its learning rate
-#   $10^{-3}$ (Appendix C.2). We tune online SGD's and Adam's rates for the
-#   first 100 examples (printed), which gives Adam a far larger rate, and
-#   also show Adam at the paper's rate.
+#   $10^{-3}$ (Appendix C.2). We tune online SGD's and Adam's rates for each
+#   protocol (the 20 steps of two images per class, and 100 random images;
+#   printed), which at 7x7 gives Adam a far larger rate, and also show Adam
+#   at the paper's rate in the table (not in the figures). The paper's
+#   further comparisons (SGD at several rates, several steps on the same
+#   input) are not reproduced.
 # * *The protocol.* Section 5 says "The same digit is always repeated
 #   twice". That can mean two images of each digit, or the same image shown
 #   twice. Our main protocol uses two *different* images of each class;
@@ -75,7 +79,7 @@ from vsml.introspection import (across_runs_se, encounter_accuracy, encounter_hi
 from vsml.memory import peak_rss_mb
 from vsml.network import VSMLNetwork
 from vsml.online import online_metrics
-from vsml.tasks import online_episodes, resize_images
+from vsml.tasks import model_inputs, online_episodes
 
 run = chapter_setup(smoke=smoke, device=device, seed=seed)
 dev = resolve_device(run.device)
@@ -96,7 +100,10 @@ for p in (prov, prov_short):
     c = p["config"]
     print(f"{p['name']}: {p['steps']:,} {p['method'].upper()} steps, episodes of {c['episode_length']:,}"
           + (f"-{c['episode_length_max']:,} examples" if c.get("episode_length_max") else " examples")
-          + f", resize {c['resize']}, commit {p['git_commit'][:12]}")
+          + f", resize {c['resize']}, {p['dataset']['num_examples']:,} training images"
+          + (" (PARTIAL)" if p["dataset"]["partial"] else "")
+          + (f", continued from {c['init_from']}" if c.get("init_from") else "")
+          + f", commit {p['git_commit'][:12]}")
 glue("vm_name", Markdown(f"`{pretrained}`"), display=False)
 
 # %% [markdown]
@@ -104,9 +111,13 @@ glue("vm_name", Markdown(f"`{pretrained}`"), display=False)
 #
 # VSML runs the shipped $V_M$ forward from fresh random states. Online SGD
 # and Adam train a single layer (the architecture one VSML layer implements),
-# with the learning rate that gives the best cumulative accuracy after 100
-# examples on MNIST *training* episodes (the grid grows until the chosen rate
-# is inside it).
+# with the learning rate tuned on MNIST *training* episodes of the protocol
+# at hand, for the quantity that protocol is read by: cumulative accuracy
+# after 100 random examples, and second-example accuracy on
+# two-images-per-class sequences (the grid grows until the chosen rate is
+# inside it). Cumulative accuracy over a two-per-class sequence would be the
+# wrong target: a step towards the class just told is wrong on the next
+# image, which is of another class, so it favours rates that barely learn.
 
 # %%
 lr_grid = {"sgd": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1], "adam": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]}
@@ -133,22 +144,67 @@ def vsml_logits(x, y, vm_params=params, vm_prov=prov):
     return res.logits.cpu()
 
 
-def gd_logits(x, y, opt, px, lr=None):
-    lr = tuned[opt, px] if lr is None else lr
+TWO = "2 per class"
+
+
+def rate(opt, px, protocol):
+    """The tuned learning rate of optimiser opt at px x px inputs for this protocol."""
+    return tuned_two[opt, px] if protocol == TWO else tuned[opt, px]
+
+
+def gd_logits(x, y, opt, px, lr=None, protocol=None):
+    lr = rate(opt, px, protocol) if lr is None else lr
     return online_sgd(x.to(dev), y.to(dev), 10, optimizer=opt, lr=lr, seed=seed)["logits"].cpu()
 
 
 def images(dataset, index, px):
-    """Standardised, resized, flattened images at ``index`` [P, T] -> [P, T, px * px] (as online_episodes does)."""
-    mean, std = dataset.stats
-    x = (dataset.x[index.reshape(-1)] - mean) / std
-    x = resize_images(x, px) if px != dataset.x.shape[-1] else x
-    return x.reshape(*index.shape, -1)
+    """Images at ``index`` [P, T] -> [P, T, px * px], prepared as every episode of the book is."""
+    return model_inputs(dataset, index, True, None if px == dataset.x.shape[-1] else px)
 
 
-def learner_logits(x, y, px):
-    return {"VSML": vsml_logits(x, y), f"online SGD (lr {tuned['sgd', px]:g})": gd_logits(x, y, "sgd", px),
-            f"Adam (lr {tuned['adam', px]:g})": gd_logits(x, y, "adam", px)}
+def sequences(dataset, protocol, px, runs, seed0=500):
+    """``runs`` episodes of the protocol: two images of each class in random order, or ``long_seq`` random ones."""
+    if protocol == TWO:
+        g = torch.Generator().manual_seed(seed0 + seed)
+        idx = torch.stack([per_class_sequence(dataset, per_class, seed=int(torch.randint(1 << 30, (), generator=g)))
+                           for _ in range(runs)])
+        return images(dataset, idx, px), dataset.y[idx]
+    return online_episodes(dataset, runs, long_seq, seed=600 + seed, image_size=None if px == 28 else px)
+
+
+def learner_logits(x, y, px, protocol):
+    return {"VSML": vsml_logits(x, y),
+            f"online SGD (lr {rate('sgd', px, protocol):g})": gd_logits(x, y, "sgd", px, protocol=protocol),
+            f"Adam (lr {rate('adam', px, protocol):g})": gd_logits(x, y, "adam", px, protocol=protocol)}
+
+
+# The rates for two images per class: tuned on such sequences of MNIST training images for the quantity the
+# protocol compares, second-example accuracy. (Cumulative accuracy over the 20 steps would pick a rate that barely
+# learns: a step towards the class just told is wrong on the next image, which is of another class.)
+def second_example_accuracy(opt, lr, x, y):
+    lg = online_sgd(x.to(dev), y.to(dev), 10, optimizer=opt, lr=lr, seed=seed)["logits"].cpu()
+    return encounter_accuracy(lg.argmax(-1) == y, y, k=2)[0]
+
+
+tuned_two = {}
+for px in (7, 28):
+    x_t, y_t = sequences(mnist_train, TWO, px, 64 if not run.smoke else 2, seed0=77)
+    for opt in ("sgd", "adam"):
+        grid = sorted(lr_grid[opt])
+        scores = {lr: second_example_accuracy(opt, lr, x_t, y_t) for lr in grid}
+        for _ in range(4 if not run.smoke else 1):  # widen by the grid's step until the best has a neighbour each side
+            best = max(scores, key=scores.get)
+            if min(scores) < best < max(scores):
+                break
+            edge = min(scores) if best == min(scores) else max(scores)
+            step = grid[1] / grid[0]
+            new = edge / step if edge == min(scores) else edge * step
+            scores[new] = second_example_accuracy(opt, new, x_t, y_t)
+        tuned_two[opt, px] = max(scores, key=scores.get)
+        print(f"{opt:4s} {px:2d}x{px:<2d} two per class, second-example accuracy by rate: "
+              + ", ".join(f"{lr:.3g}: {100 * a:.1f}%" for lr, a in sorted(scores.items()))
+              + f" -> {tuned_two[opt, px]:.3g}")
+        glue(f"lr2_{opt}_{px}", f"{tuned_two[opt, px]:.3g}", display=False)
 
 
 def probability_figure(logits, y):
@@ -171,10 +227,10 @@ def probability_figure(logits, y):
 # classes *before* the label arrives, the white square marks the true class
 # and the red circle the prediction (a hit is a circle inside a square).
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-09-two-per-class", "caption": "Figure 9: output probabilities of every class over an online sequence of 20 MNIST test digits, two of each class (7x7 inputs). White squares: the true class; red circles: the prediction. Top: VSML, running its meta-learned V_M forward; middle and bottom: online SGD and Adam with learning rates tuned for 100 examples."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-09-two-per-class", "caption": "Figure 9: output probabilities of every class over an online sequence of 20 MNIST test digits, two of each class (7x7 inputs). White squares: the true class; red circles: the prediction. Top: VSML, running its meta-learned V_M forward; middle and bottom: online SGD and Adam with learning rates tuned for such 20-step sequences (Adam at the paper's rate is in the table, not here)."}}
 index = per_class_sequence(mnist_test, per_class, seed=seed)[None]   # [1 run, 20 steps]
 x9, y9 = images(mnist_test, index, 7), mnist_test.y[index]
-logits9 = learner_logits(x9, y9, 7)
+logits9 = learner_logits(x9, y9, 7, TWO)
 probability_figure(logits9, y9)
 
 # %% [markdown]
@@ -185,7 +241,7 @@ probability_figure(logits9, y9)
 
 # %% tags=["hide-input"] mystnb={"figure": {"name": "fig-09-hundred", "caption": "Figure 17: the same view for 100 random MNIST test digits (7x7 inputs), VSML (top) beside online SGD and Adam. Markers as in the previous figure."}}
 x17, y17 = online_episodes(mnist_test, 1, long_seq, seed=100 + seed, image_size=7)
-logits17 = learner_logits(x17, y17, 7)
+logits17 = learner_logits(x17, y17, 7, "random")
 probability_figure(logits17, y17)
 
 # %% [markdown]
@@ -195,7 +251,8 @@ probability_figure(logits17, y17)
 # the second time". We measure exactly that: **second-example accuracy** is
 # the accuracy on the steps whose class has been seen exactly once before in
 # the same run (`vsml.introspection.encounter_accuracy(correct, y, k=2)`).
-# Its standard error (binomial, over the counted steps) is printed beside it.
+# Its standard error (across runs: steps within a run are not independent)
+# is printed beside it.
 # Beside it, first-example accuracy ($k = 1$: the class was never labelled
 # before, so no learner can know it) and the accuracy over all steps. Two
 # protocols, each over many runs: Figure 9's sequences (two images per class,
@@ -213,15 +270,6 @@ for k in (1, 2, 3):
     print(f"k={k}: accuracy {acc_k:.3f} over {n_k} steps")
 
 # %%
-def sequences(dataset, protocol, px, runs):
-    if protocol == "2 per class":
-        g = torch.Generator().manual_seed(500 + seed)
-        idx = torch.stack([per_class_sequence(dataset, per_class, seed=int(torch.randint(1 << 30, (), generator=g)))
-                           for _ in range(runs)])
-        return images(dataset, idx, px), dataset.y[idx]
-    return online_episodes(dataset, runs, long_seq, seed=600 + seed, image_size=None if px == 28 else px)
-
-
 rows, assoc, first_acc, hits2, conf = [], {}, {}, {}, {}
 t0 = time.perf_counter()
 for label, ds in (("MNIST", mnist_test), ("Fashion-MNIST", fashion_test)):
@@ -230,7 +278,8 @@ for label, ds in (("MNIST", mnist_test), ("Fashion-MNIST", fashion_test)):
             x, y = sequences(ds, protocol, px, num_runs)
             lgs = {f"VSML ({pretrained})": vsml_logits(x, y),
                    f"VSML ({pretrained_short})": vsml_logits(x, y, params_short, prov_short),
-                   "online SGD": gd_logits(x, y, "sgd", px), "Adam": gd_logits(x, y, "adam", px),
+                   "online SGD": gd_logits(x, y, "sgd", px, protocol=protocol),
+                   "Adam": gd_logits(x, y, "adam", px, protocol=protocol),
                    "Adam, paper's lr": gd_logits(x, y, "adam", px, lr=PAPER_ADAM_LR)}
             for name, lg in lgs.items():
                 correct = lg.argmax(-1) == y
@@ -298,9 +347,10 @@ g_short, g_short_se = paired_gap(key9, f"VSML ({pretrained_short})", vs)
 glue("vsml_short_m_two_7", 100 * assoc[(*key9, f"VSML ({pretrained_short})")], display=False)
 glue("short_vs_long", Markdown(f"{g_short:+.1f} ± {g_short_se:.1f}"), display=False)
 glue("short_note", Markdown({
-    1: "it associates faster than the long-horizon one beyond the noise: fast association is what short episodes "
-       "reward, and the long-horizon training of the short-horizon chapter traded some of it for learning that "
-       "lasts",
+    1: "it associates faster than the long-horizon one beyond the noise. The long-horizon one continued it, but "
+       "with longer episodes *and* on the full training split (it had a partial copy), so this chapter cannot "
+       "say which of the two cost the fast association (chapter 08's two-by-two design separates data and "
+       "LayerNorm for the short-horizon runs)",
     -1: "the long-horizon one associates faster beyond the noise",
     0: "the two cannot be told apart within the noise"}[stats.sign_beyond(g_short, g_short_se)]), display=False)
 glue("conf_vsml", 100 * conf[vs], display=False)
@@ -352,20 +402,23 @@ glue("num_runs", num_runs, display=False)
 #   examples at 7x7 ({glue:md}`short_vs_long` points against
 #   {glue:md}`vm_name`): {glue:md}`short_note`.
 #
-# **Reading the figures.** Look at the column right after a class's first
-# label. A learner that associates fast moves probability onto the class it
-# was just told, so the next image of that class lands in a square with a
-# circle in it. A gradient learner with a small step moves its prediction
-# only a little; one with a large step (Adam at its tuned rate) can swing to
-# the class it was just told and keep predicting it for the next images,
-# whatever they show. One sequence is an anecdote: the second-example
-# accuracies above count how often each learner gets the repeat right over
-# many runs. This is the paper's "fast association", the mechanism behind
-# the steep start of VSML's learning curves in chapter {doc}`07_meta_learning`.
-# The paper sees VSML predict the repeat "with high confidence"; here, on
-# second examples, VSML puts on average {glue:text}`conf_vsml:.1f` % of its
-# probability on the right class (all learners' values are printed under
-# the table).
+# **Reading the figures.** Look at the columns of second examples: the
+# second image of a class, after its first label. A learner that associates
+# fast puts probability on the class it was told *when an image of that
+# class returns*, so that image lands in a square with a circle in it,
+# while images of other classes do not. That is different from moving
+# probability onto the class just told for *every* next image: a gradient
+# learner with a large step (Adam at its tuned rate) can swing to the class
+# it was just told and keep predicting it for the next images, whatever
+# they show, which is right only by luck. One sequence is an anecdote: the
+# second-example accuracies above count how often each learner gets the
+# repeat right over many runs. This is the paper's "fast association"; that
+# it is what makes VSML's learning curves in chapter {doc}`07_meta_learning`
+# start steeply is plausible but not tested here. The paper sees VSML
+# predict the repeat "with high confidence"; here, on second examples, VSML
+# puts on average {glue:text}`conf_vsml:.1f` % of its probability on the
+# right class: far from high confidence (compare the baselines' values,
+# printed under the table).
 #
 # ## Exercises
 #
@@ -380,10 +433,10 @@ glue("num_runs", num_runs, display=False)
 # elimination* (picking among the classes not yet seen) would do better, up
 # to one in $10 - k$ after $k$ classes. The table shows first-example
 # accuracies from {glue:text}`first_min:.1f` % to {glue:text}`first_max:.1f` %,
-# mostly *below* one in ten, most likely because the learners lean towards
-# the classes they have just been told, which is wrong for a new class by
-# definition. So the first
-# example measures that bias, and the second example, not the first,
+# against the one in ten of a uniform guess. One hypothesis for values below
+# it (not tested here): the learners lean towards the classes they have just
+# been told, which is wrong for a new class by definition. So the first
+# example measures such biases, and the second example, not the first,
 # measures learning from a single label.
 # ```
 #
@@ -398,23 +451,27 @@ glue("num_runs", num_runs, display=False)
 # points over two different images), online SGD {glue:text}`rep_sgd` %
 # ({glue:text}`rep_gain_sgd`), Adam {glue:text}`rep_adam` %
 # ({glue:text}`rep_gain_adam`). Recognising an identical image needs memory,
-# not generalisation, so every learner gains; the learner whose one update
-# moves its prediction furthest towards the label it was just told gains
-# most. This reading of the paper's "the same digit is always repeated
-# twice" is the one closer to its "almost always".
+# not generalisation, so every learner gains. How much is not decided by how
+# far one update moves *all* predictions towards the label just told (a
+# large step moves every next prediction, right or wrong, as the figures
+# show for Adam) but by how specific to *this image* the update is: one that
+# ties this image to its label and little else pays off exactly on an
+# identical repeat. (The gains compare two sets of runs, so read small
+# differences with care.) This reading of the paper's "the same digit is
+# always repeated twice" is the one closer to its "almost always".
 # ```
 
 # %% tags=["hide-cell"]
 g = torch.Generator().manual_seed(900 + seed)
 runs_ex = num_runs
-firsts = torch.stack([per_class_sequence(mnist_test, 1, seed=int(torch.randint(1 << 30, (), generator=g)))
-                      for _ in range(runs_ex)])                              # one image per class
+one_each = torch.stack([per_class_sequence(mnist_test, 1, seed=int(torch.randint(1 << 30, (), generator=g)))
+                        for _ in range(runs_ex)])                            # one image per class
 order = torch.stack([torch.randperm(20, generator=g) for _ in range(runs_ex)]) % 10
-idx = firsts.gather(1, order)                                                # each image exactly twice
+idx = one_each.gather(1, order)                                                # each image exactly twice
 x_rep = images(mnist_test, idx, 7)
 y_rep = mnist_test.y[idx]
 distinct = {"VSML": assoc[(*key9, vs)], "SGD": assoc[(*key9, "online SGD")], "Adam": assoc[(*key9, "Adam")]}
-for (name, lg), short in zip(learner_logits(x_rep, y_rep, 7).items(), ("VSML", "SGD", "Adam")):
+for (name, lg), short in zip(learner_logits(x_rep, y_rep, 7, TWO).items(), ("VSML", "SGD", "Adam")):
     hits, counts = encounter_hits(lg.argmax(-1) == y_rep, y_rep, k=2)
     rep_acc = float(hits.sum() / counts.sum())
     print(f"{name:24s} second-example accuracy with repeated images: {100 * rep_acc:.1f} +- "
