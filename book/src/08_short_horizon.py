@@ -32,16 +32,21 @@
 # episodes, one on episodes of the paper's length, so the bias can be looked for in
 # both meta-training methods and at two horizons of the same method. A fifth,
 # a control, is the short-horizon BPTT one without LayerNorm and on the whole
-# training split (see "A control" below).
+# training split (see "A control" below); two more complete a two-by-two
+# design that changes LayerNorm and data one at a time, and one cell of it is
+# meta-trained twice, with two seeds, to show how much a single run can be
+# trusted.
 #
 # **Where we differ from the paper.** The paper's $V_M$ came from ES on
 # 500-example episodes at 28x28 with a "population size of 1024" (which the
 # authors' code {cite}`kirsch2021vsmlcode` counts in antithetic pairs, so
-# twice as many members); three of ours come from BPTT and two from ES with
-# {glue:text}`members_es` members each, all on 7x7-pooled MNIST, and
-# their meta-training horizons are read from their provenance files below. We
-# meta-test at 7x7, the resolution they were trained on, with fewer runs than
-# the paper (printed); the reason is cost, stated below.
+# twice as many members) for {glue:text}`paper_es_steps:,d` steps; most of ours
+# come from BPTT, and two from ES with {glue:text}`members_es` members each for
+# {glue:text}`steps_es:,d` and {glue:text}`steps_es500:,d` generations, all on
+# 7x7-pooled MNIST; their meta-training horizons and data are read from their
+# provenance files below. We meta-test at 7x7, the resolution they were
+# trained on, with {glue:text}`num_runs` runs per learner and dataset (the
+# paper does not say how many it used).
 
 # %% tags=["parameters"]
 smoke = False
@@ -54,8 +59,9 @@ pretrained_es500 = "mnist_es500"      # the same by ES on episodes of the paper'
 pretrained_noln = "mnist_bptt_noln"   # a control: as pretrained_short, but no LayerNorm and the full split
 pretrained_ln_full = "mnist_bptt_ln_full"            # as pretrained_short on the full split (LayerNorm kept)
 pretrained_noln_partial = "mnist_bptt_noln_partial"  # as pretrained_short without LayerNorm (partial split kept)
+pretrained_ln_full_seed1 = "mnist_bptt_ln_full_seed1"  # pretrained_ln_full meta-trained again with seed 1
 early_step = 1650                     # the last two were also exported at this step (NAME_1650)
-num_runs = 8                          # meta-test runs per learner and dataset
+num_runs = 16                         # meta-test runs per learner and dataset
 length = 12000                        # online examples per run (Figure 19)
 image_size = 7                        # input resolution (7: 49 inputs; 28: the paper's 784)
 
@@ -79,6 +85,7 @@ from IPython.display import Markdown
 from vsml import data, horizon, meta, stats
 from vsml.baselines import online_sgd
 from vsml.book import chapter_setup, glue
+from vsml.claims import PAPER_ES_GENERATIONS
 from vsml.device import resolve_device
 from vsml.evaluate import BASELINES, meta_test
 from vsml.memory import peak_rss_mb
@@ -95,11 +102,9 @@ plt.rcParams.update({"font.size": 14, "axes.titlesize": 15, "axes.labelsize": 14
                      "xtick.labelsize": 12, "ytick.labelsize": 12})
 PRETRAINED = (pretrained_short, pretrained_long, pretrained_es, pretrained_es500, pretrained_noln)
 print(f"resolved device: {dev}; {num_runs} runs x {length:,} examples at {image_size}x{image_size}")
-print(f"why: a VSML layer costs one sub-LSTM per input-output pair, so {image_size}x{image_size} inputs cost "
-      f"{784 // image_size ** 2}x less per example than 28x28, and {image_size}x{image_size} is what every V_M here was "
-      f"meta-trained on; {num_runs} runs x {length:,} examples x 2 datasets x {len(PRETRAINED)} V_Ms is what a "
-      f"2-core CPU affords "
-      f"(each part's time is printed; on a GPU pass -p image_size 28 -p num_runs 32)")
+print(f"why {image_size}x{image_size}: it is what every V_M here was meta-trained on (a VSML layer costs one "
+      f"sub-LSTM per input-output pair, so it is also {784 // image_size ** 2}x cheaper per example than 28x28); "
+      f"each meta-test's time is printed below (more runs: -p num_runs 32)")
 
 # %% [markdown]
 # ## The learning algorithms and their horizons
@@ -114,6 +119,8 @@ for pretrained in PRETRAINED:
            f"{c['init_from']}" if hi > lo else f"episodes of {lo:,} examples")
     if p["method"] == "es":
         how += f", by ES with {2 * c['num_pairs']} members from a random start"
+    how += (f", on {p['dataset']['num_examples']:,} training images"
+            + (" (a PARTIAL copy of the split)" if p["dataset"]["partial"] else ""))
     steps = f"{p['steps']:,} {'ES generations' if p['method'] == 'es' else 'BPTT steps'}"
     print(f"{p['name']}: {steps} on {how}; {p['dataset']['name']}/{p['dataset']['split']} "
           f"({p['dataset']['num_examples']:,} images{', PARTIAL' if p['dataset']['partial'] else ''}), "
@@ -135,6 +142,8 @@ glue("name_noln", Markdown(f"`{pretrained_noln}`"), display=False)
 glue("steps_noln", VMS[name_noln]["prov"]["steps"], display=False)
 glue("steps_short", VMS[name_short]["prov"]["steps"], display=False)
 glue("steps_es", VMS[name_es]["prov"]["steps"], display=False)
+glue("steps_es500", VMS[name_es500]["prov"]["steps"], display=False)
+glue("paper_es_steps", PAPER_ES_GENERATIONS, display=False)
 glue("how_long", Markdown(VMS[name_long]["how"]), display=False)
 glue("how_short", Markdown(VMS[name_short]["how"]), display=False)
 glue("hor_long", VMS[name_long]["horizon"], display=False)
@@ -236,7 +245,7 @@ def two_panels(values, ylabel, ylim=(0, 100), logx=False):
     fig.tight_layout(rect=(0, 0.2, 1, 1))
 
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-08-figure19", "caption": "Figure 19: cumulative online accuracy over 12,000 examples, VSML meta-trained on short episodes by BPTT (dashed orange; dashed pink: the same without LayerNorm, on the full training split) and by ES (brown; purple: ES on 500-example episodes, the paper's episode length) and with the persistent pool (solid red), against online SGD and Adam tuned for the whole run. Dotted verticals in each $V_M$'s colour: the longest episode it was meta-trained on (the short-episode ES and no-LayerNorm $V_M$s share the orange one). Mean with a band of one standard error of the mean."}}
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-08-figure19", "caption": "Figure 19: cumulative online accuracy over 12,000 examples, VSML meta-trained on short episodes by BPTT (dashed orange; dashed pink: the same without LayerNorm, on the full training split) and by ES (brown; purple: ES on 500-example episodes, the paper's episode length) and with the persistent pool (solid red), against online SGD and Adam tuned for the whole run, on a single layer (solid blue, green) and with 160 tanh hidden units (dash-dot). Dotted verticals in each $V_M$'s colour: the longest episode it was meta-trained on (the short-episode ES and no-LayerNorm $V_M$s share the orange one). Logarithmic x axis. Mean with a band of one standard error of the mean."}}
 two_panels(lambda ax, label: horizon.plot_bands(ax, {n: curves[label, n] for n in LEARNERS}, colors=COLORS,
                                                 styles=STYLES, legend=False), "cumulative accuracy (%)", logx=True)
 
@@ -432,11 +441,13 @@ print(f"control ({name_noln}): {control}")
 # The control changed two things at once. Two more runs change one each, so
 # that the four short-horizon BPTT $V_M$s form a two-by-two design: with and
 # without LayerNorm, on the partial split and on the full one (their sizes
-# and step counts are printed below), everything else as `cpu_bptt` (the
-# same seed, the same short episodes). They are meta-tested on the
-# same MNIST episodes as above, so every comparison is paired by run. The two
-# new runs were also exported halfway, to see whether the answer depends on
-# how long meta-training ran.
+# and step counts are printed below), everything else as in the config
+# `cpu_bptt` (`vsml/configs/cpu_bptt.yaml`) that the short-horizon $V_M$ was
+# meta-trained with: the same seed, step size, meta-batch and 100-example
+# episodes (the episodes themselves differ where the split does). They are
+# meta-tested on the same MNIST episodes as above, so every comparison is
+# paired by run. The two new runs were also exported halfway, to see whether
+# the answer depends on how long meta-training ran.
 
 # %%
 FACTORIAL = {("LayerNorm", "partial"): pretrained_short, ("no LayerNorm", "full"): pretrained_noln,
@@ -448,11 +459,12 @@ if missing:
     print("not shipped with this copy of the book:", ", ".join(missing))
 x_m, y_m = online_episodes(mnist_train, num_runs, length, seed=2000 + seed, image_size=image_size, device=dev)
 kept, peaks, steps_of, data_of = {}, {}, {}, {}
-for name in [*FACTORIAL.values(), *EARLY.values()]:
-    if name in missing:
-        continue
+
+
+def measure(name):
+    """Meta-test the shipped V_M `name` on the MNIST episodes above (once) and record its peak and share kept."""
     vm_name = f"VSML ({name})"
-    if ("MNIST", vm_name) not in correct:  # the two arms: meta-test them on the same MNIST episodes
+    if ("MNIST", vm_name) not in correct:  # the same MNIST episodes as every other V_M: paired by run
         params, p = meta.load_pretrained(name)
         t0 = time.perf_counter()
         res = meta_test("vsml", x_m, y_m, 10, params={k: v.to(dev) for k, v in params.items()},
@@ -463,11 +475,16 @@ for name in [*FACTORIAL.values(), *EARLY.values()]:
     p = VMS[vm_name]["prov"]
     steps_of[name] = p["steps"]
     data_of[name] = (f"{p['dataset']['num_examples']:,} images{', PARTIAL' if p['dataset']['partial'] else ''}, "
-                     f"LayerNorm {p['model_config']['sub_lstm']['layer_norm']}")
+                     f"LayerNorm {p['model_config']['sub_lstm']['layer_norm']}, seed {p['config']['seed']}")
     kept[name] = retained("MNIST", vm_name)
     peaks[name] = float(horizon.windowed_accuracy(correct["MNIST", vm_name], window).mean(0).max())
-    print(f"{name:28s} {p['steps']:5,} steps ({data_of[name]}): peak windowed accuracy {100 * peaks[name]:.1f} %, "
+    print(f"{name:30s} {p['steps']:5,} steps ({data_of[name]}): peak windowed accuracy {100 * peaks[name]:.1f} %, "
           f"kept at the end {says_retained(kept[name])}")
+
+
+for name in [*FACTORIAL.values(), *EARLY.values()]:
+    if name not in missing:
+        measure(name)
 learned = {n for n in kept if peaks[n] >= 0.15}  # as for the control: too small a peak makes the share noise
 
 
@@ -476,7 +493,8 @@ def cell_text(name):
         return "not shipped"
     if name not in learned:
         return f"`{name}`: never clearly above chance (peak {100 * peaks[name]:.1f} %)"
-    return f"`{name}`: kept {says_retained(kept[name])} of a {100 * peaks[name]:.1f} % peak"
+    return (f"`{name}`: kept {says_retained(kept[name])} of its above-chance accuracy at a "
+            f"{100 * peaks[name]:.1f} % peak")
 
 
 n_images = {split: VMS[f"VSML ({FACTORIAL['LayerNorm' if split == 'partial' else 'no LayerNorm', split]})"]["prov"]
@@ -532,12 +550,40 @@ for cell, early in EARLY.items():
     late = FACTORIAL[cell]
     if early in kept and late in kept:
         early_rows.append(f"`{late}` after {steps_of[early]:,} steps {cell_text(early).split(': ', 1)[1]}, after "
-                          f"{steps_of[late]:,} {cell_text(late).split(': ', 1)[1]}")
+                          f"{steps_of[late]:,} steps {cell_text(late).split(': ', 1)[1]}")
 glue("early_text", Markdown("; ".join(early_rows) + "." if early_rows else
                             "The halfway exports are not shipped with this copy of the book."), display=False)
 print("halfway:", "; ".join(early_rows))
 
-# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-08-factorial", "caption": "The four short-horizon BPTT $V_M$s of the two-by-two design on MNIST: accuracy over the last 500 examples, as in the previous figure (solid: with LayerNorm; dashed: without; red: the full training split; orange: the partial one). Thin dotted lines: the two new runs exported halfway. Mean over the runs; the shaded band is one standard error."}}
+# The pool-trained V_M was continued on the full split; the LayerNorm/full cell has that data without the pool.
+if pretrained_ln_full in learned:
+    name_full = f"VSML ({pretrained_ln_full})"
+    w_end = {vm: 100 * horizon.windowed_accuracy(correct["MNIST", vm], window)[:, -1]
+             for vm in (name_long, name_short, name_full)}
+    d_pool, se_pool = stats.paired_difference(w_end[name_long], w_end[name_full])
+    d_lead = float((w_end[name_long] - w_end[name_short]).mean())
+    pool_says = {1: f"ahead beyond the noise, but by far less than its {d_lead:.0f}-point lead over the short-horizon "
+                    f"$V_M$" if d_pool < d_lead / 2 else "ahead beyond the noise",
+                 0: "not ahead beyond the noise", -1: "behind beyond the noise"}[stats.sign_beyond(d_pool, se_pool)]
+    pool_vs_data = (f"The pool-trained $V_M$ also differs from the short-horizon one in its data: it was continued on "
+                    f"the full training split, where the short-horizon one had a partial copy. The run without a pool "
+                    f"on the full split (`{pretrained_ln_full}`, the LayerNorm/full cell) ends at "
+                    f"{float(w_end[name_full].mean()):.1f} % windowed accuracy against the pool-trained one's "
+                    f"{float(w_end[name_long].mean()):.1f} %, so the pool-trained $V_M$ is {pool_says} "
+                    f"({d_pool:+.1f} points, paired standard error {se_pool:.1f}); it also ran more steps in all. "
+                    f"What the pool adds beyond the data is therefore much less than the comparison with the "
+                    f"short-horizon $V_M$ suggests." if d_pool < d_lead / 2 else
+                    f"The pool-trained $V_M$ also differs from the short-horizon one in its data (the full training "
+                    f"split, where the short-horizon one had a partial copy), but it is {pool_says} of the run "
+                    f"without a pool on the full split (`{pretrained_ln_full}`: {d_pool:+.1f} points at the end, "
+                    f"paired standard error {se_pool:.1f}), so the data alone does not explain its lead.")
+else:
+    pool_vs_data = ("The pool-trained $V_M$ was also continued on more data than the short-horizon one; the run that "
+                    "would separate the two (no pool, full split) is not shipped or never left chance here.")
+glue("pool_vs_data", Markdown(pool_vs_data), display=False)
+print(pool_vs_data)
+
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-08-factorial", "caption": "The four short-horizon BPTT $V_M$s of the two-by-two design on MNIST: accuracy over the last 500 examples, as in the previous figure (solid: with LayerNorm; dashed: without; red: the full training split; orange: the partial one). Thin dotted lines: the two new runs exported halfway. Grey dotted line: chance. Mean over the runs; the shaded band is one standard error."}}
 STYLE_F = {("LayerNorm", "partial"): ("C1", "-"), ("LayerNorm", "full"): ("C3", "-"),
            ("no LayerNorm", "partial"): ("C1", "--"), ("no LayerNorm", "full"): ("C3", "--")}
 fig, ax = plt.subplots(figsize=(11, 5.4))
@@ -557,6 +603,89 @@ ax.set(xlim=(0, length), ylim=(0, 100), xlabel="examples seen (window end)",
        ylabel=f"accuracy over the last {window} examples (%)",
        title=f"MNIST training split, {image_size}x{image_size} inputs")
 ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, frameon=False, fontsize=11)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## A second meta-training seed
+#
+# Every cell of the design is one meta-training run. To see how much a run
+# depends on its seed, the LayerNorm/full cell was meta-trained a second
+# time with `--set seed=1` (its own initial $V_M$ and its own meta-training
+# episodes; everything else as {glue:md}`seed0_name`), exported halfway and at
+# the end as the first was, and meta-tested on the same MNIST episodes as the
+# others. The meta-training runs also record their own accuracy on held-out
+# test episodes every 100 steps (the provenance's `eval_curve`, 100-example
+# episodes), which shows whether and when each run left chance
+# ({numref}`fig-08-seeds`); what the two seeds did is read in "What we found".
+
+# %%
+SEED_RUNS = {0: [EARLY.get(("LayerNorm", "full")), pretrained_ln_full],
+             1: [f"{pretrained_ln_full_seed1}_{early_step}", pretrained_ln_full_seed1]}
+shipped = set(meta.pretrained_names())
+for names in SEED_RUNS.values():
+    for name in names:
+        if name in shipped and name not in kept:
+            measure(name)
+learned = {n for n in kept if peaks[n] >= 0.15}
+LEFT_CHANCE = 0.15  # meta-training's own test accuracy at or above this: the run has left chance
+
+
+def left_chance_at(prov):
+    """The first step at which the run's eval_curve reached LEFT_CHANCE, or None."""
+    return next((r["step"] for r in prov.get("eval_curve") or [] if r["eval_accuracy"] >= LEFT_CHANCE), None)
+
+
+seed_rows, seed_prov, seed_left = [], {}, {}
+for seed_no, names in SEED_RUNS.items():
+    names = [n for n in names if n in kept]
+    if not names:
+        seed_rows.append(f"seed {seed_no}: not shipped with this copy of the book")
+        continue
+    prov = seed_prov[seed_no] = VMS[f"VSML ({names[-1]})"]["prov"]
+    at = left_chance_at(prov)
+    left = (f"left chance at step {at:,}" if at is not None else
+            f"had not left chance by step {prov['steps']:,} (its test accuracy during meta-training never reached "
+            f"{100 * LEFT_CHANCE:.0f} %)")
+    seed_left[seed_no] = f"seed {seed_no} {left.split(' (')[0]}"
+    tested = "; ".join(f"after {steps_of[n]:,} steps {cell_text(n).split(': ', 1)[1]}" for n in names)
+    seed_rows.append(f"seed {seed_no} {left}; meta-tested {tested}")
+seed_text = "; ".join(seed_rows) + "."
+if len(seed_prov) == 2:
+    a, b = SEED_RUNS[0][-1], SEED_RUNS[1][-1]
+    same_steps = seed_prov[0]["steps"] == seed_prov[1]["steps"]
+    at0, at1 = (left_chance_at(seed_prov[k]) for k in (0, 1))
+    if a in learned and b in learned:
+        d_kept, se_kept = stats.paired_difference(100 * kept[b], 100 * kept[a])
+        seed_text += (f" At the end the two seeds' peaks are {100 * peaks[a]:.1f} and {100 * peaks[b]:.1f} %, and "
+                      f"their shares kept differ by {d_kept:+.0f} points (paired standard error {se_kept:.0f}): "
+                      f"{'beyond' if stats.beyond(abs(d_kept), se_kept) else 'within'} the meta-test's noise.")
+    elif (a in learned) != (b in learned):
+        won, lost = (0, 1) if a in learned else (1, 0)
+        steps_said = ("for the same number of steps" if same_steps else
+                      f"for {seed_prov[0]['steps']:,} and {seed_prov[1]['steps']:,} steps")
+        seed_text += (f" So the same configuration, meta-trained {steps_said}, gave a learning algorithm with seed "
+                      f"{won} and none with seed {lost}: whether a short-horizon BPTT run leaves chance within a given "
+                      f"budget depends on its seed, and each comparison above is that of one seed.")
+    if at0 is not None and at1 is not None:
+        seed_text += (f" Both left chance, {abs(at1 - at0):,} steps apart: where the design compares runs at a fixed "
+                      f"step count, part of a difference can be when each run happened to leave chance.")
+glue("seed0_name", Markdown(f"`{pretrained_ln_full}`"), display=False)
+glue("seed_text", Markdown(seed_text), display=False)
+glue("seed_short", Markdown("; ".join(seed_left.values()) + "." if seed_left else "not shipped."), display=False)
+print(seed_text)
+
+# %% tags=["hide-input"] mystnb={"figure": {"name": "fig-08-seeds", "caption": "Two meta-training seeds of the LayerNorm/full cell: each run's accuracy on held-out MNIST test episodes of 100 examples, measured during meta-training every 100 steps (its provenance's eval_curve). Dotted: chance; dashed: the threshold at which the text calls a run out of chance."}}
+fig, ax = plt.subplots(figsize=(9, 4.2))
+for seed_no, prov in seed_prov.items():
+    steps = [r["step"] for r in prov["eval_curve"]]
+    ax.plot(steps, [100 * r["eval_accuracy"] for r in prov["eval_curve"]], marker="o", ms=3, lw=2,
+            color=("C3", "C5")[seed_no % 2], label=f"seed {seed_no} ({prov['name']})")
+ax.axhline(10, color="gray", lw=0.8, ls=":")
+ax.axhline(100 * LEFT_CHANCE, color="gray", lw=0.8, ls="--")
+ax.set(xlabel="meta-training step", ylabel="test accuracy during meta-training (%)", ylim=(0, 100),
+       title="LayerNorm, full split, short episodes: two seeds")
+ax.legend(loc="upper left", frameon=False)
 fig.tight_layout()
 plt.show()
 
@@ -636,7 +765,12 @@ plt.show()
 # end of the MNIST runs: {glue:md}`ret_short` for the short-horizon BPTT
 # $V_M$, {glue:md}`ret_es` for the ES one, {glue:md}`ret_noln` for the
 # control. Judged by the paired difference against two standard errors,
-# {glue:md}`control_noln`.
+# {glue:md}`control_noln`. One limit of this measure: the window
+# ({glue:text}`window` examples) is longer than the short episodes
+# ({glue:text}`hor_short:,d` examples), so a learner that collapses within its
+# first few hundred examples has its windowed peak at the first window, which
+# already averages part of the fall; for such a learner the share kept
+# understates the collapse (compare its cumulative peak above).
 #
 # **LayerNorm or data?** The two-by-two design of four short-horizon BPTT
 # $V_M$s ({numref}`fig-08-factorial`) separates the two; the share each keeps
@@ -645,10 +779,10 @@ plt.show()
 # {glue:md}`factorial_table`
 #
 # {glue:md}`says_ln` {glue:md}`says_data` Halfway through meta-training:
-# {glue:md}`early_text` Every cell is still one meta-training run (one seed),
-# so these standard errors measure the meta-test's noise, not how much a
-# second meta-training seed would differ; a second seed of each cell is the
-# next check.
+# {glue:md}`early_text` Every cell is one meta-training run (one seed), so
+# these standard errors measure the meta-test's noise, not how much a second
+# meta-training seed would differ. A second seed of the LayerNorm/full cell
+# ({numref}`fig-08-seeds`): {glue:md}`seed_text`
 #
 # The ES $V_M$ meta-trained on the paper's longer episodes, with the same
 # population and step size: on MNIST, {glue:md}`finding_m_es500` On
@@ -658,7 +792,7 @@ plt.show()
 # {glue:text}`members_es` members where the paper had 28x28 inputs and a far
 # larger population.
 #
-# **Why the bias, and why the pool helps.** Meta-training on episodes of $T$
+# **Why the bias, and what the pool does.** Meta-training on episodes of $T$
 # examples optimises the learning algorithm for states reached within $T$
 # examples only; nothing asks it to keep improving, or even to stay stable,
 # beyond. Carrying states across truncated segments lets meta-training see
@@ -668,7 +802,7 @@ plt.show()
 # Doing well at late positions can be achieved by *holding* what was learned
 # (a flat window curve) or by *continuing to improve* (a rising one); only the
 # second stops gradient descent from overtaking, and the findings above say
-# which of the two the shipped $V_M$s do.
+# which of the two the shipped $V_M$s do. {glue:md}`pool_vs_data`
 #
 # ## Exercises
 #
@@ -700,7 +834,7 @@ plt.show()
 # learns faster early, which can move the crossing earlier, but it plateaus
 # lower, so it ends below the rate tuned for the whole run. Which rate "the"
 # baseline uses is part of the claim, which is why chapter
-# {doc}`07_meta_learning` tunes per horizon.
+# {doc}`07_meta_learning` tunes per horizon. In this run: {glue:md}`ex2_answer`
 # ```
 
 # %% tags=["hide-cell"]
@@ -709,6 +843,20 @@ t_ex = horizon.tune_lr_at_horizons(x_tune, y_tune, 10, lr_grid["sgd"], [h_ex], o
 x, y = online_episodes(mnist_train, num_runs, length, seed=2000 + seed, image_size=image_size, device=dev)
 sgd_ex = online_metrics(online_sgd(x, y, 10, seed=seed, lr=t_ex.best[h_ex], optimizer="sgd")["logits"], y)["cum_acc"]
 t_cross = horizon.overtakes(curves["MNIST", name_short], sgd_ex.cpu())
+t_whole = overtake["MNIST", name_short, "SGD"]
+end_ex, end_whole = (100 * float(c.mean(0)[-1]) for c in (sgd_ex.cpu(), curves["MNIST", "SGD"]))
+if t_cross is None and t_whole is None:
+    when = "neither rate overtakes the short-horizon $V_M$ within the run"
+elif t_cross is None or t_whole is None:
+    when = (f"only the rate tuned for {h_ex if t_whole is None else f'{length:,}'} examples overtakes the "
+            f"short-horizon $V_M$, after {(t_cross if t_whole is None else t_whole):,} examples")
+else:
+    when = (f"the rate tuned for {h_ex} examples overtakes the short-horizon $V_M$ "
+            f"{'sooner' if t_cross < t_whole else 'later' if t_cross > t_whole else 'at the same example'} "
+            f"(after {t_cross:,} examples, against {t_whole:,})")
+glue("ex2_answer", Markdown(f"SGD's rate tuned for {h_ex} examples is {t_ex.best[h_ex]:g} (for the whole run: "
+                            f"{tuned['SGD']:g}); {when}; with it SGD ends at {end_ex:.1f} % against {end_whole:.1f} %."),
+     display=False)
 print(f"SGD tuned for {h_ex} (lr {t_ex.best[h_ex]:g}): ends at {100 * float(sgd_ex.mean(0)[-1]):.1f}%, "
       f"overtakes {name_short} " + ("never" if t_cross is None else f"after {t_cross:,} examples")
       + f" (tuned for {length:,}: " + (f"after {overtake['MNIST', name_short, 'SGD']:,})"
@@ -766,6 +914,7 @@ for p in (2000, 12000):
 # * Meta-training on a persistent pool of long episodes, cut into truncated
 #   BPTT segments with the state carried, is the way around it that the
 #   paper suggests for future work. In this run: {glue:md}`summary_pool`
+#   {glue:md}`pool_vs_data`
 # * The ES $V_M$ meta-trained on the paper's 500-example episodes, without a
 #   pool, did better still on MNIST: {glue:text}`acc_m_es500_end:.1f` % at the
 #   end against {glue:text}`acc_m_long_end:.1f` % for the pool-trained one.
@@ -780,7 +929,8 @@ for p in (2000, 12000):
 #   {glue:md}`control_noln`.
 # * LayerNorm or data, one at a time (four BPTT $V_M$s, one meta-training
 #   run each, {numref}`fig-08-factorial`): {glue:md}`says_ln`
-#   {glue:md}`says_data`
+#   {glue:md}`says_data` These verdicts are one meta-training seed's; a
+#   second seed of one cell ({numref}`fig-08-seeds`): {glue:md}`seed_short`
 #
 # ## Provenance
 
