@@ -899,9 +899,10 @@ for ax in axes[:, 2]:
         ax.text(0.5, 0.5, "none, in any seed", ha="center", va="center", transform=ax.transAxes, fontsize=12)
 for ax in axes.flat:
     ax.grid(alpha=0.3)
-axes[0, 0].legend(fontsize=10, ncol=2)
+fig.legend(*axes[0, 0].get_legend_handles_labels(), fontsize=10, ncol=6, loc="lower center", frameon=False,
+           bbox_to_anchor=(0.5, 0.0))  # below the panels: inside (a) it hid the w_range line
 axes[0, 1].legend(fontsize=8)
-fig.tight_layout()
+fig.tight_layout(rect=(0, 0.05, 1, 1))
 glue("fig_drift", fig)
 plt.close(fig)
 
