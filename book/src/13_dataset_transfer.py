@@ -279,7 +279,7 @@ glue("digits_size", f"{len(transfer.TASKS['digits'].dataset()):,}")
 # %%
 tune_runs = tune_runs if not run.smoke else 2
 glue("tune_runs", f"{tune_runs}")
-sgd_lr, sgd_edges = {}, []
+sgd_lr, sgd_edges, sgd_tables = {}, [], {}
 for k, (task, horizon) in enumerate(runnable):
     if task.source == "dataset" and task.name != "digits":
         tune_ds = data.load(task.name, "train")
@@ -292,6 +292,7 @@ for k, (task, horizon) in enumerate(runnable):
                                                 sorted({T_short, x_t.shape[1]}), max_widen=0, seed=seed,
                                                 optimizer="sgd", hidden_size=hidden)
         sgd_lr[name, task.name] = {T_short: tuned.best[T_short], T: tuned.best[x_t.shape[1]]}
+        sgd_tables[name, task.name] = tuned.table
         for h in sorted({T_short, x_t.shape[1]}):
             print(f"{task.label:15s} {name:18s} {tuned.describe(h)}")
             if not tuned.inside[h]:
@@ -761,6 +762,29 @@ glue("transfer_unseen_run", f"{len(unseen_run)}")
 b_note = ("where it is not met, VSML minus SGD after the short horizon is " + "; ".join(b_failures)
           + " (`*`: beyond two standard errors)") if b_failures else "no unseen task misses it"
 glue("claim_b_failures", Markdown(b_note))
+# The misses against SGD at the paper's single rate (Appendix C.2), read off the tuning episodes (not the test runs).
+PAPER_SGD_LR = 1e-2
+missed = [t for t in unseen_run if verdicts[t][1] != "met"]
+rate_rows, still_ahead = [], []
+for t in missed:
+    task = transfer.TASKS[t]
+    v = at("VSML", task, T_short)[0]
+    s_paper = {n: 100 * sgd_tables[n, t][PAPER_SGD_LR][T_short] for n in transfer.SGD_LEARNERS
+               if PAPER_SGD_LR in sgd_tables.get((n, t), {})}
+    if any(a > v for a in s_paper.values()):
+        still_ahead.append(task.label)
+    rate_rows.append(f"on {task.label} SGD gets " + " / ".join(f"{a:.1f}" for a in s_paper.values())
+                     + f" % after {T_short:,} tuning examples at that rate, against VSML's {v:.1f} % on the test runs")
+paper_rate_note = ((f"At the paper's SGD rate of {PAPER_SGD_LR:g} (Appendix C.2): " + "; ".join(rate_rows) + ". "
+                    + ("So these misses rest on tuning SGD per task and horizon, which the paper did not do."
+                       if not still_ahead else
+                       f"At that rate SGD is still at or above VSML's mean on {join_words(still_ahead)} (tuning "
+                       f"episodes against test runs, so a rough comparison)"
+                       + ("." if len(still_ahead) == len(missed) else
+                          "; the other misses rest on tuning SGD per task and horizon, which the paper did not do.")))
+                   if missed else "")
+glue("paper_rate_note", Markdown(paper_rate_note or "No unseen task misses claim B."))
+print(paper_rate_note)
 glue("report_fig8", {"horizon": T, "tasks": report_tasks,
                      "setting": f"{num_runs} runs x {T:,} examples at {image_size}x{image_size}, learners meta-trained "
                                 f"on 7x7 MNIST only (not the paper's mixture);"})
@@ -890,14 +914,8 @@ glue("overtaken_note", Markdown(overtaken_note))
 #   ({glue:text}`p_sgd_s_short` / {glue:text}`p_sgd_hidden_s_short` %) and
 #   {glue:text}`p_vsml_d_short` % on digits ({glue:text}`p_sgd_d_short` /
 #   {glue:text}`p_sgd_hidden_d_short` %); {glue:md}`claim_b_failures`.
-#   Per-task verdicts and paired differences are printed above. The two
-#   misses depend on how SGD is tuned: at the paper's SGD rate of
-#   $10^{-2}$ (Appendix C.2), the tuning printout puts both SGD learners
-#   well below VSML's mean on Random after {glue:text}`horizon_short`
-#   examples and about level with it on Sum Sign (on the tuning episodes,
-#   not the test runs). So the verdict on Random, and the size of the gap
-#   on Sum Sign, rest on tuning SGD per task and horizon, which the paper
-#   did not do.
+#   Per-task verdicts and paired differences are printed above.
+#   {glue:md}`paper_rate_note` (The tuning grid: {glue:md}`sgd_edges`.)
 # * **The 28x28 fine-tune.** {glue:md}`finetune_text`
 # * **Later in the run**, read off the curves of {numref}`fig-13-figure12`:
 #   {glue:md}`overtaken_note` (compare chapter {doc}`08_short_horizon`).
