@@ -837,7 +837,9 @@ if fig11a:
 # driven by the final, deep-stage $V_M$ (purple) beside exact SGD with the
 # same rule (blue, solid), and, dotted, the shallow-stage $V_M$ and its SGD
 # from {numref}`fig-06-metatest`. Mean and standard deviation over seeds;
-# dashed: the paper's shallow numbers. Panels share their y axis.
+# dashed: the paper's shallow numbers. Panels share their y axis. Where
+# purple cannot be seen (most of the MNIST panel) it lies under blue, from
+# which it hardly differs; the numbers follow the figure.
 # ```
 #
 # {glue:md}`fig11a_verdict:myst`: after {glue:text}`fig11a_steps` steps
