@@ -161,6 +161,15 @@ class Gap:
         return stats.sign_beyond(self.points, self.sem, z) != 0
 
 
+def _check_accuracies(reference: tuple[float, float], configuration: tuple[float, float], tolerance: float) -> None:
+    """``ValueError`` unless the tolerance is >= 0 and both are ``(mean in [0, 1], sem >= 0)`` accuracies."""
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be >= 0 points, got {tolerance}")
+    for name, (mean, sem) in (("reference", reference), ("configuration", configuration)):
+        if not (0.0 <= mean <= 1.0 and sem >= 0):
+            raise ValueError(f"{name} must be (mean in [0, 1], sem >= 0), got ({mean}, {sem})")
+
+
 def gap(reference: tuple[float, float], configuration: tuple[float, float],
         tolerance: float = TOLERANCE_POINTS) -> Gap:
     """The verdict for one configuration from ``(mean, sem)`` accuracies in [0, 1].
@@ -170,11 +179,7 @@ def gap(reference: tuple[float, float], configuration: tuple[float, float],
     The standard error treats the two means as independent, which overstates
     it for paired episodes.
     """
-    if not tolerance >= 0:
-        raise ValueError(f"tolerance must be >= 0 points, got {tolerance}")
-    for name, (mean, sem) in (("reference", reference), ("configuration", configuration)):
-        if not (0.0 <= mean <= 1.0 and sem >= 0):
-            raise ValueError(f"{name} must be (mean in [0, 1], sem >= 0), got ({mean}, {sem})")
+    _check_accuracies(reference, configuration, tolerance)
     points, sem = stats.independent_difference(100.0 * configuration[0], 100.0 * configuration[1],
                                                100.0 * reference[0], 100.0 * reference[1])
     return Gap(points=points, sem=sem, met=points >= -tolerance)
@@ -187,11 +192,7 @@ def chance_corrected_gap(reference: tuple[float, float], reference_classes: int,
     scale (:func:`chance_corrected`, times 100): fewer classes raise raw accuracy by chance alone, so a 3-class
     run at 62 % is not "within 5 points" of a 10-class reference at 67 %. Means and standard errors are
     converted alike (the correction is linear); the two means are taken as independent."""
-    for name, (mean, sem) in (("reference", reference), ("configuration", configuration)):
-        if not (0.0 <= mean <= 1.0 and sem >= 0):
-            raise ValueError(f"{name} must be (mean in [0, 1], sem >= 0), got ({mean}, {sem})")
-    if not tolerance >= 0:
-        raise ValueError(f"tolerance must be >= 0 points, got {tolerance}")
+    _check_accuracies(reference, configuration, tolerance)
     (m_ref, s_ref), (m, s) = reference, configuration
     k_ref, k = chance_corrected(m_ref, reference_classes), chance_corrected(m, classes)
     points, sem = stats.independent_difference(100.0 * k, 100.0 * s / (1 - 1 / classes),

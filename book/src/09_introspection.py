@@ -192,18 +192,11 @@ def second_example_accuracy(opt, lr, x, y):
 tuned_two = {}
 for px in (7, 28):
     x_t, y_t = sequences(mnist_train, TWO, px, 64 if not run.smoke else 2, seed0=77)
-    for opt in ("sgd", "adam"):
-        grid = sorted(lr_grid[opt])
-        scores = {lr: second_example_accuracy(opt, lr, x_t, y_t) for lr in grid}
-        for _ in range(4 if not run.smoke else 1):  # widen by the grid's step until the best has a neighbour each side
-            best = max(scores, key=scores.get)
-            if min(scores) < best < max(scores):
-                break
-            edge = min(scores) if best == min(scores) else max(scores)
-            step = grid[1] / grid[0]
-            new = edge / step if edge == min(scores) else edge * step
-            scores[new] = second_example_accuracy(opt, new, x_t, y_t)
-        tuned_two[opt, px] = max(scores, key=scores.get)
+    for opt in ("sgd", "adam"):  # the grid grows past an edge, as for the other rates (horizon.widening_grid_search)
+        table = horizon.widening_grid_search(lambda lr: {"second": second_example_accuracy(opt, lr, x_t, y_t)},
+                                             lr_grid[opt], max_widen=4 if not run.smoke else 1)
+        scores = {lr: v["second"] for lr, v in table.items()}
+        tuned_two[opt, px] = horizon.best_rates(table)["second"]
         print(f"{opt:4s} {px:2d}x{px:<2d} two per class, second-example accuracy by rate: "
               + ", ".join(f"{lr:.3g}: {100 * a:.1f}%" for lr, a in sorted(scores.items()))
               + f" -> {tuned_two[opt, px]:.3g}")

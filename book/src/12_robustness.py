@@ -418,7 +418,8 @@ glue("metarnn_subset_text", Markdown(
 # Exercise 2: is VSML's chance-corrected gain on 3 classes larger than the baselines'? Within each configuration
 # the learners ran the same episodes (paired); the subset and the reference are independent.
 def kappa_runs(curves_cfg, who, k):
-    return (curves_cfg[who][:, T - 1].double() - 1 / k) / (1 - 1 / k)
+    """Per run: the chance-corrected accuracy after the last example."""
+    return robustness.chance_corrected(curves_cfg[who][:, T - 1].double(), k)
 
 
 c_main, k_main = results["main"]
