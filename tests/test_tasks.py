@@ -217,6 +217,10 @@ def test_class_subset_episodes_draw_classes_per_episode(k):
     assert len(set(subsets)) > 1  # each episode draws its own classes
     again = tasks.class_subset_episodes(ds, 4, 15, k, seed=k, standardize=False)
     assert torch.equal(again[0], x) and torch.equal(again[1], y)
+    x2, y2, classes = tasks.class_subset_episodes(ds, 4, 15, k, seed=k, standardize=False, return_classes=True)
+    assert torch.equal(x2, x) and torch.equal(y2, y) and classes.shape == (4, k)
+    assert torch.equal(classes.gather(1, y), original)  # each new label's original class
+    assert bool((classes.diff(dim=1) > 0).all())  # ascending
     with pytest.raises(ValueError, match="num_classes=11"):
         tasks.class_subset_episodes(ds, 1, 5, 11)
     with pytest.raises(ValueError, match="exceeds the 60 examples"):

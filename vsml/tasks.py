@@ -105,14 +105,16 @@ def online_episode_segment(dataset: Dataset, length: int, start: int, stop: int,
 
 
 def class_subset_episodes(dataset: Dataset, num_episodes: int, length: int, num_classes: int, seed=0, *,
-                          standardize: bool = True, image_size=None,
-                          device=None) -> tuple[torch.Tensor, torch.Tensor]:
+                          standardize: bool = True, image_size=None, device=None,
+                          return_classes: bool = False) -> tuple[torch.Tensor, ...]:
     """Online episodes that each see only ``num_classes`` random classes (Section 4.3: 3, 4, 6, 7 of MNIST's).
 
     Per episode: ``num_classes`` distinct classes drawn from ``seed``, relabelled
     ``0..k-1`` in ascending order (as :func:`subset_classes`), then ``length``
     of their examples without replacement. Indexes the dataset instead of
-    copying it. Returns ``x [P, T, D]`` and ``y [P, T]`` with labels ``< num_classes``.
+    copying it. Returns ``x [P, T, D]`` and ``y [P, T]`` with labels ``< num_classes``;
+    with ``return_classes`` also ``classes [P, num_classes]``, each episode's original
+    class of every new label (``classes[p, y[p, t]]`` is example ``t``'s own class).
     """
     _positive(num_episodes=num_episodes, length=length, num_classes=num_classes)
     if num_classes > dataset.num_classes:
@@ -120,8 +122,9 @@ def class_subset_episodes(dataset: Dataset, num_episodes: int, length: int, num_
     g = generator(seed)
     index = torch.empty(num_episodes, length, dtype=torch.long)
     labels = torch.empty(num_episodes, length, dtype=torch.long)
+    drawn = torch.empty(num_episodes, num_classes, dtype=torch.long)
     for p in range(num_episodes):
-        classes = torch.randperm(dataset.num_classes, generator=g)[:num_classes].sort().values
+        classes = drawn[p] = torch.randperm(dataset.num_classes, generator=g)[:num_classes].sort().values
         relabel = torch.full((dataset.num_classes,), -1, dtype=torch.long)
         relabel[classes] = torch.arange(num_classes)
         pool = torch.nonzero(relabel[dataset.y] >= 0).flatten()
@@ -131,6 +134,8 @@ def class_subset_episodes(dataset: Dataset, num_episodes: int, length: int, num_
         index[p] = pool[torch.randperm(len(pool), generator=g)[:length]]
         labels[p] = relabel[dataset.y[index[p]]]
     x = model_inputs(dataset, index, standardize, image_size)
+    if return_classes:
+        return x.to(device), labels.to(device), drawn.to(device)
     return x.to(device), labels.to(device)
 
 

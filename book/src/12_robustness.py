@@ -92,7 +92,7 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown
 
-from vsml import data, horizon, meta, robustness, stats
+from vsml import data, horizon, meta, robustness, stats, tasks
 from vsml.baselines import online_sgd
 from vsml.book import chapter_setup, glue
 from vsml.device import resolve_device, threads_text
@@ -395,8 +395,8 @@ for vm in results:
             size_rows.append(f"{name} for the {'7x7' if vm == 'main' else '28x28'} $V_M$: VSML {g.points:+.1f} "
                              f"({WORDS[stats.sign_beyond(g.points, g.sem)]}), {base}")
 glue("size_text", Markdown("; ".join(size_rows)))
-# The Meta RNN on class subsets: the subsets keep MNIST's order (relabelled ascending), so some classes keep their
-# MNIST name; the share of drawn classes that do, over many draws like class_subset_episodes'.
+# The Meta RNN on class subsets: each subset is relabelled in ascending order, so a class keeps its MNIST name
+# when it is digit j at position j. Test: split its predictions by whether the example's class kept its name.
 def share_keeping_name(k, draws=2000):
     """Share of the drawn classes whose ascending relabelling leaves their MNIST name unchanged."""
     subsets = torch.stack([torch.randperm(10, generator=torch.Generator().manual_seed(i))[:k].sort().values
@@ -404,17 +404,49 @@ def share_keeping_name(k, draws=2000):
     return float((subsets == torch.arange(k)).float().mean())
 
 
+def hits_from_cumulative(cum):
+    """Per-step correctness [P, T] recovered from cumulative accuracy [P, T]."""
+    t = torch.arange(1, cum.shape[1] + 1, dtype=torch.float64)
+    total = cum.double() * t
+    return torch.cat([total[:, :1], total.diff(dim=1)], 1).round().bool()
+
+
 kept_name = {k: share_keeping_name(k) for k in (3, 5)}
 m5, s5 = at_end(results["main"][0]["5 classes"]["Meta RNN"])
+cfg5 = configs_main["5 classes"]
+x5, y5, classes5 = tasks.class_subset_episodes(mnist_test, num_runs, T, 5, 1000 + seed, image_size=7,
+                                               return_classes=True)
+assert torch.equal(y5, cfg5.episodes(mnist_test, num_runs, T, seed=1000 + seed, base_size=7)[1])  # the same runs
+kept = classes5.gather(1, y5) == y5  # [P, T]: this example's class kept its MNIST name
+hits5 = hits_from_cumulative(results["main"][0]["5 classes"]["Meta RNN"])
+
+
+def split_accuracy(mask):
+    """Accuracy (%) on the masked steps, and its standard error across runs (runs with such steps)."""
+    per_run = [hits5[p][mask[p]].double().mean() for p in range(len(mask)) if mask[p].any()]
+    acc = 100 * float((hits5 & mask).sum() / mask.sum())
+    return acc, float(100 * stats.sem(torch.stack(per_run))) if len(per_run) > 1 else float("nan")
+
+
+(acc_kept, se_kept), (acc_renamed, se_renamed) = split_accuracy(kept), split_accuracy(~kept)
+print(f"Meta RNN on 5 classes: {100 * float(kept.double().mean()):.0f} % of the examples belong to a class that kept "
+      f"its MNIST name; accuracy there {acc_kept:.1f} +- {se_kept:.1f} %, on the renamed ones "
+      f"{acc_renamed:.1f} +- {se_renamed:.1f} % (chance 20 %)")
+explained = acc_kept - 2 * se_kept > 20 and acc_renamed - 2 * se_renamed <= 20
 glue("metarnn_subset_text", Markdown(
     f"On 5 classes the Meta RNN is at {100 * m5:.1f} % (chance {100 / 5:.0f} %)"
     + ("" if m5 - 2 * s5 <= 1 / 5 else
-       f", above chance. A likely reason, not checked further: a class subset is relabelled in "
-    f"ascending order, so a class keeps its MNIST name when it is digit j at position j (digit 0 always, when "
-    f"drawn); over random subsets that holds for {100 * kept_name[5]:.0f} % of the drawn classes on 5 classes and "
-    f"{100 * kept_name[3]:.0f} % on 3, and for those the classifier stored in its weights is right without "
-    f"reading a label") + f". It was meta-trained on {prov_mrnn['config']['episode_length']:,}-example "
-    f"episodes and is tested at {T:,}."))
+       f", above chance. A class subset is relabelled in ascending order, so a class keeps its MNIST name when it "
+       f"is digit j at position j (digit 0 always, when drawn): over random subsets that holds for "
+       f"{100 * kept_name[5]:.0f} % of the drawn classes on 5 classes and {100 * kept_name[3]:.0f} % on 3. Split by "
+       f"that, measured on these runs ({100 * float(kept.double().mean()):.0f} % of their examples kept their "
+       f"name): it is right on {acc_kept:.1f} % of the examples whose class kept its name (standard error "
+       f"{se_kept:.1f}) and on {acc_renamed:.1f} % of the others ({se_renamed:.1f})"
+       + (", so its score above chance comes from the classifier stored in its weights, right where the names "
+          "happen to match, not from reading the labels" if explained else
+          ", so the kept names do not explain its score on their own"))
+    + f". It was meta-trained on {prov_mrnn['config']['episode_length']:,}-example episodes and is tested at "
+      f"{T:,}."))
 # Exercise 2: is VSML's chance-corrected gain on 3 classes larger than the baselines'? Within each configuration
 # the learners ran the same episodes (paired); the subset and the reference are independent.
 def kappa_runs(curves_cfg, who, k):

@@ -363,6 +363,44 @@ plt.show()
 # ({glue:text}`steps_vsml` steps); FWMemory {glue:md}`fwmemory_curve`.
 
 # %% [markdown]
+# ### Meta-training one yourself
+#
+# The shipped checkpoints came from `python -m vsml.meta train --config
+# cpu_bptt_fewshot_vsml --out RUN` (and `..._metarnn`, `..._fwmemory`),
+# each stopped after its CPU budget. The cell below makes the same call from
+# Python for {glue:text}`own_steps` steps of the VSML config, into a
+# temporary folder, and reads its own evaluation: what a reader would run to
+# retrain or extend a learner. It is a demonstration of the call, with too
+# few steps to be a result.
+
+# %%
+own_steps = 20 if not run.smoke else 2
+own_cfg = dataclasses.replace(fewshot_cfg["vsml"], steps=own_steps, eval_every=own_steps, checkpoint_every=own_steps,
+                              log_every=1, device="cpu")
+own_dir = Path(tempfile.mkdtemp(prefix="vsml_fewshot_"))
+t0 = time.perf_counter()
+own = meta.train(own_cfg, own_dir, dataset=mnist_train, eval_dataset=mnist_test)
+own_time = time.perf_counter() - t0
+own_eval = 100 * next(r["eval_accuracy"] for r in reversed(own.metrics) if "eval_accuracy" in r)
+own_se = binomial_se(own_eval, own_cfg.eval_episodes)
+print(f"{own_steps} steps of cpu_bptt_fewshot_vsml from {own_cfg.init_from} in {own_time:.0f} s; meta-training loss "
+      f"per step: " + ", ".join(f"{r['loss']:.2f}" for r in own.metrics if "loss" in r))
+print(f"evaluation ({own_cfg.eval_episodes} episodes of MNIST test digits): step 0 {endpoints['VSML', 'start']:.1f} %, "
+      f"step {own_steps} {own_eval:.1f} +- {own_se:.1f} %; the shipped run, step {provenance['VSML']['steps']:,}: "
+      f"{endpoints['VSML', 'end']:.1f} %")
+glue("own_steps", f"{own_steps}")
+glue("own_result", Markdown(
+    f"It took {own_time:.0f} s and moved the evaluation from {endpoints['VSML', 'start']:.1f} to {own_eval:.1f} % "
+    f"(one standard error {own_se:.1f} points over {own_cfg.eval_episodes} episodes); the shipped run reached "
+    f"{endpoints['VSML', 'end']:.1f} % after {provenance['VSML']['steps']:,} steps"))
+
+# %% [markdown]
+# {glue:md}`own_result`. To go on from where a run stopped, pass the same
+# folder with `resume=True` (or `--resume` on the command line) and a
+# larger `steps`; `meta.export` turns the folder into a named checkpoint
+# that every chapter can load.
+
+# %% [markdown]
 # ## Meta-testing on the stand-in: Fashion-MNIST classes
 #
 # Every learner meets the same {glue:text}`num_episodes` episodes (one seed).
