@@ -38,7 +38,7 @@ def test_read_glue_decodes_numbers_strings_markdown_dicts_and_figures(tmp_path):
     assert values == {"acc": 66.91, "count": "2,048", "verdict": "**held**",
                       "res": {"reference": 90.5, "configs": {"14x14": 88.0}}, "fig": None, "shown": 3}
     ch = StoredChapter(path)
-    assert ch.run == {"mode": "full", "device": "cpu (cpu, 2 threads)"}
+    assert ch.run == {"mode": "full", "device": "cpu (cpu, 2 threads)", "commit": "unknown", "date": "unknown"}
     assert ch.num("count") == 2048 and ch.md("verdict") == "held"
     with pytest.raises(MissingResult, match="glues no value 'nope'"):
         ch["nope"]
@@ -148,10 +148,11 @@ def test_figure8_rows_per_task_including_the_ones_not_run(tmp_path):
     rows = {r.figure: r for r in claims.figure8(tmp_path)}
     extra = "the book's extra task"
     assert set(rows) == {"Figure 8 [random]", f"Figure 8 [digits, {extra}]", "Figure 8 [kmnist]",
-                         "Figure 13 [random]", f"Figure 13 [digits, {extra}]"}
+                         "Figure 13 [random]", f"Figure 13 [digits, {extra}]", "Figure 13 [kmnist]"}
     assert rows["Figure 8 [random]"].verdict == report.REPRODUCED  # above the Meta RNN (no error stored: sign)
     assert rows["Figure 13 [random]"].verdict == report.NOT_REPRODUCED  # below SGD after 100
     assert rows["Figure 8 [kmnist]"].verdict == report.NOT_RUN and "download" in rows["Figure 8 [kmnist]"].note
+    assert rows["Figure 13 [kmnist]"].verdict == report.NOT_RUN and "download" in rows["Figure 13 [kmnist]"].note
     # digits: one point ahead with a standard error of one is within the noise, and no claim of the paper
     assert rows[f"Figure 8 [digits, {extra}]"].verdict == report.WITHIN_NOISE
     assert rows[f"Figure 13 [digits, {extra}]"].verdict == report.WITHIN_NOISE
@@ -290,3 +291,15 @@ def test_figure21_difference_within_the_noise_is_not_a_pass(tmp_path):
     assert [c.passed for c in fig21.checks] == [None, None]
     assert "paired standard error 1.5" in fig21.checks[0].what and "standard error 2.0" in fig21.checks[1].what
     assert fig21.verdict == "within the noise"
+
+
+def test_stored_run_reads_mode_device_commit_and_date(tmp_path):
+    path = _notebook(tmp_path, [])
+    nb = json.loads(path.read_text())
+    nb["cells"][0]["outputs"][0]["text"][1] = ("torch 2.13.0+cpu | python 3.11.7 | commit 83fd925+changes | "
+                                                "2026-11-29 20:49\n")
+    path.write_text(json.dumps(nb))
+    assert report.stored_run(path) == {"mode": "full", "device": "cpu (cpu, 2 threads)",
+                                       "commit": "83fd925+changes", "date": "2026-11-29 20:49"}
+    bare = _notebook(tmp_path, [], name="08_x.ipynb", mode="SMOKE")  # an older stored chapter: no commit line
+    assert report.stored_run(bare)["mode"] == "smoke" and report.stored_run(bare)["commit"] == "unknown"

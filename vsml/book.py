@@ -51,10 +51,17 @@ class ChapterRun:
 
 
 def git_commit() -> str:
+    """The checkout's short commit, with ``+changes`` when the package or the chapter sources differ from it
+    (a chapter is usually re-run before its change is committed: the commit alone does not name that code)."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                              capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or "unknown"
+        commit = out.stdout.strip()
+        if not commit:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "vsml", "book/src"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return commit + ("+changes" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 

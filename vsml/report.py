@@ -170,11 +170,15 @@ def stored_stdout(path: str | Path) -> str:
 
 
 def stored_run(path: str | Path) -> dict[str, str]:
-    """``mode`` ('full'/'smoke') and ``device`` from the line :func:`vsml.book.chapter_setup` prints."""
-    m = re.search(r"^mode: (full|SMOKE)[^|]*\| device: ([^|]+?) \| seed", stored_stdout(path), re.M)
+    """``mode`` ('full'/'smoke'), ``device``, ``commit`` and ``date`` from the lines
+    :func:`vsml.book.chapter_setup` prints (``unknown`` where a stored chapter lacks them)."""
+    out = stored_stdout(path)
+    m = re.search(r"^mode: (full|SMOKE)[^|]*\| device: ([^|]+?) \| seed", out, re.M)
+    c = re.search(r"\| commit (\S+) \| ([0-9-]+ [0-9:]+)", out)
+    run = {"commit": c.group(1) if c else "unknown", "date": c.group(2) if c else "unknown"}
     if not m:
-        return {"mode": "unknown", "device": "unknown"}
-    return {"mode": "full" if m.group(1) == "full" else "smoke", "device": m.group(2).strip()}
+        return {"mode": "unknown", "device": "unknown", **run}
+    return {"mode": "full" if m.group(1) == "full" else "smoke", "device": m.group(2).strip(), **run}
 
 
 class StoredChapter:
