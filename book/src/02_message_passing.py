@@ -200,6 +200,9 @@ settled = next((t + 1 for t, d in enumerate(changes) if d < 1e-8), None)
 print(f"{num_ticks} ticks; state change per tick below 1e-8 from tick {settled}" if settled
       else f"{num_ticks} ticks; the state is still changing")
 glue("settled_tick", str(settled) if settled else f"more than {num_ticks}")
+glue("settle_sentence", (f"After a transient, the system settles into a fixed point: the change per tick falls below "
+                         f"1e-8 from tick {settled} on") if settled else
+     f"The system does not settle within {num_ticks} ticks: the change per tick stays above 1e-8")
 glue("final_state_mean", f"{state_means[-1]:.2f}")
 
 # %%
@@ -214,11 +217,16 @@ for end in ends:
     if not any((end - d).abs().max() < 1e-6 for d in distinct):
         distinct.append(end)
 mirror = torch.allclose(ends[1], -ends[0], rtol=0, atol=1e-12)
+last_change = (rnn.message_rnn_step(ends, W, C) - ends).flatten(1).norm(dim=1)  # one more tick: all at rest?
+print(f"largest change of any end state in one more tick: {float(last_change.max()):.1e}")
+glue("ends_at_rest", "every one of them is a fixed point (one more tick moves none by as much as 1e-8)"
+     if float(last_change.max()) < 1e-8 else f"not all of them are at rest yet (one more tick moves one by "
+                                              f"{float(last_change.max()):.1e})")
 print(f"{len(ends)} starting states, {num_ticks} ticks each: {len(distinct)} distinct end states; "
       f"the end from -s_start is minus the end from s_start: {mirror}")
 glue("n_starts", str(len(ends)))
 glue("n_end_states", str(len(distinct)))
-glue("mirror_end", str(mirror))
+glue("mirror_end", "exactly, to 1e-12" if mirror else "not so here")
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharex=True)
@@ -245,13 +253,12 @@ plt.close(fig)
 # much the whole state changes from one tick to the next (log scale).
 # ```
 #
-# After a transient, the system settles into a fixed point: the change per
-# tick falls below $10^{-8}$ from tick {glue:text}`settled_tick` on, with a mean
-# absolute state of {glue:text}`final_state_mean` ({numref}`fig-02-dynamics`).
+# {glue:text}`settle_sentence`, with a mean absolute state of
+# {glue:text}`final_state_mean` at the end ({numref}`fig-02-dynamics`).
 # How much of the start survives? We ran the same $W, C$ from
 # {glue:text}`n_starts` starting states: the one above ($s_0$), its mirror
 # image $-s_0$, and random states at three scales. They end in
-# {glue:text}`n_end_states` distinct states. The end reached from $-s_0$ is
+# {glue:text}`n_end_states` distinct states, and {glue:text}`ends_at_rest`. The end reached from $-s_0$ is
 # minus the one reached from $s_0$ ({glue:text}`mirror_end`): $\tanh$ is odd,
 # so Eq. 4 maps $-s$ to $-s'$ and every fixed point comes with its mirror
 # image. For this draw of random meta variables, then, the end state keeps
@@ -292,8 +299,8 @@ glue("ex1_count", str(len(changed)))
 # :class: dropdown
 # With $W = 0$, Eq. 4 reads $s_{abj} \leftarrow \sigma(\sum_{a', i} s_{a'ai} C_{ij})$:
 # the right-hand side does not depend on $b$, so every sub-RNN of row $a$ gets
-# the same state. The hidden cell below confirms that all rows are constant
-# along $b$ after one tick: {glue:text}`ex2_rows_equal`.
+# the same state. The hidden cell below checks whether all rows are
+# constant along $b$ after one tick: {glue:text}`ex2_rows_equal`.
 # ```
 
 # %% tags=["hide-cell"]
@@ -301,7 +308,7 @@ glue("ex1_count", str(len(changed)))
 after = rnn.message_rnn_step(s, torch.zeros_like(W), C)
 rows_equal = torch.equal(after, after[:, :1].expand_as(after))
 print("every row constant along b:", rows_equal)
-glue("ex2_rows_equal", str(rows_equal))
+glue("ex2_rows_equal", "yes, every row" if rows_equal else "no, not every row (a bug to look for)")
 
 # %% [markdown]
 # ```{admonition} Exercise 3: why A = B?

@@ -260,11 +260,12 @@ print(f"every size agrees to {tolerance:g}:", all(d < tolerance for _, _, d in r
 
 # %% [markdown]
 # Over {glue:text}`thm_ticks` ticks the two updates never differ by more than
-# {glue:text}`thm_worst`, float64 rounding. With these random $W, C$ the
-# dynamics are tame: a small perturbation of the state grows at
-# most {glue:text}`pert_max_growth`-fold on the way and ends at most
-# {glue:text}`pert_final` times its start, so the rounding differences
-# between the two forms are not amplified tick after tick, and the many-tick
+# {glue:text}`thm_worst`, float64 rounding. With these random $W, C$ a
+# small perturbation of the state grows at most
+# {glue:text}`pert_max_growth`-fold on the way and ends at most
+# {glue:text}`pert_final` times its start: bounded growth, so rounding
+# differences between the two forms are not amplified without limit tick
+# after tick, and the many-tick
 # run adds little to the single-tick check of Eq. 8 = Eq. 9 on a random
 # state. A check that cannot fail proves
 # nothing, so we also break $\tilde W$ on purpose: one structurally-zero
@@ -382,7 +383,9 @@ glue("uses_C_28", f"{big['uses_C']:,}")
 glue("uses_W_28", f"{big['uses_W']:,}")
 
 # %% [markdown]
-# For a $28 \times 28$ grid of sub-RNNs with $N = 16$, {glue:text}`zero_pct_28`%
+# For a $28 \times 28$ grid of sub-RNNs with $N = 16$ (a square grid chosen
+# for illustration: Eq. 4 needs $A = B$, so it is not MNIST's $784 \times 10$
+# layer), {glue:text}`zero_pct_28`%
 # of $\tilde W$ is zero. Each of the $N^2$ entries of $C$ is used
 # {glue:text}`uses_C_28` times and each of the $N^2$ entries of $W$
 # {glue:text}`uses_W_28` times.
@@ -401,7 +404,7 @@ glue("uses_W_28", f"{big['uses_W']:,}")
 # The message term is linear in $C$, so averaging scales it by $1/A$:
 # $\tilde W_{cdiabj} = [d = a]\, C_{ij} / A + [d = b][c = a]\, W_{ij}$, i.e.
 # `sparse_shared_matrix(W, C / A, A)`. The hidden cell below compares it with
-# Eq. 4 using a mean over the column: equal to rounding,
+# Eq. 4 using a mean over the column, to float64 rounding:
 # {glue:text}`ex1_mean_ok`.
 # ```
 
@@ -411,7 +414,7 @@ mean_update = torch.tanh(s @ W + (s.mean(dim=0) @ C).unsqueeze(-2))      # messa
 sparse_update = rnn.sparse_rnn_step(s, rnn.sparse_shared_matrix(W, C / A, A))
 ex1_ok = torch.allclose(mean_update, sparse_update, rtol=0, atol=1e-14)
 print("averaged messages = sparse RNN with C / A:", ex1_ok)
-glue("ex1_mean_ok", str(ex1_ok))
+glue("ex1_mean_ok", "they agree" if ex1_ok else "they do NOT agree (a bug to look for)")
 
 # %% [markdown]
 # ```{admonition} Exercise 2: uniqueness

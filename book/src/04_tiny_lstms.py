@@ -114,6 +114,7 @@ if "google.colab" in sys.modules:
 # %%
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import Markdown
 
 from vsml import SubLSTMConfig, VSMLConfig, VSMLNetwork, data, param_count, schematics, tasks
 from vsml.book import chapter_setup, glue
@@ -150,7 +151,7 @@ plt.close(fig)
 # ($8 + 8 + 16 \to 4 \cdot 16$, gate order $i, g, f, o$), and
 # $f_{\vec m}, f_{\overleftarrow m}$ are affine maps $16 \to 8$:
 #
-# $$c \leftarrow \sigma(f + 5) \odot c + \sigma(i - 5) \odot \tanh(g), \qquad h \leftarrow \sigma(o) \odot \tanh(c).$$
+# $$c \leftarrow \mathrm{sigm}(f + 5) \odot c + \mathrm{sigm}(i - 5) \odot \tanh(g), \qquad h \leftarrow \mathrm{sigm}(o) \odot \tanh(c).$$
 #
 # The constant offsets ($+5$ on the forget gate, $-5$ on the input gate) make
 # memory persist and writes slow. They come from the authors' code
@@ -169,6 +170,10 @@ print(f"with LayerNorm on the outgoing messages (an option of the authors' code;
 glue("vm", f"{param_count(cfg):,}")
 glue("vm_ln", f"{param_count(SubLSTMConfig(layer_norm=True)):,}")
 glue("vl_mnist", f"{VSMLConfig(layer_sizes=(784, 10)).num_learned():,}")
+# Section 4's "about 257,200" against our states plus the message buffers the authors' code keeps (our guess)
+with_buffers = VSMLConfig(layer_sizes=(784, 10)).num_learned() + 784 * cfg.fwd_size + 10 * cfg.bwd_size
+glue("vl_with_buffers", f"{with_buffers:,}")
+glue("vl_buffers_gap", f"{abs(with_buffers - 257_200):,}")
 
 # %% [markdown]
 # $|V_M| =$ {glue:text}`vm`, the paper's "about 2,400". The $V_M$s that
@@ -190,7 +195,8 @@ glue("vl_mnist", f"{VSMLConfig(layer_sizes=(784, 10)).num_learned():,}")
 # counts ({doc}`01_meta_rnns` reports our own count). Our guess: the states
 # plus the incoming message buffers that the authors' code keeps with each
 # layer's state, $784 \cdot 8$ forward and $10 \cdot 8$ backward numbers;
-# that sum comes within a few dozen of the paper's figure.
+# that sum is {glue:text}`vl_with_buffers`, within
+# {glue:text}`vl_buffers_gap` of the paper's figure.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -233,6 +239,13 @@ for r in records[:8]:
 print("error fed back after step 0 (slot 0 of the backward messages):", records[0]["error_in"].numpy().round(3))
 glue("loss_mean", f"{sum(r['loss'] for r in records) / len(records):.2f}")
 glue("chance_loss", f"{torch.log(torch.tensor(10.0)).item():.2f}")
+# Our reading of "at chance": the episode's mean loss within 0.1 of ln 10 (a uniform guess).
+mean_loss = sum(r["loss"] for r in records) / len(records)
+at_chance = abs(mean_loss - torch.log(torch.tensor(10.0)).item()) < 0.1
+glue("untrained_reading", "stays at chance" if at_chance else "is not at chance (a surprise for an untrained V_M)")
+glue("untrained_verdict", Markdown("the states move, but not in a direction that helps" if at_chance else
+                                   "the loss is not at chance, which an untrained $V_M$ should not manage: look "
+                                   "at the figure"))
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharex=True)
@@ -256,13 +269,14 @@ plt.close(fig)
 #
 # An untrained $V_M$ run online on one episode of 8x8 digits ($64 \times 10$
 # layer). (a) The loss of each prediction, made before its label is seen,
-# stays at chance. (b) The cell states, which play the role of the weights,
+# {glue:text}`untrained_reading` (mean within 0.1 of $\ln 10$). (b) The cell states, which play the role of the weights,
 # change at every step.
 # ```
 #
 # The mean loss over the episode is {glue:text}`loss_mean`, chance level is
-# $\ln 10 =$ {glue:text}`chance_loss` ({numref}`fig-04-untrained`): the states
-# move, but not in a direction that helps. That is the job of meta learning.
+# $\ln 10 =$ {glue:text}`chance_loss` ({numref}`fig-04-untrained`):
+# {glue:md}`untrained_verdict`. Making them move usefully is the job of
+# meta learning.
 #
 # ## The prediction never sees its own label
 #
@@ -284,11 +298,14 @@ print("predictions for t > 3 changed:   ", bool((a.logits[:, 4:] - b.logits[:, 4
 # %% [markdown]
 # ## Permutation invariance
 #
-# All sub-LSTMs share $V_M$ and messages are averaged, so the network does not
-# care about the order of its inputs or outputs (Section 4.3): permuting the
-# input pixels together with the rows of the state gives the same predictions,
-# and permuting the classes (columns of the state, and the labels) permutes
-# the predictions.
+# All sub-LSTMs share $V_M$, and the messages combine over rows and columns
+# by an order-free reduction (a mean here; a sum would do as well), so the
+# network does not care about the order of its inputs or outputs (Section
+# 4.3): permuting the input pixels together with the rows of the state
+# (including the random initial states) gives the same predictions, and
+# permuting the classes (columns of the state, and the labels) permutes the
+# predictions. Averaging rather than summing matters only when the number of
+# inputs changes (Exercise 3).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -420,10 +437,14 @@ glue("ex2_first", f"step {changed_steps[0]}" if changed_steps else "none changed
 # A summed message grows with the number of terms $A$: like $A$ if the
 # contributions are correlated (for instance, if they share a non-zero
 # mean), like $\sqrt A$ if they are independent with zero mean. Going from
-# 49 to 784 inputs multiplies it by 16 or by 4. The sub-LSTMs of the output layer
-# would see inputs far outside what they saw in meta-training. An average
-# keeps the message's scale independent of $A$, so the same $V_M$ transfers
-# across input sizes.
+# 49 to 784 inputs multiplies it by 16 or by 4. In the single-layer networks
+# of {doc}`07_meta_learning` the summed forward message of a column *is* the
+# prediction $\hat y_b$ (before its bound), so the predictions, and with them
+# the errors fed back, would be 4 to 16 times larger than in meta-training;
+# each sub-LSTM's own pixel input is unchanged. In a deeper network the next
+# layer's sub-LSTMs would also see inputs far outside what they saw in
+# meta-training. An average keeps the message's scale independent of $A$, so
+# the same $V_M$ transfers across input sizes.
 # ```
 #
 # ## Summary

@@ -664,14 +664,14 @@ if fig21["ran"]:
     else:
         verdict21 = {REPRODUCED: "reproduced at this scale", NOT_REPRODUCED: "not reproduced at this scale",
                      WITHIN_NOISE: "neither confirmed nor refuted at this scale (within the noise)"}[verdict21]
+    best21 = max(eval_curve21, key=lambda r: r["eval_accuracy"]) if eval_curve21 else None
     during = (f"The CIFAR-10 $V_M$'s accuracy on {prov21['config']['eval_episodes']} held-out "
               f"{prov21['config']['eval_length']:,}-example CIFAR-10 test episodes went from "
               f"{100 * eval_curve21[0]['eval_accuracy']:.1f} % (step {eval_curve21[0]['step']:,}) to "
               f"{100 * eval_curve21[-1]['eval_accuracy']:.1f} % (step {eval_curve21[-1]['step']:,}) during "
               f"meta-training, " + ("still highest at its last evaluation. "
-                                    if eval_curve21[-1]["eval_accuracy"] >= max(r["eval_accuracy"] for r in eval_curve21)
-                                    else f"highest at step {max(eval_curve21, key=lambda r: r['eval_accuracy'])['step']:,}"
-                                         f" ({100 * max(r['eval_accuracy'] for r in eval_curve21):.1f} %). ")
+                                    if eval_curve21[-1]["eval_accuracy"] >= best21["eval_accuracy"]
+                                    else f"highest at step {best21['step']:,} ({100 * best21['eval_accuracy']:.1f} %). ")
               if eval_curve21 else "")
     words = {1: "a gain beyond the noise", -1: "a loss beyond the noise", 0: "within the noise"}
     g_cifar, g_fashion = (side_text(r["gain"], r["gain_se"], words) for r in (c21, f21))
