@@ -169,8 +169,9 @@ glue("mnist_split", "not available in this run" if "mnist" not in loaded else
 # {doc}`14_few_shot` runs the 5-way 1-shot protocol of Figure 18 on a
 # stand-in; without CIFAR-10, {doc}`15_conv_vsml` skips its part on
 # Figure 21. Each of those chapters says what did not run. We found no
-# package in the registries this machine reaches that holds KMNIST, EMNIST
-# or Omniglot.
+# package in the registries the book's build machine reaches (PyPI, npm,
+# Debian) that holds KMNIST, EMNIST or Omniglot; on Colab, which can
+# download, `python -m vsml.data fetch NAME` gets them.
 
 # %%
 for name, splits in loaded.items():
@@ -223,7 +224,8 @@ plt.close(fig)
 # uses (Fashion-MNIST reuses MNIST's). `Dataset.standardized()` applies
 # them; the episode samplers below do so by default. Fashion-MNIST is
 # brighter than MNIST, so its standardised inputs are not centred (their
-# measured mean is printed below); we keep the authors' choice.
+# measured mean, {glue:text}`std_mean_fashion_mnist`, is printed below); we
+# keep the authors' choice.
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -61,7 +61,7 @@
 #   meta-training ones, and so is their domain, a wider gap than the paper's
 #   background/evaluation alphabets. The Omniglot path (parameter
 #   `dataset = "omniglot"`) runs where the data is present (a connected
-#   machine, Colab: `python -m vsml.data download omniglot`) and prints
+#   machine, Colab: `python -m vsml.data fetch omniglot`) and prints
 #   "not run: needs download" otherwise; its code is tested on a tiny
 #   Omniglot-format archive (`tests/test_few_shot.py`).
 # * *Scale.* {glue:text}`resolution` inputs, BPTT with
