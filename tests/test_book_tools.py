@@ -153,3 +153,29 @@ def test_smoke_from_any_source_never_replaces_the_stored_chapter(tiny_book, monk
     assert stored.read_bytes() == before
     assert "(smoke)" in capsys.readouterr().out
     assert (tiny_book / "_build" / "smoke" / "99_tiny.ipynb").exists()
+
+
+def test_git_commit_marks_uncommitted_package_or_chapter_changes(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    import vsml.book
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    run = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    run("init", "-q")
+    run("config", "user.email", "t@t")
+    run("config", "user.name", "t")
+    (tmp_path / "vsml").mkdir()
+    (tmp_path / "vsml" / "m.py").write_text("x = 1\n")
+    (tmp_path / "notes.txt").write_text("a\n")
+    run("add", ".")
+    run("commit", "-q", "-m", "c")
+    monkeypatch.setattr(vsml.book, "ROOT", tmp_path)
+    clean = vsml.book.git_commit()
+    assert clean and "+" not in clean and clean != "unknown"
+    (tmp_path / "notes.txt").write_text("b\n")  # outside vsml/ and book/src: not the code that ran
+    assert vsml.book.git_commit() == clean
+    (tmp_path / "vsml" / "m.py").write_text("x = 2\n")
+    assert vsml.book.git_commit() == clean + "+changes"
