@@ -266,7 +266,7 @@ def introspection(book_dir: Path, pretrained_dir: Path) -> list[Claim]:
 # ------------------------------------------------------------------ speed: one GPU against the paper's 128
 
 def speed(results_dir: Path) -> list[Claim]:
-    spec = ("Appendix C.2", "the paper's ES meta-training (1,024 antithetic pairs = 2,048 members x 500 examples, "
+    spec = ("Appendix C.2 [speed, the book's target]", "the paper's ES meta-training (1,024 antithetic pairs = 2,048 members x 500 examples, "
             "784x10; the paper's \"population size of 1024\" counts pairs in the authors' code) on one GPU",
             f"{PAPER_ES_GENERATIONS:,} generations \"across {PAPER_GPUS} GPUs\" (Appendix C.2)")
     rows = []
