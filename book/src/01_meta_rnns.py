@@ -355,6 +355,11 @@ glue("vm_meta128_label", f"{vm_meta128:,}")
 # * Next, {doc}`02_message_passing` connects the sub-RNNs with messages
 #   (Eq. 3-4).
 #
+
+# %%
+print(f"chapter runtime {run.elapsed()} on {run.device}")
+
+# %% [markdown]
 # ## References
 #
 # ```{bibliography}

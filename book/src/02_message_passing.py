@@ -340,6 +340,11 @@ glue("ex2_rows_equal", "yes, every row" if rows_equal else "no, not every row (a
 # * Next, {doc}`03_sparse_shared_rnn` shows that the same computation is one
 #   ordinary RNN with a sparse, shared weight matrix (Eq. 5-6, Theorem 1).
 #
+
+# %%
+print(f"chapter runtime {run.elapsed()} on {run.device}")
+
+# %% [markdown]
 # ## References
 #
 # ```{bibliography}

@@ -463,6 +463,11 @@ glue("ex1_mean_ok", "they agree" if ex1_ok else "they do NOT agree (a bug to loo
 #   with forward and backward messages, which turns the grid into the weights
 #   of a neural network (Eq. 7).
 #
+
+# %%
+print(f"chapter runtime {run.elapsed()} on {run.device}")
+
+# %% [markdown]
 # ## References
 #
 # ```{bibliography}

@@ -463,6 +463,11 @@ glue("ex2_first", f"step {changed_steps[0]}" if changed_steps else "none changed
 #   backpropagation into $V_M$ by regression, and {doc}`07_meta_learning`
 #   meta learns $V_M$ from scratch (Algorithm 1).
 #
+
+# %%
+print(f"chapter runtime {run.elapsed()} on {run.device}")
+
+# %% [markdown]
 # ## References
 #
 # ```{bibliography}

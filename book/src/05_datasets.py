@@ -584,6 +584,11 @@ glue("ex1_max", str(int(counts.max())))
 # * The next chapters meta-train VSML on these episodes and meta-test it on
 #   the test splits.
 #
+
+# %%
+print(f"chapter runtime {run.elapsed()} on {run.device}")
+
+# %% [markdown]
 # ## References
 #
 # ```{bibliography}
