@@ -331,7 +331,8 @@ if h1 is not None:
     mean, sem = horizon.at(res["cum_acc"], [h1])[h1]
     print(f"live: {100 * mean:.1f} +- {100 * sem:.1f} % after {h1} examples ({num_runs} runs, 7x7); "
           f"chapter 07 stored {stored:.1f} % ({ch07.run['mode']} run): the difference is "
-          f"{(100 * mean - stored) / (100 * sem):+.1f} live standard errors")
+          + (f"{(100 * mean - stored) / (100 * sem):+.1f} live standard errors" if sem > 0 else
+             "not measurable in standard errors here (the live runs all agree)"))
 
 # %% [markdown]
 # **3. How much do the thresholds decide? (runs code)** Double the
