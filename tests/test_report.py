@@ -303,3 +303,19 @@ def test_stored_run_reads_mode_device_commit_and_date(tmp_path):
                                        "commit": "83fd925+changes", "date": "2026-11-29 20:49"}
     bare = _notebook(tmp_path, [], name="08_x.ipynb", mode="SMOKE")  # an older stored chapter: no commit line
     assert report.stored_run(bare)["mode"] == "smoke" and report.stored_run(bare)["commit"] == "unknown"
+
+
+def test_figure20_long_episode_pair_is_a_recheck_row(tmp_path):
+    short = {"horizon": 2000, "datasets": {"MNIST": {"conv": 13.5, "dense": 23.2}}, "setting": "7x7;"}
+    long = {"horizon": 2000, "datasets": {"MNIST": {"conv": 60.0, "dense": 63.0}}, "setting": "7x7, long;"}
+    _notebook(tmp_path, [_glue_output("report_fig20", {"text/plain": repr(short)}),
+                         _glue_output("report_fig20_long", {"text/plain": repr(long)})], name="15_conv_vsml.ipynb")
+    rows = {r.figure: r for r in claims.figures20_21(tmp_path)}
+    assert rows["Figure 20"].verdict == report.NOT_REPRODUCED
+    assert rows["Figure 20 [long episodes]"].verdict == report.REPRODUCED  # within 5 points
+    assert rows["Figure 20 [long episodes]"].in_paper and "long" in rows["Figure 20 [long episodes]"].setting
+    assert report.paper_claims(list(rows.values())) == report.paper_claims([rows["Figure 20"], rows["Figure 21"]])
+    # a chapter without the long pair: that row is not yet run, the others unaffected
+    _notebook(tmp_path, [_glue_output("report_fig20", {"text/plain": repr(short)})], name="15_conv_vsml.ipynb")
+    rows = {r.figure: r for r in claims.figures20_21(tmp_path)}
+    assert rows["Figure 20 [long episodes]"].verdict == report.NOT_RUN and rows["Figure 20"].checks

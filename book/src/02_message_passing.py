@@ -28,6 +28,10 @@
 # $$s_{ab} \leftarrow f_{\text{RNN}}(s_{ab}, \vec m_a), \qquad
 #   \vec m_b = \sum_{a'} f_{\vec m}(s_{a'b}). \tag{3}$$
 #
+# The message is defined per column $b$ (the right equation) and fed to the
+# row of the same index (the left one, where it is written $\vec m_a$): the
+# two indices name the same number, which is why Eq. 3 needs $A = B$.
+#
 # With $f_{\vec m}(s) = sC$ this is
 #
 # $$s_{abj} \leftarrow \sigma\Big(\sum_i s_{abi} W_{ij}
