@@ -797,8 +797,9 @@ if ("VSML", "off") in abl_loaded:
     main = {t.name: curves["VSML", t.name] for t in other_tasks if ("VSML", t.name) in curves}
     d_np, np_list = paired_list(arm("VSML", "off"), main, [t for t in unseen_abl])
     ahead = [transfer.TASKS[t].label for t, d in d_np.items() if d.mean > 0]
-    noproj_text = (("it is ahead of the main $V_M$ on every unseen task" if len(ahead) == len(d_np) else
-                    f"it is ahead of the main $V_M$ on {join_words(ahead) if ahead else 'no unseen task'}")
+    noproj_text = (("`mnist_bptt_noproj` is ahead of the main $V_M$ on every unseen task" if len(ahead) == len(d_np)
+                    else f"`mnist_bptt_noproj` is ahead of the main $V_M$ on "
+                         f"{join_words(ahead) if ahead else 'no unseen task'}")
                    + f" ({np_list}; `mnist_bptt_noproj` minus `{pretrained_vsml}`, paired)")
 glue("mix_text", Markdown(mix_text))
 glue("noproj_text", Markdown(noproj_text))
@@ -1075,7 +1076,7 @@ print("claim B, in short:", claim_b_summary)
 #   ablation is (the same start, steps and projections, on MNIST only).
 #   Against it: {glue:md}`mix_text`. Part of its lead over the main $V_M$
 #   comes with the extra meta-training steps alone: the MNIST-only
-#   continuation without projections, {glue:md}`noproj_text`.
+#   continuation without projections: {glue:md}`noproj_text`.
 # * **Projections (Figures 14-16): read the MNIST row first.** With
 #   projections the Meta RNN, HebbianFW and FWMemory score not far above
 #   chance on MNIST, their own meta-training task
