@@ -168,14 +168,23 @@ def test_git_commit_marks_uncommitted_package_or_chapter_changes(tmp_path, monke
     run("config", "user.email", "t@t")
     run("config", "user.name", "t")
     (tmp_path / "vsml").mkdir()
+    (tmp_path / "book" / "src").mkdir(parents=True)
     (tmp_path / "vsml" / "m.py").write_text("x = 1\n")
+    for name in ("01_a.py", "02_b.py"):
+        (tmp_path / "book" / "src" / name).write_text("# %%\n")
     (tmp_path / "notes.txt").write_text("a\n")
     run("add", ".")
     run("commit", "-q", "-m", "c")
     monkeypatch.setattr(vsml.book, "ROOT", tmp_path)
+    monkeypatch.setenv("VSML_CHAPTER_SOURCE", str(tmp_path / "book" / "src" / "01_a.py"))
     clean = vsml.book.git_commit()
     assert clean and "+" not in clean and clean != "unknown"
-    (tmp_path / "notes.txt").write_text("b\n")  # outside vsml/ and book/src: not the code that ran
+    (tmp_path / "notes.txt").write_text("b\n")  # not the code that ran
+    (tmp_path / "book" / "src" / "02_b.py").write_text("# another chapter\n")
+    (tmp_path / "vsml" / "new_untracked.py").write_text("y = 1\n")
     assert vsml.book.git_commit() == clean
-    (tmp_path / "vsml" / "m.py").write_text("x = 2\n")
+    (tmp_path / "book" / "src" / "01_a.py").write_text("# %%\nprint(1)\n")  # the running chapter
+    assert vsml.book.git_commit() == clean + "+changes"
+    run("checkout", "--", "book/src/01_a.py")
+    (tmp_path / "vsml" / "m.py").write_text("x = 2\n")  # the package
     assert vsml.book.git_commit() == clean + "+changes"

@@ -51,15 +51,17 @@ class ChapterRun:
 
 
 def git_commit() -> str:
-    """The checkout's short commit, with ``+changes`` when the package or the chapter sources differ from it
-    (a chapter is usually re-run before its change is committed: the commit alone does not name that code)."""
+    """The checkout's short commit, with ``+changes`` when the code that runs differs from it: tracked files of
+    the package, and the running chapter's source where the runner names it (``VSML_CHAPTER_SOURCE``; a chapter
+    is usually re-run before its change is committed, so the commit alone does not name that code)."""
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                              capture_output=True, text=True, timeout=5)
         commit = out.stdout.strip()
         if not commit:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "vsml", "book/src"], cwd=ROOT,
+        paths = ["vsml"] + ([os.environ["VSML_CHAPTER_SOURCE"]] if os.environ.get("VSML_CHAPTER_SOURCE") else [])
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *paths], cwd=ROOT,
                                capture_output=True, text=True, timeout=5).stdout.strip()
         return commit + ("+changes" if dirty else "")
     except (OSError, subprocess.SubprocessError):

@@ -120,6 +120,7 @@ def run_chapter(src: Path, smoke: bool, params: dict, inplace: bool) -> tuple[Pa
     env_before = os.environ.get("VSML_SMOKE")
     if smoke:
         os.environ["VSML_SMOKE"] = "1"
+    os.environ["VSML_CHAPTER_SOURCE"] = str(src.resolve())  # the kernel's provenance line checks this file
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_in, tmp_out = Path(tmp) / "in.ipynb", Path(tmp) / "out.ipynb"
@@ -129,6 +130,7 @@ def run_chapter(src: Path, smoke: bool, params: dict, inplace: bool) -> tuple[Pa
                                        cwd=str(BOOK), progress_bar=sys.stderr.isatty() or not smoke,
                                        request_save_on_cell_execute=False)
         finally:
+            os.environ.pop("VSML_CHAPTER_SOURCE", None)
             if env_before is None:
                 os.environ.pop("VSML_SMOKE", None)
             else:

@@ -242,7 +242,8 @@ glue("chance_loss", f"{torch.log(torch.tensor(10.0)).item():.2f}")
 # Our reading of "at chance": the episode's mean loss within 0.1 of ln 10 (a uniform guess).
 mean_loss = sum(r["loss"] for r in records) / len(records)
 at_chance = abs(mean_loss - torch.log(torch.tensor(10.0)).item()) < 0.1
-glue("untrained_reading", "stays at chance" if at_chance else "is not at chance (a surprise for an untrained V_M)")
+glue("untrained_reading", "stays at chance (its mean within 0.1 of ln 10)" if at_chance else
+     "is not at chance (its mean is more than 0.1 from ln 10, a surprise for an untrained V_M)")
 glue("untrained_verdict", Markdown("the states move, but not in a direction that helps" if at_chance else
                                    "the loss is not at chance, which an untrained $V_M$ should not manage: look "
                                    "at the figure"))
@@ -269,7 +270,7 @@ plt.close(fig)
 #
 # An untrained $V_M$ run online on one episode of 8x8 digits ($64 \times 10$
 # layer). (a) The loss of each prediction, made before its label is seen,
-# {glue:text}`untrained_reading` (mean within 0.1 of $\ln 10$). (b) The cell states, which play the role of the weights,
+# {glue:text}`untrained_reading`. (b) The cell states, which play the role of the weights,
 # change at every step.
 # ```
 #

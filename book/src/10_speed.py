@@ -509,8 +509,8 @@ glue("bf16_run_summary", Markdown(
 # dimensions) at small $n$, and clearly at large $n$: {glue:text}`es_big_one` against
 # {glue:text}`es_big_pred` at {glue:text}`es_big_pairs` pairs. So the loss is
 # close to linear within $\sigma$. With an episode per pair, two estimates
-# are {glue:md}`draws_reading` (cosines from {glue:text}`draws_cos_lo` to
-# {glue:text}`draws_cos_hi`). A plausible reading: each episode's gradient
+# are {glue:md}`draws_reading`; their cosines run from
+# {glue:text}`draws_cos_lo` to {glue:text}`draws_cos_hi`. A plausible reading: each episode's gradient
 # points somewhere else, and what they share, the meta-gradient of a
 # learning algorithm, is a small part of each. In that reading, the cosine of
 # two independent estimates is roughly the one-episode curve times the
@@ -926,8 +926,8 @@ glue("ex1_ms", f"{1e3 * 2 * 2 * tensor_bytes / (H200_TBS * 1e12):.1f}")
 #   sampling noise, and {glue:md}`bf16_run_summary`; their speed on a GPU
 #   is not measured yet.
 # * At the initial $V_M$, two ES estimates from independent episodes are
-#   {glue:md}`draws_reading`: a generation's direction is mostly noise, and
-#   ES from scratch on the GPU was still {glue:md}`es_gpu_verdict` after
+#   {glue:md}`draws_reading`: a generation's direction is mostly noise. ES
+#   from scratch on the GPU was {glue:md}`es_gpu_verdict` after
 #   {glue:text}`es_gpu_gens` generations.
 # * The 28x28 BPTT fine-tune on a GPU changed 28x28 MNIST accuracy by
 #   {glue:text}`ft_gain_mnist` points ({glue:text}`ft_word_mnist`).
