@@ -519,17 +519,17 @@ glue("omniglot_note", Markdown(omniglot_note))
 fm, mn = results["fashion_mnist"], results["mnist"]
 
 
+def dataset_of(r):
+    """The dataset whose meta-test episodes produced result ``r`` (one of the dicts in ``results``)."""
+    return next(ds for ds, per in results.items() if any(v is r for v in per.values()))
+
+
 def difference(x, y):
     """x minus y (points) and its standard error: paired when both met the same episodes (one dataset),
     independent otherwise (two datasets)."""
-    if x["ds"] == y["ds"]:
+    if dataset_of(x) == dataset_of(y):
         return stats.paired_difference(100 * x["correct"].double(), 100 * y["correct"].double())
     return stats.independent_difference(x["acc"], x["sem"], y["acc"], y["sem"])
-
-
-for ds_name, per in results.items():
-    for r in per.values():
-        r["ds"] = ds_name
 
 
 def beyond(x, y):
