@@ -112,6 +112,8 @@ if "google.colab" in sys.modules:
                     "scikit-learn"], check=True)
 
 # %%
+import math
+
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import Markdown
@@ -237,11 +239,11 @@ print(f"{'t':>3} {'label':>5} {'pred':>4} {'loss':>7} {'logit range':>11} {'|dc|
 for r in records[:8]:
     print(f"{r['t']:3d} {r['label']:5d} {r['pred']:4d} {r['loss']:7.3f} {r['logit_range']:11.4f} {r['state_change']:8.4f}")
 print("error fed back after step 0 (slot 0 of the backward messages):", records[0]["error_in"].numpy().round(3))
-glue("loss_mean", f"{sum(r['loss'] for r in records) / len(records):.2f}")
-glue("chance_loss", f"{torch.log(torch.tensor(10.0)).item():.2f}")
+mean_loss, chance_loss = sum(r["loss"] for r in records) / len(records), math.log(10)
+glue("loss_mean", f"{mean_loss:.2f}")
+glue("chance_loss", f"{chance_loss:.2f}")
 # Our reading of "at chance": the episode's mean loss within 0.1 of ln 10 (a uniform guess).
-mean_loss = sum(r["loss"] for r in records) / len(records)
-at_chance = abs(mean_loss - torch.log(torch.tensor(10.0)).item()) < 0.1
+at_chance = abs(mean_loss - chance_loss) < 0.1
 glue("untrained_reading", "stays at chance (its mean within 0.1 of ln 10)" if at_chance else
      "is not at chance (its mean is more than 0.1 from ln 10, a surprise for an untrained V_M)")
 glue("untrained_verdict", Markdown("the states move, but not in a direction that helps" if at_chance else
@@ -252,7 +254,7 @@ glue("untrained_verdict", Markdown("the states move, but not in a direction that
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8), sharex=True)
 steps = [r["t"] for r in records]
 axes[0].plot(steps, [r["loss"] for r in records])
-axes[0].axhline(torch.log(torch.tensor(10.0)).item(), color="0.4", ls=":", label="chance, $\\ln 10$")
+axes[0].axhline(chance_loss, color="0.4", ls=":", label="chance, $\\ln 10$")
 axes[0].set(xlabel="example $t$", ylabel="cross-entropy", title="(a) loss of each online prediction")
 axes[0].legend()
 axes[1].plot(steps, [r["state_change"] for r in records], color="C1")

@@ -110,11 +110,18 @@ def cell(text):
     return f"<td style='text-align:left;vertical-align:top'>{html.escape(text)}</td>"
 
 
+OUTCOMES = (("pass", True, COLORS[report.REPRODUCED]), ("within the noise", None, COLORS[report.WITHIN_NOISE]),
+            ("fail", False, COLORS[report.NOT_REPRODUCED]))  # a check's outcome, its name and its colour
+
+
+def outcome_counts(r):
+    """{outcome name: how many of the row's checks had it}, in the order of OUTCOMES."""
+    return {name: sum(c.passed is outcome for c in r.checks) for name, outcome, _ in OUTCOMES}
+
+
 def check_counts(r):
     """'2 pass, 1 within the noise, 1 fail' for a row with checks, '' otherwise."""
-    n = {k: sum(c.passed is v for c in r.checks) for k, v in (("pass", True), ("within the noise", None),
-                                                                 ("fail", False))}
-    return ", ".join(f"{v} {k}" for k, v in n.items() if v)
+    return ", ".join(f"{v} {k}" for k, v in outcome_counts(r).items() if v)
 
 
 def table_html(rows):
@@ -193,18 +200,14 @@ glue("no_detail", failing(report.NOT_REPRODUCED))
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(10, 0.42 * len(rows) + 1.4))
 labels = [r.figure for r in rows][::-1]
-OUTCOMES = (("pass", True, COLORS[report.REPRODUCED]), ("within the noise", None, COLORS[report.WITHIN_NOISE]),
-            ("fail", False, COLORS[report.NOT_REPRODUCED]))
 for i, r in enumerate(rows[::-1]):
     total = len(r.checks)
     if total:
-        left = 0.0
-        for _, outcome, color in OUTCOMES:  # one segment per outcome, its width the share of the row's checks
-            share = sum(c.passed is outcome for c in r.checks) / total
-            ax.barh(i, share, left=left, color=color)
-            left += share
-        ax.text(1.02, i, f"{r.verdict} ({sum(c.passed is True for c in r.checks)}/{total})", va="center",
-                fontsize=11, color=COLORS[r.verdict])
+        n, left = outcome_counts(r), 0.0
+        for name, _, color in OUTCOMES:  # one segment per outcome, its width the share of the row's checks
+            ax.barh(i, n[name] / total, left=left, color=color)
+            left += n[name] / total
+        ax.text(1.02, i, f"{r.verdict} ({n['pass']}/{total})", va="center", fontsize=11, color=COLORS[r.verdict])
     else:
         ax.text(0.02, i, report.NOT_RUN, va="center", color=COLORS[report.NOT_RUN], fontsize=11)
 ax.set_yticks(range(len(rows)), labels)

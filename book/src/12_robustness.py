@@ -226,6 +226,9 @@ glue("tune_episodes", f"{tune_episodes}")
 # task's classes, as in chapter {doc}`13_dataset_transfer`).
 
 # %%
+episode_labels = {}  # (V_M, configuration) -> the labels its episodes used, for checks that need the same runs
+
+
 def meta_test_configs(configs, vm_key, base_size, runs):
     """{config name: {learner: cumulative-accuracy curves [runs, T]}} and each configuration's class count."""
     params, prov = learners[vm_key]
@@ -234,6 +237,7 @@ def meta_test_configs(configs, vm_key, base_size, runs):
     for name, cfg in configs.items():
         t0 = time.perf_counter()
         x, y, k = cfg.episodes(mnist_test, runs, T, seed=1000 + seed, base_size=base_size, device=dev)
+        episode_labels[vm_key, name] = y.cpu()
         out = {"VSML": meta_test("vsml", x, y, k, params=params, vsml_config=vsml_cfg, seed=seed)["cum_acc"].cpu()}
         if x.shape[-1] == prov_mrnn["model_config"]["input_size"]:
             logits = metarnn_episode(params_mrnn, x, y)["logits"][..., :k]  # scored on the task's classes only
@@ -413,10 +417,9 @@ def hits_from_cumulative(cum):
 
 kept_name = {k: share_keeping_name(k) for k in (3, 5)}
 m5, s5 = at_end(results["main"][0]["5 classes"]["Meta RNN"])
-cfg5 = configs_main["5 classes"]
 x5, y5, classes5 = tasks.class_subset_episodes(mnist_test, num_runs, T, 5, 1000 + seed, image_size=7,
                                                return_classes=True)
-assert torch.equal(y5, cfg5.episodes(mnist_test, num_runs, T, seed=1000 + seed, base_size=7)[1])  # the same runs
+assert torch.equal(y5, episode_labels["main", "5 classes"])  # the runs meta-tested above
 kept = classes5.gather(1, y5) == y5  # [P, T]: this example's class kept its MNIST name
 hits5 = hits_from_cumulative(results["main"][0]["5 classes"]["Meta RNN"])
 

@@ -735,12 +735,18 @@ for label in ablation_labels:
         glue(f"abl_{SLUG[label]}_{arm}_fashion", f"{transfer.mean_and_se(c, min(T, c.shape[1]))[0]:.1f}"
              if c is not None else "not run")
 unseen_abl = [t.name for t, _ in runnable if t.name not in ("mnist", "random")]
+def by_sign(diffs):
+    """Task labels whose paired difference is above / below zero beyond two standard errors, or neither."""
+    groups = {1: [], -1: [], 0: []}
+    for t, d in diffs.items():
+        groups[stats.sign_beyond(d.mean, d.standard_error)].append(transfer.TASKS[t].label)
+    return groups
+
+
 def abl_counts(label):
     """How many unseen tasks the projections raise / lower beyond two standard errors, and how many neither."""
-    ds = [abl_diff[label, t] for t in unseen_abl if (label, t) in abl_diff]
-    up = sum(stats.sign_beyond(d.mean, d.standard_error) > 0 for d in ds)
-    down = sum(stats.sign_beyond(d.mean, d.standard_error) < 0 for d in ds)
-    return f"{label}: higher on {up}, lower on {down}, within the noise on {len(ds) - up - down}"
+    g = by_sign({t: abl_diff[label, t] for t in unseen_abl if (label, t) in abl_diff})
+    return f"{label}: higher on {len(g[1])}, lower on {len(g[-1])}, within the noise on {len(g[0])}"
 
 
 abl_note = "; ".join(abl_counts(label) for label in ablation)
@@ -768,14 +774,6 @@ def paired_list(a_curves, b_curves, tasks):
         if a is not None and b is not None:
             out[t] = transfer.compare(a, b, min(T, a.shape[1]))
     return out, ", ".join(f"{transfer.TASKS[t].label} {fmt(d)}" for t, d in out.items())
-
-
-def by_sign(diffs):
-    """Task labels whose paired difference is above / below zero beyond two standard errors, or neither."""
-    groups = {1: [], -1: [], 0: []}
-    for t, d in diffs.items():
-        groups[stats.sign_beyond(d.mean, d.standard_error)].append(transfer.TASKS[t].label)
-    return groups
 
 
 def arm(label, which):
@@ -847,17 +845,18 @@ def on_vs_chance(label, task_name):
     return m, chance, side
 
 
-rows15 = []
+rows15, below_digits = [], []
 for label in ("Meta RNN", "FWMemory"):
     bits = []
     for t in ("sum_sign", "digits"):
         r = on_vs_chance(label, t)
+        if t == "digits" and r is not None and r[2] == "below":
+            below_digits.append(label)
         if r is not None and (label, t) in abl_diff:
             bits.append(f"{transfer.TASKS[t].label} {fmt(abl_diff[label, t])} points, ending {r[0]:.1f} % "
                         f"({r[2]} chance, {r[1]:.0f} %)")
     if bits:
         rows15.append(f"{label}: " + "; ".join(bits))
-below_digits = [lbl for lbl in ("Meta RNN", "FWMemory") if (on_vs_chance(lbl, "digits") or (0, 0, ""))[2] == "below"]
 fig15_others = ("With projections, " + ". ".join(rows15) + "." if rows15 else "")
 if below_digits:
     fig15_others += (f" On digits {join_words(below_digits)} {'falls' if len(below_digits) == 1 else 'fall'} below "

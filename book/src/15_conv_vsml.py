@@ -444,10 +444,10 @@ def run_vsml(arrangement, params, prov, x, y, num_classes):
                      seed=seed)["cum_acc"].cpu()
 
 
-curves, sgd_lr, seconds = {}, {}, {}
+curves, sgd_lr, seconds, episodes20 = {}, {}, {}, {}
 t_all = time.perf_counter()
 for k, (ds_name, ds) in enumerate(tests_data.items()):
-    x, y = tasks.online_episodes(ds, num_runs, T, seed=seed + 10 * k, image_size=image_size)
+    x, y = episodes20[ds_name] = tasks.online_episodes(ds, num_runs, T, seed=seed + 10 * k, image_size=image_size)
     x_tune, y_tune = tasks.online_episodes(train_data[ds_name], tune_runs, T, seed=seed + 10 * k + 1,
                                            image_size=image_size)
     sgd_lr[ds_name] = tune_lr(x_tune, y_tune, 10, SGD_GRID, optimizer="sgd", seed=seed)[0]
@@ -547,17 +547,17 @@ glue("long_steps", " / ".join(f"{learned_long[k][1]['steps']:,}" for k in ("conv
      else "none")
 if learned_long:
     long_curves = {}
-    for k_ds, (ds_name, ds) in enumerate(tests_data.items()):
-        x, y = tasks.online_episodes(ds, num_runs, T, seed=seed + 10 * k_ds, image_size=image_size)  # as above
+    for ds_name, (x, y) in episodes20.items():  # Figure 20's episodes
         long_curves[ds_name] = {"conv": run_vsml("vsml_conv", *learned_long["conv"], x, y, 10),
                                 "dense": run_vsml("vsml", *learned_long["dense"], x, y, 10)}
+    at_T = {(ds, arm): 100 * float(per[arm][:, T - 1].mean()) for ds, per in long_curves.items() for arm in per}
     h0 = HORIZONS[0] if HORIZONS[0] < T else 1  # smoke mode: one horizon only
     parts, within = [], []
     for ds_name, per in long_curves.items():
         short = {"conv": curves[ds_name]["VSML, conv"], "dense": curves[ds_name]["VSML, dense"]}
         bits = []
         for arm in ("conv", "dense"):
-            a0, aT = (100 * float(per[arm][:, h - 1].mean()) for h in (h0, T))
+            a0, aT = 100 * float(per[arm][:, h0 - 1].mean()), at_T[ds_name, arm]
             d, se = stats.paired_difference(100 * per[arm][:, T - 1].double(), 100 * short[arm][:, T - 1].double())
             trend = {1: "rises", -1: "falls", 0: "stays level"}[
                 stats.sign_beyond(*stats.paired_difference(100 * per[arm][:, T - 1].double(),
@@ -569,11 +569,9 @@ if learned_long:
         parts.append(f"on {ds_name}, " + "; ".join(bits) + f"; conv minus dense after {T:,}: {g:+.1f} points "
                      f"(standard error {g_se:.1f}; Figure 20's tolerance is 5 points)")
         for arm in ("conv", "dense"):
-            glue(f"long_{arm}_{'mnist' if ds_name == 'MNIST' else 'fashion'}_{T}",
-                 f"{100 * float(per[arm][:, T - 1].mean()):.1f}")
+            glue(f"long_{arm}_{'mnist' if ds_name == 'MNIST' else 'fashion'}_{T}", f"{at_T[ds_name, arm]:.1f}")
     long_text = "With long episodes, " + "; ".join(parts) + "."
     print(long_text)
-    at_T = {(ds, arm): 100 * float(per[arm][:, T - 1].mean()) for ds, per in long_curves.items() for arm in per}
     long_verdict = ("within Figure 20's tolerance on both datasets" if all(within) else
                     "within Figure 20's tolerance on " + " and ".join(ds for ds, ok in zip(long_curves, within) if ok)
                     + " only" if any(within) else "outside Figure 20's tolerance on both datasets")
@@ -585,8 +583,7 @@ if learned_long:
     # For the report: a re-check row of Figure 20 with this pair (the main row stays the pair above).
     glue("report_fig20_long", {
         "horizon": T,
-        "datasets": {ds: {arm: round(100 * float(per[arm][:, T - 1].mean()), 4) for arm in ("conv", "dense")}
-                     for ds, per in long_curves.items()},
+        "datasets": {ds: {arm: round(at_T[ds, arm], 4) for arm in ("conv", "dense")} for ds in long_curves},
         "setting": (f"7x7, {num_runs} runs; conv and dense V_M continued again on long episodes for "
                     f"{learned_long['conv'][1]['steps']:,} / {learned_long['dense'][1]['steps']:,} BPTT steps "
                     f"({long_pair['conv']} / {long_pair['dense']});")})
@@ -597,7 +594,7 @@ long_gap_moves = "not measured here"
 evals_text = {"conv": "not run", "dense": "not run"}
 if learned_long:
     rising = [ds for ds, per in long_curves.items()
-              if all(float(per[a][:, T - 1].mean()) > float(per[a][:, h0 - 1].mean()) for a in per)]
+              if all(at_T[ds, a] > 100 * float(per[a][:, h0 - 1].mean()) for a in per)]
     long_collapse = ("with long episodes both arms rise from " + f"{h0:,} to {T:,} examples on "
                      + " and ".join(rising) if rising else "with long episodes the arms do not both rise")
     gaps_short = {ds: v["conv"] - v["dense"] for ds, v in report20["datasets"].items()}  # the pair above
