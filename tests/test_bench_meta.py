@@ -41,3 +41,24 @@ def test_bench_bad_input_is_one_line(args, match, capsys):
     assert bench.main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and match in err
+
+
+def test_bench_timing_repeats_fast_calls_until_a_timing_is_long_enough():
+    """A 1 ms call is timed over back-to-back calls (timer noise); a slow one once per timing."""
+    import time
+
+    from vsml import bench
+    calls = {"fast": 0, "slow": 0}
+
+    def fast():
+        calls["fast"] += 1
+
+    def slow():
+        calls["slow"] += 1
+        time.sleep(0.03)
+
+    out = bench._time_in_turn({"fast": fast, "slow": slow}, repeats=2, device="cpu", min_measure_s=0.02)
+    (best_f, med_f, n_fast), (best_s, med_s, n_slow) = out["fast"], out["slow"]
+    assert n_slow == 1 and calls["slow"] == 2 + 2  # two warm-up calls, then one per timing
+    assert n_fast > 100 and calls["fast"] == 2 + 2 * n_fast
+    assert best_f <= med_f < 0.02 / 100 and 0.03 <= best_s <= med_s  # seconds per call, not per timing

@@ -178,6 +178,21 @@ def test_resume_is_bit_identical(tmp_path, monkeypatch, method):
         meta.train(tiny(method=method, lr=0.5), tmp_path / "short", resume=True, dataset=data, progress=False)
 
 
+def test_eval_at_start_logs_the_initial_v_m_as_step_0_with_its_standard_error(tmp_path):
+    data, cfg = remember_the_class(), tiny(method="es", eval_every=3, eval_at_start=True, steps=3)
+    res = meta.train(cfg, tmp_path / "run", dataset=data, progress=False)
+    first = res.metrics[0]
+    assert first["step"] == 0 and "loss" not in first
+    # step 0 is the initial V_M: the same episodes give the same numbers as a fresh trainer's evaluate()
+    fresh = meta.MetaTrainer(cfg, dataset=data).evaluate()
+    assert first["eval_accuracy"] == fresh["eval_accuracy"] and first["eval_loss"] == fresh["eval_loss"]
+    assert first["eval_accuracy_se"] == fresh["eval_accuracy_se"] > 0  # several episodes, not all alike
+    assert [r["step"] for r in meta.read_metrics(tmp_path / "run")] == [0, 1, 2, 3]
+    # resuming a finished run does not log a second step 0
+    meta.train(cfg, tmp_path / "run", resume=True, steps=4, dataset=data, progress=False)
+    assert [r["step"] for r in meta.read_metrics(tmp_path / "run")] == [0, 1, 2, 3, 4]
+
+
 def _nan_after(monkeypatch, calls_ok):
     real_run = meta.VSMLModel.run
     calls = {"n": 0}

@@ -8,7 +8,8 @@ micro-ticks. We time two cases on the 784x10 MNIST layer of Section 4.2:
 
 and these formulations, all in the same run on the same inputs, called in
 turn (so that a busy machine slows all of them alike; the best of ``--repeats``
-calls is reported, the median is printed too):
+timings is reported, the median is printed too; a timing repeats a fast call until it lasts
+at least ``MIN_MEASURE_S``, since a single 1 ms call is mostly timer and thread wake-up noise):
 
 * ``reference``: the straightforward one (``vsml.lstm.dense_tick_reference``):
   one affine map per sub-LSTM over the concatenated ``[fwd, bwd, h]``, messages
@@ -43,6 +44,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import platform
 import statistics
 import time
@@ -78,24 +80,36 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
-def _time_in_turn(fns: dict, repeats: int, device) -> dict:
+MIN_MEASURE_S = 0.05  # a timing shorter than this is repeated: one 1 ms call is mostly timer and wake-up noise
+
+
+def _time_in_turn(fns: dict, repeats: int, device, min_measure_s: float = MIN_MEASURE_S) -> dict:
     """Seconds per call of each function, calling them in turn (after two warm-up calls each).
 
-    Returns ``name -> (best, median)``: the best call is the least disturbed by other work on a
-    shared machine (as ``timeit`` reports), the median says how disturbed the run was.
+    Each of the ``repeats`` measurements of a function times ``number`` consecutive calls, with
+    ``number`` chosen from the warm-up so that one measurement lasts at least ``min_measure_s``
+    (as ``timeit.autorange`` does). Returns ``name -> (best, median, number)`` in seconds per call: the
+    best measurement is the least disturbed by other work on a shared machine (as ``timeit`` reports),
+    the median says how disturbed the run was.
     """
-    for fn in fns.values():
+    number = {}
+    for name, fn in fns.items():
         fn()
+        _sync(device)
+        t0 = time.perf_counter()
         fn()
+        _sync(device)
+        number[name] = max(1, math.ceil(min_measure_s / max(time.perf_counter() - t0, 1e-9)))
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             _sync(device)
             t0 = time.perf_counter()
-            fn()
+            for _ in range(number[name]):
+                fn()
             _sync(device)
-            times[name].append(time.perf_counter() - t0)
-    return {name: (min(ts), statistics.median(ts)) for name, ts in times.items()}
+            times[name].append((time.perf_counter() - t0) / number[name])
+    return {name: (min(ts), statistics.median(ts), number[name]) for name, ts in times.items()}
 
 
 @contextlib.contextmanager
@@ -189,8 +203,9 @@ def benchmark(pop_size: int = 64, A: int = 784, B: int = 10, num_ticks: int = 2,
                 diffs[name] = max((a - b).abs().max().item() for a, b in zip(out, ref_out))
             secs = _time_in_turn(formulations, repeats, device)
         for name in formulations:
-            best, median = secs[name]
-            rows.append(dict(case=case, formulation=name, secs=best, secs_median=median, max_diff=diffs[name],
+            best, median, number = secs[name]
+            rows.append(dict(case=case, formulation=name, secs=best, secs_median=median, calls_per_timing=number,
+                             max_diff=diffs[name],
                              mticks=batch * A * B * num_ticks / best / 1e6, exact=diffs[name] <= EXACT,
                              tile=tiles.get(name)))
         for name, err in errors.items():
@@ -268,8 +283,8 @@ def conv_benchmark(pop_size: int = 64, repeats: int = 5, device: str = "cpu", si
         with torch.inference_mode():
             secs = _time_in_turn({k: f for k, (f, _) in fns.items()}, repeats, device)
         for name, (_, ticks) in fns.items():
-            best, median = secs[name]
-            rows.append(dict(case=case, formulation=name, secs=best, secs_median=median,
+            best, median, number = secs[name]
+            rows.append(dict(case=case, formulation=name, secs=best, secs_median=median, calls_per_timing=number,
                              mticks=ticks * num_ticks / best / 1e6))
     return rows
 
@@ -321,7 +336,8 @@ def _run(args) -> int:
     dev = torch.cuda.get_device_name(args.device) if cuda else platform.processor() or "cpu"
     print(f"device: {args.device} ({dev}), torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"layer {args.inputs}x{args.outputs}, N=16, 2 micro-ticks per example; best of {args.repeats} "
-          f"calls per row, rows called in turn", flush=True)
+          f"timings per row (each >= {MIN_MEASURE_S * 1e3:.0f} ms of back-to-back calls), rows called in turn",
+          flush=True)
     rows = benchmark(args.pop_size, args.inputs, args.outputs, repeats=args.repeats, device=args.device,
                      compile=not args.no_compile, kernel=not args.no_kernel, sweep=not args.no_sweep)
     print(f"{'case':38s} {'formulation':20s} {'ms/example':>11s} {'M ticks/s':>10s} {'vs ref':>7s} {'max |diff|':>11s}"

@@ -147,10 +147,11 @@ class RunLoop:
     def run(self, *, start: int, total: int, step: Callable[[int], dict], save: Callable[[int, float], None],
             records: list[dict], wall_before: float = 0.0, log_every: int = 1, checkpoint_every: int = 1,
             evaluate: Callable[[int], dict] | None = None, eval_every: int = 0,
-            postfix: Callable[[dict], dict] | None = None) -> list[dict]:
+            postfix: Callable[[dict], dict] | None = None, eval_at_start: bool = False) -> list[dict]:
         """Steps ``start+1 .. total``: ``step(s)`` returns the record of step ``s + 1``.
 
-        ``evaluate(done)`` runs every ``eval_every`` steps and at the end; a
+        ``evaluate(done)`` runs every ``eval_every`` steps and at the end (and, with ``eval_at_start``
+        on a run that starts at step 0, before the first step: a record ``{"step": 0, **evaluate(0)}``); a
         record is logged every ``log_every`` steps, at evaluations and at the
         end; ``save(done, wall_time)`` writes the checkpoint every
         ``checkpoint_every`` steps, at the end, and on a stop signal.
@@ -164,6 +165,10 @@ class RunLoop:
         t_start = time.perf_counter()
         wall = lambda: wall_before + time.perf_counter() - t_start  # noqa: E731
         log = open(self.metrics_path, "a") if self.is_main else None
+        if eval_at_start and start == 0 and total > 0 and self.is_main and evaluate is not None:
+            records.append({"step": 0, **evaluate(0), "wall_time": wall()})
+            log.write(json.dumps(records[-1]) + "\n")
+            log.flush()
         zero_grads = 0  # consecutive steps with an exactly zero gradient: a run that cannot learn any more
         try:
             with _StopSignals() as stop:

@@ -89,6 +89,7 @@ from IPython.display import Markdown
 
 from vsml import report
 from vsml.book import chapter_setup, glue
+from vsml.bench import MIN_MEASURE_S
 from vsml.meta.config import load_config
 
 run = chapter_setup(smoke=smoke, device=device, seed=seed,
@@ -100,6 +101,12 @@ TARGET_CPU_X = 10  # the speed-up over the straightforward tick this package aim
 
 def load(name, folder=RESULTS):
     return json.loads((folder / name).read_text())
+
+
+def card(folder=RESULTS):
+    """The GPU a results folder's session ran on, as its benchmark recorded it (e.g. "NVIDIA H200")."""
+    device = load("bench_pop2048.json", folder)["device"]  # "cuda (NVIDIA H200, 140 GiB, CUDA ..., torch ...)"
+    return device.split("(", 1)[1].split(",")[0]
 
 
 paper_cfg, long_cfg = load_config("paper"), load_config("gpu_bptt_long")
@@ -436,44 +443,79 @@ print(f"{run.device}, data: MNIST training split via vsml.data; chapter time so 
 # `mnist_bptt` was meta-trained with LayerNorm on its sub-LSTMs' messages,
 # as its provenance file records, while `cpu_es` leaves it off; one CPU
 # thread each, run side by side on the book's two-core build machine on
-# 2026-11-28; the metrics files ship in
-# `vsml/results/cpu_bf16_es_2026-11-28/`).
+# 2026-11-30 by `bash scripts/cpu_bf16_es_pair.sh OUT 150`; the metrics files ship in
+# `vsml/results/cpu_bf16_es_2026-11-30/`).
 
 # %% tags=["hide-input"]
-BF16_RUN = RESULTS.parent / "cpu_bf16_es_2026-11-28"
+BF16_RUN = RESULTS.parent / "cpu_bf16_es_2026-11-30"
 runs = {dt: [json.loads(line) for line in (BF16_RUN / f"metrics_{dt}.jsonl").read_text().splitlines()]
         for dt in ("float32", "bfloat16")}
 print("overrides:", ", ".join(load("run.json", BF16_RUN)["overrides"]))
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-for dt, recs in runs.items():
-    axes[0].plot([r["step"] for r in recs], [r["loss"] for r in recs], lw=1, label=f"{dt} states")
+for k, (dt, recs) in enumerate(runs.items()):
+    gens = [r for r in recs if "loss" in r]  # step 0 is the starting V_M's evaluation only
+    axes[0].plot([r["step"] for r in gens], [r["loss"] for r in gens], lw=1, label=f"{dt} states")
     ev = [r for r in recs if "eval_accuracy" in r]
-    axes[1].plot([r["step"] for r in ev], [100 * r["eval_accuracy"] for r in ev], "o-", label=f"{dt} states")
+    axes[1].errorbar([r["step"] + 2 * (k - 0.5) for r in ev], [100 * r["eval_accuracy"] for r in ev],
+                     yerr=[100 * r["eval_accuracy_se"] for r in ev], fmt="o-", capsize=3, label=f"{dt} states")
 axes[0].set(xlabel="ES generation", ylabel="mean meta-loss of the population")
-axes[1].set(xlabel="ES generation", ylabel="held-out cumulative accuracy (%)")
+axes[1].set(xlabel="ES generation (0: the starting V_M)", ylabel="held-out cumulative accuracy (%)")
 axes[0].legend()
 fig.suptitle("ES continuing mnist_bptt, 7x7 MNIST, float32 vs bfloat16 states", fontsize=12)
 fig.tight_layout()
 glue("bf16_run_fig", fig, display=False)
 plt.close(fig)
 last = {dt: recs[-1] for dt, recs in runs.items()}
-ev_last = {dt: [r for r in recs if "eval_accuracy" in r][-1] for dt, recs in runs.items()}
+first_gen = {dt: next(r for r in recs if "loss" in r) for dt, recs in runs.items()}
+ev_all = {dt: [r for r in recs if "eval_accuracy" in r] for dt, recs in runs.items()}
+ev_first, ev_last = {dt: ev[0] for dt, ev in ev_all.items()}, {dt: ev[-1] for dt, ev in ev_all.items()}
 for dt in runs:
-    print(f"{dt:9s} generation {last[dt]['step']}: loss {last[dt]['loss']:.3f}, held-out accuracy "
-          f"{100 * ev_last[dt]['eval_accuracy']:.1f} % at generation {ev_last[dt]['step']}, "
-          f"{sum(r['sec_per_step'] for r in runs[dt]):.0f} s")
+    print(f"{dt:9s} generation {last[dt]['step']}: loss {last[dt]['loss']:.3f}; held-out accuracy "
+          + ", ".join(f"{100 * r['eval_accuracy']:.1f} +- {100 * r['eval_accuracy_se']:.1f} % (gen {r['step']})"
+                      for r in ev_all[dt])
+          + f"; {sum(r.get('sec_per_step', 0) for r in runs[dt]):.0f} s")
+assert all(ev_first[dt]["step"] == 0 for dt in runs), "the metrics must start with the starting V_M (eval_at_start)"
 glue("bf16_run_gens", f"{last['float32']['step']}", display=False)
 glue("bf16_run_loss32", f"{last['float32']['loss']:.3f}", display=False)
 glue("bf16_run_loss16", f"{last['bfloat16']['loss']:.3f}", display=False)
-glue("bf16_run_acc32", f"{100 * ev_last['float32']['eval_accuracy']:.1f}", display=False)
-glue("bf16_run_acc16", f"{100 * ev_last['bfloat16']['eval_accuracy']:.1f}", display=False)
-glue("bf16_run_start", f"{runs['float32'][0]['loss']:.3f}", display=False)
-glue("bf16_run_sec32", f"{sum(r['sec_per_step'] for r in runs['float32']):.0f}", display=False)
-glue("bf16_run_sec16", f"{sum(r['sec_per_step'] for r in runs['bfloat16']):.0f}", display=False)
-both_fell = all(last[dt]["loss"] < runs[dt][0]["loss"] for dt in runs)
+for dt, tag in (("float32", "32"), ("bfloat16", "16")):
+    glue(f"bf16_run_acc{tag}", f"{100 * ev_last[dt]['eval_accuracy']:.1f}", display=False)
+    glue(f"bf16_run_acc0_{tag}", f"{100 * ev_first[dt]['eval_accuracy']:.1f}", display=False)
+glue("bf16_run_se", f"{100 * max(r['eval_accuracy_se'] for ev in ev_all.values() for r in ev):.1f}", display=False)
+glue("bf16_run_start", f"{first_gen['float32']['loss']:.3f}", display=False)
+glue("bf16_run_sec32", f"{sum(r.get('sec_per_step', 0) for r in runs['float32']):.0f}", display=False)
+glue("bf16_run_sec16", f"{sum(r.get('sec_per_step', 0) for r in runs['bfloat16']):.0f}", display=False)
+# Two readings: did the rounding change what ES reached (float32 vs bfloat16 at each evaluation), and did ES
+# improve the starting V_M at all (last evaluation vs generation 0; unpaired standard errors, so conservative).
+dtype_gap = max(abs(a["eval_accuracy"] - b["eval_accuracy"]) / math.hypot(a["eval_accuracy_se"], b["eval_accuracy_se"])
+                for a, b in zip(ev_all["float32"], ev_all["bfloat16"]))
+gain = {dt: (ev_last[dt]["eval_accuracy"] - ev_first[dt]["eval_accuracy"],
+             math.hypot(ev_last[dt]["eval_accuracy_se"], ev_first[dt]["eval_accuracy_se"])) for dt in runs}
+glue("bf16_run_gain32", f"{100 * gain['float32'][0]:+.1f}", display=False)
+glue("bf16_run_gain16", f"{100 * gain['bfloat16'][0]:+.1f}", display=False)
+improved = [dt for dt, (d, se) in gain.items() if d > 2 * se]
+glue("bf16_run_dtype_reading", Markdown(
+    "the two runs' held-out accuracies agree within two standard errors at every evaluation" if dtype_gap <= 2 else
+    "the two runs' held-out accuracies differ by more than two standard errors at some evaluation"), display=False)
+glue("bf16_run_gain_reading", Markdown(
+    "ES improved on the starting $V_M$ by more than two standard errors in both runs" if len(improved) == 2 else
+    ("neither run's held-out accuracy rose above the starting $V_M$'s by more than two standard errors"
+     if not improved else f"only the {improved[0]} run rose above the starting $V_M$ by more than two standard "
+     "errors")), display=False)
+below = ev_first["float32"]["eval_loss"] < first_gen["float32"]["loss"] - 0.1
+glue("bf16_run_loss_reading", Markdown(
+    f"the starting $V_M$'s own held-out loss is {ev_first['float32']['eval_loss']:.3f}, "
+    + ("well below the first generation's population, so a plausible reading is that ES here mostly made the $V_M$ "
+       "less sensitive to its noise rather than a better learner" if below else
+       "close to the first generation's population, so the fall is not just the noise being tolerated better")),
+     display=False)
+which = ("both improved the starting $V_M$" if len(improved) == 2 else
+         "neither improved the starting $V_M$ on held-out episodes in that short run" if not improved else
+         f"only the {improved[0]} run improved the starting $V_M$")
 glue("bf16_run_summary", Markdown(
-    "in a CPU run with them ES lowered the meta-loss as it did with float32 states" if both_fell else
-    "in a CPU run with them ES did not lower the meta-loss in both runs (see the figure)"), display=False)
+    f"in a CPU run with them ES behaved as with float32 states ({which})" if dtype_gap <= 2 else
+    "in a CPU run with them ES reached a different held-out accuracy than with float32 states (see the figure)"),
+     display=False)
 
 # %% [markdown]
 # ```{glue:figure} bf16_run_fig
@@ -481,20 +523,27 @@ glue("bf16_run_summary", Markdown(
 #
 # ES continuing the shipped `mnist_bptt` $V_M$ with float32 and with
 # bfloat16 states, same seeds. Left: the population's mean meta-loss per
-# generation (100-example training episodes). Right: cumulative accuracy on
-# 32 held-out MNIST test episodes of 100 examples, the same episodes for both
-# runs; a mean over that few predictions has a binomial standard error near
-# one point, so differences of a few tenths of a point between the curves are
-# within its noise.
+# generation (100-example training episodes, every member perturbed by ES's
+# noise). Right: cumulative accuracy of the ES mean $V_M$ on 32 held-out MNIST
+# test episodes of 100 examples, the same episodes for both runs and every
+# evaluation; generation 0 is the starting $V_M$, error bars one standard
+# error over the episodes (the two runs drawn a little apart so both show).
 # ```
 #
-# Over {glue:text}`bf16_run_gens` generations the meta-loss went from
+# Over {glue:text}`bf16_run_gens` generations the population's meta-loss went from
 # {glue:text}`bf16_run_start` (first generation) to {glue:text}`bf16_run_loss32` with float32
-# states and to {glue:text}`bf16_run_loss16` with bfloat16 states; held-out
-# accuracy ended at {glue:text}`bf16_run_acc32` % and
-# {glue:text}`bf16_run_acc16` %. One pair of runs of one length from one
-# start, on the CPU: it shows that bfloat16 states do not stop ES from
-# improving a $V_M$ here, not that they never matter. On the CPU the
+# states and to {glue:text}`bf16_run_loss16` with bfloat16 states. Held-out
+# accuracy went from {glue:text}`bf16_run_acc0_32` % (the starting $V_M$) to
+# {glue:text}`bf16_run_acc32` % with float32 states ({glue:text}`bf16_run_gain32`
+# points) and from {glue:text}`bf16_run_acc0_16` % to {glue:text}`bf16_run_acc16` %
+# with bfloat16 states ({glue:text}`bf16_run_gain16` points), each with a
+# standard error of at most {glue:text}`bf16_run_se` points:
+# {glue:md}`bf16_run_dtype_reading`, and {glue:md}`bf16_run_gain_reading`.
+# The falling meta-loss is that of perturbed members: {glue:md}`bf16_run_loss_reading`. One pair of runs of one length
+# from one start, on the CPU: it shows that bfloat16 states did not change
+# what ES reached here, not that they never matter, and it is no evidence
+# that ES improves a $V_M$ meta-trained by BPTT within
+# {glue:text}`bf16_run_gens` generations. On the CPU the
 # bfloat16 run was the slower one ({glue:text}`bf16_run_sec16` s against
 # {glue:text}`bf16_run_sec32` s): there the rounding is extra work on every
 # example, while halving the bytes of the states pays only where moving them
@@ -543,7 +592,7 @@ ax.plot([r["step"] for r in es_evals], [100 * r["eval_accuracy"] for r in es_eva
 ax.axhline(10, color="0.5", ls="--", lw=1, label="chance (10 classes)")
 ax.set(xlabel="ES generation", ylabel="cumulative accuracy (%)", ylim=(0, 30))
 ax.legend(fontsize=10, loc="upper left")
-ax.set_title("ES from scratch, gpu_es config, one H100", fontsize=12)
+ax.set_title(f"ES from scratch, gpu_es config, one {card(H100)}", fontsize=12)
 fig.tight_layout()
 glue("es_gpu_fig", fig, display=False)
 plt.close(fig)
@@ -685,7 +734,7 @@ ax.plot([r["step"] for r in evals], [100 * r["eval_accuracy"] for r in evals], "
         label=f"held-out, {long_cfg.eval_length:,} examples")
 ax.set(xlabel="meta-training step", ylabel="cumulative accuracy (%)", ylim=(0, 100))
 ax.legend(fontsize=11)
-ax.set_title("Long-horizon BPTT at 28x28 on one H200", fontsize=12)
+ax.set_title(f"Long-horizon BPTT at 28x28 on one {card()}", fontsize=12)
 fig.tight_layout()
 glue("long_horizon_fig", fig, display=False)
 plt.close(fig)
@@ -785,9 +834,11 @@ glue("ft_len", f"{h_last:,}", display=False)
 #
 # The same benchmark on the CPU that runs this chapter, with torch's default
 # number of threads (in smoke mode a tiny layer, so the numbers are not
-# results; the stored run is full mode). Each row is the best of 3 calls,
-# called in turn with the other rows; the median column says how disturbed
-# the calls were. Two rows time the fused C++ kernel: `kernel` allocates new `h, c`
+# results; the stored run is full mode). Each row is the best of 3
+# timings, taken in turn with the other rows; a timing repeats a fast call
+# back to back until it lasts at least {glue:text}`bench_min_ms` ms (one call of a millisecond is
+# mostly timer and thread wake-up noise), and the median column says how
+# disturbed the timings were. Two rows time the fused C++ kernel: `kernel` allocates new `h, c`
 # on every call; `kernel, in place` writes them over the old ones, as
 # `run_episode` and ES episodes do once the states are their own (the
 # kernel reads each sub-LSTM's state before it writes it, so this is exact).
@@ -798,6 +849,7 @@ glue("ft_len", f"{h_last:,}", display=False)
 
 # %%
 pop, inputs = (64, 784) if not run.smoke else (4, 16)
+glue("bench_min_ms", f"{1e3 * MIN_MEASURE_S:.0f}", display=False)
 with tempfile.TemporaryDirectory() as tmp:
     out = subprocess.run([sys.executable, "-m", "vsml.bench", "--pop-size", str(pop), "--inputs", str(inputs),
                           "--repeats", "3" if not run.smoke else "1", "--json", f"{tmp}/bench.json"]
@@ -835,7 +887,7 @@ conv_noise = "n/a (smoke)"
 if conv_rows:
     spread = conv_rows[base]["secs_median"] / conv_rows[base]["secs"]
     conv_noise = (f"In this run the PyTorch path's median call took {spread:.2f} times its best"
-                  + (", so its best of three calls is a noisy measurement and the first ratio the less certain one."
+                  + (", so its best of three timings is a noisy measurement and the first ratio the less certain one."
                      if spread > 1.1 else ", so its timing was not much disturbed."))
 glue("conv_noise", Markdown(conv_noise), display=False)
 glue("conv_x_eager", conv_speed["eager"], display=False)

@@ -30,7 +30,7 @@ MODEL_CONFIGS = {"vsml": VSMLConfig, "vsml_conv": ConvVSMLConfig, "metarnn": Met
 MODELS = tuple(MODEL_CONFIGS)
 METARNN_OPTIONS = tuple(configs.field_names(MetaRNNConfig))
 # Settings that may change when a run is resumed: none of them touches the parameters.
-RESUMABLE_CHANGES = ("steps", "log_every", "checkpoint_every", "eval_every", "num_threads", "device")
+RESUMABLE_CHANGES = ("steps", "log_every", "checkpoint_every", "eval_every", "eval_at_start", "num_threads", "device")
 
 
 @dataclass
@@ -77,6 +77,7 @@ class MetaConfig(ConfigMixin):
     log_every: int = 1                 # metrics line every n steps
     checkpoint_every: int = 50
     eval_every: int = 100              # meta-test the current V_M every n steps (0: never)
+    eval_at_start: bool = False        # ... and the initial V_M too, logged as step 0 (a fresh run only)
     eval_episodes: int = 16
     eval_length: int = 500
     device: str = "auto"               # auto | cpu | cuda

@@ -144,6 +144,7 @@ def _train(loop: RunLoop, config, saved, dataset, eval_dataset, device, dist_inf
     loop.run(start=start, total=config.steps, step=trainer.step, save=save, records=records,
              wall_before=wall_before, log_every=config.log_every, checkpoint_every=config.checkpoint_every,
              evaluate=lambda done: trainer.evaluate(), eval_every=config.eval_every,
+             eval_at_start=config.eval_at_start,
              postfix=lambda rec: {"loss": f"{rec['loss']:.3f}", "acc": f"{rec['accuracy']:.3f}"})
     if start >= config.steps and loop.is_main:
         print(f"vsml.meta: nothing to do, the run is at step {start} of {config.steps} "

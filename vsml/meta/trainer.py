@@ -141,14 +141,18 @@ class MetaTrainer:
 
     @torch.inference_mode()
     def evaluate(self, params_flat: torch.Tensor | None = None) -> dict:
-        """Meta-test V_M (Algorithm 2) on fixed episodes of the eval split: mean loss and accuracy."""
+        """Meta-test V_M (Algorithm 2) on fixed episodes of the eval split: mean loss and accuracy, and the
+        standard error of the accuracy over those episodes (``eval_accuracy_se``; 0 for a single episode)."""
         c = self.config
         flat = (self.params_flat if params_flat is None else params_flat).to(self.device)
         seeds = [derive_seed(c.seed, "eval", i) for i in range(c.eval_episodes)]
         x, y = self._episodes("eval", seeds, c.eval_length)
         loss, correct = self.model.run(flat, x, y, self.model.initial_state(seeds, self.device))
         loss, correct = self.scored(loss), self.scored(correct)
-        return {"eval_loss": float(loss.mean()), "eval_accuracy": float(correct.float().mean())}
+        per_episode = correct.float().mean(dim=1)
+        se = float(per_episode.std() / per_episode.numel() ** 0.5) if per_episode.numel() > 1 else 0.0
+        return {"eval_loss": float(loss.mean()), "eval_accuracy": float(correct.float().mean()),
+                "eval_accuracy_se": se}
 
 
 def checkpoint_params(ckpt: dict) -> torch.Tensor:
