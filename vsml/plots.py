@@ -42,7 +42,8 @@ def plot_metrics(path_or_records, ax=None, *, smooth: int = 1):
     """Meta-loss (left axis) and accuracy (right axis, percent) against the step; returns ``ax``.
 
     ``smooth`` > 1 applies a trailing moving average to the training curves.
-    Evaluation points (``eval_accuracy``) are drawn as markers.
+    Evaluation points (``eval_accuracy``) are drawn as markers, with one standard error over the evaluation
+    episodes where the run logged it (``eval_accuracy_se``).
     """
     import matplotlib.pyplot as plt
     records = read_metrics(path_or_records)
@@ -67,7 +68,9 @@ def plot_metrics(path_or_records, ax=None, *, smooth: int = 1):
     acc_ax.plot(steps, [100 * a for a in moving(acc)], color="C1", alpha=0.8, label="accuracy (train episodes)")
     steps, eval_acc = series("eval_accuracy")
     if steps:
-        acc_ax.plot(steps, [100 * a for a in eval_acc], "o", color="C2", markersize=3, label="accuracy (eval)")
+        se = [100 * r.get("eval_accuracy_se", 0.0) for r in records if "eval_accuracy" in r]  # runs before it: none
+        acc_ax.errorbar(steps, [100 * a for a in eval_acc], yerr=se if any(se) else None, fmt="o", color="C2",
+                        markersize=3, capsize=2, label="accuracy (eval" + (", +- 1 SE)" if any(se) else ")"))
     acc_ax.set_ylabel("online accuracy (%)", color="C1")
     lines = ax.get_lines() + acc_ax.get_lines()
     ax.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize="small")
