@@ -273,13 +273,16 @@ def test_plot_metrics(tmp_path):
     (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     ax = meta.plot_metrics(tmp_path, smooth=2)
     assert len(ax.get_lines()) == 1 and ax.get_xlabel() == "meta-training step"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["meta-loss", "accuracy (train episodes)",
+                                                                    "accuracy (eval)"]
     # a run with eval_at_start and standard errors: step 0 has no training loss, the evaluations get error bars
     records = [{"step": 0, "eval_loss": 2.2, "eval_accuracy": 0.12, "eval_accuracy_se": 0.01}] + records
     records[-1]["eval_accuracy_se"] = 0.02
     ax = meta.plot_metrics(records)
     acc_ax = ax.figure.axes[1]
-    labels = acc_ax.get_legend_handles_labels()[1]
-    assert "accuracy (eval, +- 1 SE)" in labels and len(acc_ax.containers) == 1  # one errorbar container
+    drawn = [t.get_text() for t in ax.get_legend().get_texts()]  # the legend as drawn
+    assert drawn == ["meta-loss", "accuracy (train episodes)", "accuracy (eval, +- 1 SE)"]
+    assert len(acc_ax.containers) == 1  # one errorbar container
     assert list(ax.get_lines()[0].get_xdata()) == [1, 2, 3, 4, 5]  # the loss curve starts at the first step
 
 

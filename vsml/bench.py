@@ -87,10 +87,11 @@ def _time_in_turn(fns: dict, repeats: int, device, min_measure_s: float = MIN_ME
     """Seconds per call of each function, calling them in turn (after two warm-up calls each).
 
     Each of the ``repeats`` measurements of a function times ``number`` consecutive calls, with
-    ``number`` chosen from the warm-up so that one measurement lasts at least ``min_measure_s``
-    (as ``timeit.autorange`` does). Returns ``name -> (best, median, number)`` in seconds per call: the
-    best measurement is the least disturbed by other work on a shared machine (as ``timeit`` reports),
-    the median says how disturbed the run was.
+    ``number`` chosen from the second warm-up call so that one measurement lasts about
+    ``min_measure_s`` or more (as ``timeit.autorange`` does, from one call instead of a doubling
+    search). Returns ``name -> (best, median, number)`` in seconds per call: the best measurement
+    is the least disturbed by other work on a shared machine (as ``timeit`` reports), the median
+    says how disturbed the run was.
     """
     number = {}
     for name, fn in fns.items():
@@ -336,8 +337,8 @@ def _run(args) -> int:
     dev = torch.cuda.get_device_name(args.device) if cuda else platform.processor() or "cpu"
     print(f"device: {args.device} ({dev}), torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"layer {args.inputs}x{args.outputs}, N=16, 2 micro-ticks per example; best of {args.repeats} "
-          f"timings per row (each >= {MIN_MEASURE_S * 1e3:.0f} ms of back-to-back calls), rows called in turn",
-          flush=True)
+          f"timings per row (each about {MIN_MEASURE_S * 1e3:.0f} ms or more of back-to-back calls), rows called in "
+          f"turn", flush=True)
     rows = benchmark(args.pop_size, args.inputs, args.outputs, repeats=args.repeats, device=args.device,
                      compile=not args.no_compile, kernel=not args.no_kernel, sweep=not args.no_sweep)
     print(f"{'case':38s} {'formulation':20s} {'ms/example':>11s} {'M ticks/s':>10s} {'vs ref':>7s} {'max |diff|':>11s}"

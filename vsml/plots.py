@@ -72,6 +72,7 @@ def plot_metrics(path_or_records, ax=None, *, smooth: int = 1):
         acc_ax.errorbar(steps, [100 * a for a in eval_acc], yerr=se if any(se) else None, fmt="o", color="C2",
                         markersize=3, capsize=2, label="accuracy (eval" + (", +- 1 SE)" if any(se) else ")"))
     acc_ax.set_ylabel("online accuracy (%)", color="C1")
-    lines = ax.get_lines() + acc_ax.get_lines()
-    ax.legend(lines, [line.get_label() for line in lines], loc="center right", fontsize="small")
+    handles, labels = (sum(pair, []) for pair in zip(ax.get_legend_handles_labels(),
+                                                       acc_ax.get_legend_handles_labels()))
+    ax.legend(handles, labels, loc="center right", fontsize="small")
     return ax

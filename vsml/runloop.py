@@ -165,13 +165,13 @@ class RunLoop:
         t_start = time.perf_counter()
         wall = lambda: wall_before + time.perf_counter() - t_start  # noqa: E731
         log = open(self.metrics_path, "a") if self.is_main else None
-        if eval_at_start and start == 0 and total > 0 and self.is_main and evaluate is not None:
-            records.append({"step": 0, **evaluate(0), "wall_time": wall()})
-            log.write(json.dumps(records[-1]) + "\n")
-            log.flush()
         zero_grads = 0  # consecutive steps with an exactly zero gradient: a run that cannot learn any more
         try:
             with _StopSignals() as stop:
+                if eval_at_start and start == 0 and total > 0 and self.is_main and evaluate is not None:
+                    records.append({"step": 0, **evaluate(0), "wall_time": wall()})
+                    log.write(json.dumps(records[-1]) + "\n")
+                    log.flush()
                 for s in range(start, total):
                     t0 = time.perf_counter()
                     try:

@@ -77,7 +77,7 @@ class MetaConfig(ConfigMixin):
     log_every: int = 1                 # metrics line every n steps
     checkpoint_every: int = 50
     eval_every: int = 100              # meta-test the current V_M every n steps (0: never)
-    eval_at_start: bool = False        # ... and the initial V_M too, logged as step 0 (a fresh run only)
+    eval_at_start: bool = False        # meta-test the initial V_M too, as step 0 (a fresh run; even if eval_every=0)
     eval_episodes: int = 16
     eval_length: int = 500
     device: str = "auto"               # auto | cpu | cuda
