@@ -454,13 +454,17 @@ print("overrides:", ", ".join(load("run.json", BF16_RUN)["overrides"]))
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
 for k, (dt, recs) in enumerate(runs.items()):
     gens = [r for r in recs if "loss" in r]  # step 0 is the starting V_M's evaluation only
-    axes[0].plot([r["step"] for r in gens], [r["loss"] for r in gens], lw=1, label=f"{dt} states")
+    axes[0].plot([r["step"] for r in gens], [r["loss"] for r in gens], lw=1, color=f"C{k}",
+                 label=f"population, {dt} states")
     ev = [r for r in recs if "eval_accuracy" in r]
+    axes[0].plot([r["step"] + 2 * (k - 0.5) for r in ev], [r["eval_loss"] for r in ev], "s", color=f"C{k}", ms=6,
+                 label=f"mean $V_M$, held-out, {dt}")
     axes[1].errorbar([r["step"] + 2 * (k - 0.5) for r in ev], [100 * r["eval_accuracy"] for r in ev],
                      yerr=[100 * r["eval_accuracy_se"] for r in ev], fmt="o-", capsize=3, label=f"{dt} states")
-axes[0].set(xlabel="ES generation", ylabel="mean meta-loss of the population")
-axes[1].set(xlabel="ES generation (0: the starting V_M)", ylabel="held-out cumulative accuracy (%)")
-axes[0].legend()
+axes[0].set(xlabel="ES generation (0: the starting $V_M$)", ylabel="meta-loss (cross-entropy)")
+axes[1].set(xlabel="ES generation (0: the starting $V_M$)", ylabel="held-out cumulative accuracy (%)")
+axes[0].legend(fontsize=9)
+axes[1].legend(fontsize=9)
 fig.suptitle("ES continuing mnist_bptt, 7x7 MNIST, float32 vs bfloat16 states", fontsize=12)
 fig.tight_layout()
 glue("bf16_run_fig", fig, display=False)
@@ -481,39 +485,70 @@ glue("bf16_run_loss16", f"{last['bfloat16']['loss']:.3f}", display=False)
 for dt, tag in (("float32", "32"), ("bfloat16", "16")):
     glue(f"bf16_run_acc{tag}", f"{100 * ev_last[dt]['eval_accuracy']:.1f}", display=False)
     glue(f"bf16_run_acc0_{tag}", f"{100 * ev_first[dt]['eval_accuracy']:.1f}", display=False)
-glue("bf16_run_se", f"{100 * max(r['eval_accuracy_se'] for ev in ev_all.values() for r in ev):.1f}", display=False)
+se_max = 100 * max(r["eval_accuracy_se"] for ev in ev_all.values() for r in ev)
+glue("bf16_run_se", f"{math.ceil(10 * se_max) / 10:.1f}", display=False)  # rounded up: "at most"
 glue("bf16_run_start", f"{first_gen['float32']['loss']:.3f}", display=False)
 glue("bf16_run_sec32", f"{sum(r.get('sec_per_step', 0) for r in runs['float32']):.0f}", display=False)
 glue("bf16_run_sec16", f"{sum(r.get('sec_per_step', 0) for r in runs['bfloat16']):.0f}", display=False)
-# Two readings: did the rounding change what ES reached (float32 vs bfloat16 at each evaluation), and did ES
-# improve the starting V_M at all (last evaluation vs generation 0; unpaired standard errors, so conservative).
-dtype_gap = max(abs(a["eval_accuracy"] - b["eval_accuracy"]) / math.hypot(a["eval_accuracy_se"], b["eval_accuracy_se"])
-                for a, b in zip(ev_all["float32"], ev_all["bfloat16"]))
-gain = {dt: (ev_last[dt]["eval_accuracy"] - ev_first[dt]["eval_accuracy"],
-             math.hypot(ev_last[dt]["eval_accuracy_se"], ev_first[dt]["eval_accuracy_se"])) for dt in runs}
-glue("bf16_run_gain32", f"{100 * gain['float32'][0]:+.1f}", display=False)
-glue("bf16_run_gain16", f"{100 * gain['bfloat16'][0]:+.1f}", display=False)
-improved = [dt for dt, (d, se) in gain.items() if d > 2 * se]
+
+
+def unpaired(a, b):
+    """(b - a, its standard error) in points for two evaluations' accuracies, as if independent: the same
+    episodes make the true error smaller, so this can hide a small real difference but not invent one."""
+    return 100 * (b["eval_accuracy"] - a["eval_accuracy"]), 100 * math.hypot(a["eval_accuracy_se"],
+                                                                             b["eval_accuracy_se"])
+
+
+# Did the rounding change what ES reached? float32 vs bfloat16 at each evaluation (generation 0: the same V_M,
+# so only the rounding of the states during the episodes differs).
+pairs = [unpaired(a, b) for a, b in zip(ev_all["float32"], ev_all["bfloat16"])]
+glue("bf16_run_max_gap", f"{max(abs(d) for d, _ in pairs):.1f}", display=False)
+glue("bf16_run_gap0", f"{abs(pairs[0][0]):.1f}", display=False)
 glue("bf16_run_dtype_reading", Markdown(
-    "the two runs' held-out accuracies agree within two standard errors at every evaluation" if dtype_gap <= 2 else
-    "the two runs' held-out accuracies differ by more than two standard errors at some evaluation"), display=False)
-glue("bf16_run_gain_reading", Markdown(
-    "ES improved on the starting $V_M$ by more than two standard errors in both runs" if len(improved) == 2 else
-    ("neither run's held-out accuracy rose above the starting $V_M$'s by more than two standard errors"
-     if not improved else f"only the {improved[0]} run rose above the starting $V_M$ by more than two standard "
-     "errors")), display=False)
-below = ev_first["float32"]["eval_loss"] < first_gen["float32"]["loss"] - 0.1
+    "no difference between the two runs is detectable at this resolution (every gap is within two unpaired "
+    "standard errors)" if all(abs(d) <= 2 * se for d, se in pairs) else
+    "the two runs differ by more than two standard errors at some evaluation"), display=False)
+# Did ES improve the starting V_M? Every evaluation against generation 0, per run.
+for dt, tag in (("float32", "32"), ("bfloat16", "16")):
+    glue(f"bf16_run_gain{tag}", f"{unpaired(ev_first[dt], ev_last[dt])[0]:+.1f}", display=False)
+moves = {dt: [(r["step"], *unpaired(ev_all[dt][0], r)) for r in ev_all[dt][1:]] for dt in runs}
+improved = [dt for dt, m in moves.items() if m[-1][1] > 2 * m[-1][2]]
+dipped = {dt: min(m, key=lambda t: t[1] / t[2]) for dt, m in moves.items()}
+dipped = {dt: t for dt, t in dipped.items() if t[1] < -2 * t[2]}
+if len(improved) == 2:
+    gain_reading = "ES improved on the starting $V_M$ by more than two standard errors in both runs"
+elif improved:
+    gain_reading = f"only the {improved[0]} run rose above the starting $V_M$ by more than two standard errors"
+else:
+    gain_reading = "neither run's held-out accuracy ended above the starting $V_M$'s by more than two standard errors"
+if dipped:
+    worst = {dt: f"{-d:.1f} points at generation {g}" for dt, (g, d, _) in dipped.items()}
+    gain_reading += ("; on the way ES first made the $V_M$ worse on held-out episodes, by more than two standard "
+                     "errors (" + ", ".join(f"{dt}: {w}" for dt, w in worst.items()) + "), and then "
+                     + ("improved" if improved else
+                        "stayed worse than its start" if any(m[-1][1] < -2 * m[-1][2] for m in moves.values()) else
+                        "recovered to within the noise of its start"))
+glue("bf16_run_gain_reading", Markdown(gain_reading), display=False)
+# Why the population's meta-loss fell while the mean V_M's did not: ES lowers the loss averaged over perturbed
+# members; the gap between that (training episodes) and the mean's own loss (held-out episodes) is read per run.
+f32 = ev_all["float32"]
+never_below = all(r["eval_loss"] >= f32[0]["eval_loss"] for r in f32[1:])
+gap0, gap1 = first_gen["float32"]["loss"] - f32[0]["eval_loss"], last["float32"]["loss"] - f32[-1]["eval_loss"]
 glue("bf16_run_loss_reading", Markdown(
-    f"the starting $V_M$'s own held-out loss is {ev_first['float32']['eval_loss']:.3f}, "
-    + ("well below the first generation's population, so a plausible reading is that ES here mostly made the $V_M$ "
-       "less sensitive to its noise rather than a better learner" if below else
-       "close to the first generation's population, so the fall is not just the noise being tolerated better")),
-     display=False)
+    "the mean $V_M$'s own held-out loss (float32) went " + " -> ".join(f"{r['eval_loss']:.3f}" for r in f32)
+    + (" and never fell below its start" if never_below else f", and fell below its start of {f32[0]['eval_loss']:.3f}")
+    + f". The population's loss is over members perturbed by ES's noise ($V_M + \\sigma\\epsilon$, "
+    f"$\\sigma$ = {load('run.json', BF16_RUN)['configs']['float32']['sigma']:g}), and ES minimises that average, "
+    f"not the mean's own loss; the gap between the two went from {gap0:.2f} to {gap1:.2f} (training against "
+    "held-out episodes, so only roughly comparable)"
+    + (". A plausible reading: ES here mostly made the $V_M$ less sensitive to its noise rather than a better "
+       "learner" if never_below and gap1 < gap0 else "")), display=False)
 which = ("both improved the starting $V_M$" if len(improved) == 2 else
          "neither improved the starting $V_M$ on held-out episodes in that short run" if not improved else
          f"only the {improved[0]} run improved the starting $V_M$")
 glue("bf16_run_summary", Markdown(
-    f"in a CPU run with them ES behaved as with float32 states ({which})" if dtype_gap <= 2 else
+    f"in a CPU run with them ES behaved as with float32 states ({which})"
+    if all(abs(d) <= 2 * se for d, se in pairs) else
     "in a CPU run with them ES reached a different held-out accuracy than with float32 states (see the figure)"),
      display=False)
 
@@ -522,28 +557,39 @@ glue("bf16_run_summary", Markdown(
 # :name: fig-speed-bf16-run
 #
 # ES continuing the shipped `mnist_bptt` $V_M$ with float32 and with
-# bfloat16 states, same seeds. Left: the population's mean meta-loss per
-# generation (100-example training episodes, every member perturbed by ES's
-# noise). Right: cumulative accuracy of the ES mean $V_M$ on 32 held-out MNIST
-# test episodes of 100 examples, the same episodes for both runs and every
-# evaluation; generation 0 is the starting $V_M$, error bars one standard
-# error over the episodes (the two runs drawn a little apart so both show).
+# bfloat16 states, same seed. Left: lines, the population's mean meta-loss
+# per generation on 100-example training episodes, every member perturbed
+# by ES's noise (from generation 1); squares, the held-out loss of the ES
+# mean $V_M$ itself. Right: cumulative accuracy of the ES mean $V_M$ on 32
+# held-out MNIST test episodes of 100 examples, the same episodes for both
+# runs and every evaluation; error bars one standard error over the
+# episodes. Generation 0 is the starting $V_M$; the two runs' markers are
+# drawn one generation either side of their evaluation so both show.
 # ```
 #
-# Over {glue:text}`bf16_run_gens` generations the population's meta-loss went from
+# The two runs share their seed, so they see the same perturbations and the
+# same episodes: only the number format of the states between examples
+# differs, which is why their curves track each other so closely. Over
+# {glue:text}`bf16_run_gens` generations the population's meta-loss went from
 # {glue:text}`bf16_run_start` (first generation) to {glue:text}`bf16_run_loss32` with float32
 # states and to {glue:text}`bf16_run_loss16` with bfloat16 states. Held-out
 # accuracy went from {glue:text}`bf16_run_acc0_32` % (the starting $V_M$) to
 # {glue:text}`bf16_run_acc32` % with float32 states ({glue:text}`bf16_run_gain32`
 # points) and from {glue:text}`bf16_run_acc0_16` % to {glue:text}`bf16_run_acc16` %
-# with bfloat16 states ({glue:text}`bf16_run_gain16` points), each with a
-# standard error of at most {glue:text}`bf16_run_se` points:
-# {glue:md}`bf16_run_dtype_reading`, and {glue:md}`bf16_run_gain_reading`.
-# The falling meta-loss is that of perturbed members: {glue:md}`bf16_run_loss_reading`. One pair of runs of one length
-# from one start, on the CPU: it shows that bfloat16 states did not change
-# what ES reached here, not that they never matter, and it is no evidence
-# that ES improves a $V_M$ meta-trained by BPTT within
-# {glue:text}`bf16_run_gens` generations. On the CPU the
+# with bfloat16 states ({glue:text}`bf16_run_gain16` points), each evaluation
+# with a standard error of at most {glue:text}`bf16_run_se` points. The
+# largest gap between the two runs at any evaluation is
+# {glue:text}`bf16_run_max_gap` points, and {glue:text}`bf16_run_gap0` at
+# generation 0, where the $V_M$ is the same and only the rounding of the
+# states differs: {glue:md}`bf16_run_dtype_reading`. Since both runs are
+# scored on the same episodes, a paired comparison would be sharper; the
+# metrics keep only each evaluation's mean and standard error. As for ES
+# itself, {glue:md}`bf16_run_gain_reading`. The falling meta-loss is that
+# of perturbed members: {glue:md}`bf16_run_loss_reading`. One pair of runs
+# of one length from one start and one seed, on the CPU: it bounds the
+# effect of bfloat16 states on what ES reached here by the resolution
+# above (it does not show that they never matter), and whether ES improves a $V_M$
+# meta-trained by BPTT needs longer runs than these. On the CPU the
 # bfloat16 run was the slower one ({glue:text}`bf16_run_sec16` s against
 # {glue:text}`bf16_run_sec32` s): there the rounding is extra work on every
 # example, while halving the bytes of the states pays only where moving them
@@ -836,7 +882,7 @@ glue("ft_len", f"{h_last:,}", display=False)
 # number of threads (in smoke mode a tiny layer, so the numbers are not
 # results; the stored run is full mode). Each row is the best of 3
 # timings, taken in turn with the other rows; a timing repeats a fast call
-# back to back until it lasts at least {glue:text}`bench_min_ms` ms (one call of a millisecond is
+# back to back until it lasts about {glue:text}`bench_min_ms` ms or more (one call of a millisecond is
 # mostly timer and thread wake-up noise), and the median column says how
 # disturbed the timings were. Two rows time the fused C++ kernel: `kernel` allocates new `h, c`
 # on every call; `kernel, in place` writes them over the old ones, as
@@ -886,7 +932,7 @@ if conv_rows:
 conv_noise = "n/a (smoke)"
 if conv_rows:
     spread = conv_rows[base]["secs_median"] / conv_rows[base]["secs"]
-    conv_noise = (f"In this run the PyTorch path's median call took {spread:.2f} times its best"
+    conv_noise = (f"In this run the PyTorch path's median timing was {spread:.2f} times its best"
                   + (", so its best of three timings is a noisy measurement and the first ratio the less certain one."
                      if spread > 1.1 else ", so its timing was not much disturbed."))
 glue("conv_noise", Markdown(conv_noise), display=False)
