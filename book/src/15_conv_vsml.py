@@ -125,6 +125,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
+import yaml
 from IPython.display import Markdown
 
 from vsml import ConvVSMLConfig, ConvVSMLNetwork, VSMLConfig, VSMLNetwork, conv_transfer, data, meta, stats, tasks, transfer
@@ -636,84 +637,161 @@ glue("long_pair_short", Markdown(long_short))
 # %% [markdown]
 # **How the two long-episode runs went.** Their meta-training logs ship in
 # `vsml/results/cpu_long_pair_2026-11-30/`. The meta-gradient's norm (before
-# clipping) says how hard each run was pushing; the periodic evaluation, what
-# it had learned.
+# clipping) says how steep the meta-loss was where each run stood; the
+# training loss, whether the run was still making progress on its own
+# episodes; the periodic evaluation, what it had learned.
 
 # %% tags=["hide-input"]
 LONG_LOGS = Path(str(resources.files("vsml") / "results" / "cpu_long_pair_2026-11-30"))
 long_logs = {arm: [json.loads(line) for line in (LONG_LOGS / f"metrics_{arm}.jsonl").read_text().splitlines()]
              for arm in ("conv", "dense")}
 clip = float(long_rec["grad_clip"])
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+BLOCK = 100  # steps per block for the medians below
+
+
+def blocks(arm, key):
+    """Median of ``key`` over each BLOCK-step block of a run (training records only)."""
+    recs = [r for r in long_logs[arm] if key in r and r["step"] > 0]
+    out = []
+    for lo in range(0, recs[-1]["step"], BLOCK):
+        vals = sorted(r[key] for r in recs if lo < r["step"] <= lo + BLOCK)
+        out.append(vals[len(vals) // 2])
+    return out
+
+
+grad_blocks = {arm: blocks(arm, "grad_norm") for arm in long_logs}
+loss_blocks = {arm: blocks(arm, "loss") for arm in long_logs}
+fig, axes = plt.subplots(1, 3, figsize=(15, 3.7))
 for k, (arm, recs) in enumerate(long_logs.items()):
-    axes[0].plot([r["step"] for r in recs], [r["grad_norm"] for r in recs], lw=0.6, color=f"C{k}", label=arm)
+    train = [r for r in recs if "grad_norm" in r]
+    axes[0].plot([r["step"] for r in train], [r["grad_norm"] for r in train], lw=0.5, color=f"C{k}", alpha=0.6,
+                 label=f"{arm}, per step")
+    mid = [BLOCK * (i + 0.5) for i in range(len(grad_blocks[arm]))]
+    axes[0].plot(mid, grad_blocks[arm], "o-", color=f"C{k}", ms=5, label=f"{arm}, median per {BLOCK} steps")
+    axes[1].plot(mid, loss_blocks[arm], "o-", color=f"C{k}", label=arm)
     ev = [r for r in recs if "eval_accuracy" in r]
-    axes[1].errorbar([r["step"] for r in ev], [100 * r["eval_accuracy"] for r in ev],
+    axes[2].errorbar([r["step"] for r in ev], [100 * r["eval_accuracy"] for r in ev],
                      yerr=[100 * r.get("eval_accuracy_se", 0.0) for r in ev], fmt="o-", capsize=3, color=f"C{k}",
                      label=arm)
+# A shorter check of the conv arm from the same start with a smaller learning rate (its log, if shipped).
+low_path = LONG_LOGS / "metrics_conv_lower_lr.jsonl"
+low = [json.loads(line) for line in low_path.read_text().splitlines()] if low_path.exists() else None
+if low:
+    low_lr = yaml.safe_load((LONG_LOGS / "config_conv_lower_lr.yaml").read_text())["lr"]
+    long_logs["conv, lower lr"] = low
+    grad_blocks["conv, lower lr"], loss_blocks["conv, lower lr"] = (blocks("conv, lower lr", k)
+                                                                    for k in ("grad_norm", "loss"))
+    mid = [BLOCK * (i + 0.5) for i in range(len(grad_blocks["conv, lower lr"]))]
+    axes[0].plot(mid, grad_blocks["conv, lower lr"], "s--", color="C3", ms=5, label=f"conv, lr {low_lr:g}, median")
+    axes[1].plot(mid, loss_blocks["conv, lower lr"], "s--", color="C3", label=f"conv, lr {low_lr:g}")
+    ev = [r for r in low if "eval_accuracy" in r]
+    axes[2].errorbar([r["step"] for r in ev], [100 * r["eval_accuracy"] for r in ev],
+                     yerr=[100 * r["eval_accuracy_se"] for r in ev], fmt="s--", capsize=3, color="C3",
+                     label=f"conv, lr {low_lr:g}")
 axes[0].axhline(clip, color="0.3", ls="--", lw=1, label=f"clipped above ({clip:g})")
 axes[0].set(yscale="log", xlabel="meta-training step on long episodes", ylabel="meta-gradient norm")
-axes[1].set(xlabel="meta-training step on long episodes", ylabel="held-out cumulative accuracy (%)", ylim=(0, 100))
-axes[0].legend(fontsize=9, loc="center right", framealpha=0.95)
-axes[1].legend(fontsize=9, loc="center right")
+axes[1].set(xlabel="meta-training step on long episodes", ylabel="training meta-loss (block median)")
+axes[2].set(xlabel="meta-training step on long episodes", ylabel="held-out cumulative accuracy (%)", ylim=(0, 100))
+axes[0].legend(fontsize=8, loc="center right", framealpha=0.95)
+axes[1].legend(fontsize=9)
+axes[2].legend(fontsize=9, loc="center right")
 fig.suptitle("The long-episode runs of the Figure 20 pair (7x7 MNIST, one CPU thread each)", fontsize=12)
 fig.tight_layout()
 glue("fig_long_runs", fig, display=False)
 plt.close(fig)
-n_steps = len(long_logs["conv"])
-thirds = [(0, n_steps // 4), (n_steps // 2, n_steps)]  # step ranges: the first quarter, the second half
-
-
-def grad_stats(arm, lo, hi):
-    g = sorted(r["grad_norm"] for r in long_logs[arm][lo:hi])
-    return g[len(g) // 2], sum(x > clip for x in g) / len(g)
-
-
-(conv_med0, _), (conv_med1, conv_clipped) = (grad_stats("conv", *t) for t in thirds)
-dense_med1 = grad_stats("dense", *thirds[1])[0]
 for arm in long_logs:
-    print(f"{arm:5s} median gradient norm, steps 1-{thirds[0][1]}: {grad_stats(arm, *thirds[0])[0]:.2f}; "
-          f"steps {thirds[1][0] + 1}-{thirds[1][1]}: {grad_stats(arm, *thirds[1])[0]:.2f} "
-          f"(above the clip on {100 * grad_stats(arm, *thirds[1])[1]:.0f} % of them)")
-glue("long_grad_half", f"{thirds[1][0]:,}", display=False)
+    print(f"{arm:5s} per {BLOCK} steps: median gradient norm "
+          + " ".join(f"{g:.2f}" for g in grad_blocks[arm]) + "; median training loss "
+          + " ".join(f"{v:.3f}" for v in loss_blocks[arm]))
 conv_ev = [r for r in long_logs["conv"] if "eval_accuracy" in r]
-half = [100 * r["eval_accuracy"] for r in conv_ev if r["step"] > thirds[1][0]]
-first_half = [100 * r["eval_accuracy"] for r in conv_ev if r["step"] <= thirds[1][0]]
-glue("long_conv_ev_range", f"{min(half):.1f} to {max(half):.1f}", display=False)
-glue("long_conv_ev_first_best", f"{max(first_half):.1f}", display=False)
-growing, banded = conv_med1 > 1.5 * conv_med0, max(half) < max(first_half) + 5
+conv_acc = [100 * r["eval_accuracy"] for r in conv_ev]
+swing = max(abs(b - a) for a, b in zip(conv_acc, conv_acc[1:]))
+se_logged = [100 * r["eval_accuracy_se"] for r in conv_ev if "eval_accuracy_se" in r]
+rising = {arm: all(b > a for a, b in zip(g, g[1:])) for arm, g in grad_blocks.items()}
+falling = loss_blocks["conv"][-1] < loss_blocks["conv"][0] - 0.02
+dense_grew = grad_blocks["dense"][-1] > 1.5 * min(grad_blocks["dense"])
+second = len(grad_blocks["conv"]) // 2
+clipped = [r["grad_norm"] > clip for r in long_logs["conv"] if "grad_norm" in r][second * BLOCK:]
+best_ev = max(conv_ev, key=lambda r: r["eval_accuracy"])
 glue("long_eval_len", f"{long_rec['eval_length']:,}", display=False)
 glue("long_eval_every", f"{long_rec['eval_every']:,}", display=False)
-glue("long_runs_reading", Markdown(
-    ("the conv arm's gradient grew as it trained (median " + f"{conv_med0:.1f} -> {conv_med1:.1f}" + ", above "
-     "the clip on " + f"{100 * conv_clipped:.0f} %" + " of the second half's steps) while its evaluation "
-     + ("moved within a band rather than climbing steadily" if banded else "kept climbing")
-     if growing else "the conv arm's gradient norm stayed of one size through the run")
-    + "; the dense arm's stayed far smaller (median " + f"{dense_med1:.2f}" + " in the second half)"),
+glue("long_eval_episodes", f"{long_rec['eval_episodes']}", display=False)
+glue("long_se_from", f"{next(r['step'] for r in conv_ev if 'eval_accuracy_se' in r):,}" if se_logged else "never",
      display=False)
-glue("long_runs_next", Markdown(
-    "A gradient that keeps growing while the accuracy stays in a band suggests that the steps are too large for "
-    "this arm rather than too few (with the norm clipped, the step length is set by the learning rate and the clip "
-    "alone). Before spending many more steps on the conv arm we would try a smaller learning rate or a larger "
-    "meta-batch; we have not run either." if growing and banded else
-    "Whether many more steps of this recipe would close the gap is open; we have not run them."), display=False)
+glue("long_runs_reading", Markdown(
+    f"the conv arm's median gradient norm per {BLOCK} steps went "
+    + " -> ".join(f"{g:.1f}" for g in grad_blocks["conv"])
+    + (" (rising in every block" if rising["conv"] else " (not rising in every block")
+    + f"; above the clip on {100 * sum(clipped) / max(len(clipped), 1):.0f} % of the steps after step "
+    f"{second * BLOCK:,}), and its training meta-loss "
+    + ("fell over the run" if falling else "stayed level")
+    + " (" + " -> ".join(f"{v:.3f}" for v in loss_blocks["conv"]) + "). The dense arm's gradient norm is far "
+    "smaller (" + " -> ".join(f"{g:.2f}" for g in grad_blocks["dense"]) + ")"
+    + (", and it too grew, from its low of " + f"{min(grad_blocks['dense']):.2f} to {grad_blocks['dense'][-1]:.2f}"
+       + ", while its evaluation stayed level: a growing gradient alone is no sign of trouble" if dense_grew else
+       " and did not grow like the conv arm's")
+    + ". The conv arm's evaluations ("
+    + ", ".join(f"{a:.1f}" for a in conv_acc) + " %) moved by up to "
+    + f"{swing:.1f} points between checkpoints"
+    + (f", far beyond their standard error ({min(se_logged):.1f} to {max(se_logged):.1f} points where logged), so "
+       "the swings are changes in the learned rule, not evaluation noise" if se_logged and swing > 4 * max(se_logged)
+       else "")), display=False)
+long_lr_check = "we have not run either."
+if low:
+    low_ev = {r["step"]: 100 * r["eval_accuracy"] for r in low if "eval_accuracy" in r}
+    same = [(r["step"], 100 * r["eval_accuracy"], low_ev[r["step"]]) for r in conv_ev if r["step"] in low_ev]
+if low and not same:
+    long_lr_check = (f"a check with learning rate {low_lr:g} is shipped but has no evaluation at a step where the run "
+                     "above has one, so it is not compared here.")
+elif low:
+    step_c, acc_hi, acc_lo = same[-1]
+    long_lr_check = (
+        f"a short check ran the conv arm again from the same start with learning rate {low_lr:g} instead of "
+        f"{long_rec['lr']:g} for {low[-1]['step']:,} steps (one run; log and config in the same folder, drawn "
+        f"dashed in the figure). Its evaluations: " + ", ".join(f"{v:.1f}" for v in low_ev.values())
+        + f" % at steps {', '.join(f'{k:,}' for k in low_ev)}; at step {step_c:,} it scores {acc_lo:.1f} % against "
+        f"{acc_hi:.1f} % for the run above, "
+        + (f"a difference within the {swing:.1f}-point swing between one run's checkpoints, so this short check "
+           "cannot tell the two rates apart." if abs(acc_lo - acc_hi) <= swing else
+           f"a difference larger than the {swing:.1f}-point swing between one run's checkpoints"
+           + (", in favour of the smaller rate." if acc_lo > acc_hi else ", against the smaller rate."))
+        + f" Over its last {BLOCK} steps its median gradient norm was {grad_blocks['conv, lower lr'][-1]:.1f}, "
+        f"against {grad_blocks['conv'][len(grad_blocks['conv, lower lr']) - 1]:.1f} for the run above over the "
+        "same steps. At equal steps a smaller rate is expected to lag; whether it keeps the gradient from growing "
+        "and ends higher would take a run as long as the one above.")
+glue("long_lr_check", Markdown(long_lr_check), display=False)
+glue("long_export_note", Markdown(
+    f"The shipped conv $V_M$ is the run's last checkpoint (step {conv_ev[-1]['step']:,}, evaluated at "
+    f"{conv_acc[-1]:.1f} %); its best evaluation was {100 * best_ev['eval_accuracy']:.1f} % at step "
+    f"{best_ev['step']:,}, which alone would not close the gap to the dense arm's "
+    f"{100 * long_logs['dense'][-1]['eval_accuracy']:.1f} %." if best_ev is not conv_ev[-1] else
+    f"The shipped conv $V_M$ is the run's last checkpoint, also its best evaluation ({conv_acc[-1]:.1f} %)."),
+     display=False)
 
 # %% [markdown]
 # ```{glue:figure} fig_long_runs
 # :name: fig-15-long-runs
 #
 # The two long-episode runs of the Figure 20 pair, step by step. Left: the
-# meta-gradient's norm before clipping (log scale; dashed: the clipping
-# threshold of the recipe). Right: held-out cumulative accuracy on MNIST
-# episodes of {glue:text}`long_eval_len` examples, every
-# {glue:text}`long_eval_every` steps (error bars, one standard error over
-# the evaluation episodes, where the run logged it).
+# meta-gradient's norm before clipping (log scale; thin lines per step, dots
+# the median of each block of steps; dashed: the recipe's clipping
+# threshold). Middle: the training meta-loss, median per block. Right:
+# held-out cumulative accuracy on {glue:text}`long_eval_episodes` fixed MNIST
+# test episodes of {glue:text}`long_eval_len` examples, every
+# {glue:text}`long_eval_every` steps; error bars (one standard error over
+# those episodes, from step {glue:text}`long_se_from` on, none before) are
+# smaller than the markers.
 # ```
 #
-# In numbers, {glue:md}`long_runs_reading`. After step
-# {glue:text}`long_grad_half` the conv arm's evaluation ranged over
-# {glue:text}`long_conv_ev_range` %, against a best of
-# {glue:text}`long_conv_ev_first_best` % before it. {glue:md}`long_runs_next`
+# In numbers, {glue:md}`long_runs_reading`. {glue:md}`long_export_note`
+#
+# With Adam, the step each parameter takes is about the learning rate
+# whatever the gradient's size (and clipping scales all gradients alike), so
+# a steepening meta-loss with an unchanged learning rate may make the steps
+# too large for where the run now stands. The next things to try are a
+# smaller learning rate or a larger meta-batch for the conv arm;
+# {glue:md}`long_lr_check` One run per arm throughout: none of this
+# separates the recipe from the seed.
 
 # %% [markdown]
 # ## CIFAR-10: Figure 21
@@ -1005,11 +1083,12 @@ glue("verdict21", Markdown(f"**{verdict21}**"), display=False)
 # start did not work here (from the dense start, long episodes with half the
 # learning rate stalled at uniform predictions, see above), and switching to
 # it after the conv $V_M$ had left chance left a gap (section "The same pair
-# on long episodes"). What remains: many more conv steps than here
+# on long episodes"). What remains: a smaller learning rate or a larger
+# meta-batch for the conv arm's long-episode phase
+# ({numref}`fig-15-long-runs`), then many more conv steps than here
 # ({glue:text}`steps_conv` on short episodes, then {glue:text}`long_steps`
 # (conv / dense) on long ones; the conv arm's evaluation during its
-# long-episode run: {glue:text}`conv_long_eval`; {numref}`fig-15-long-runs`
-# for how that run went),
+# long-episode run: {glue:text}`conv_long_eval`),
 # meta-training at 28x28 from scratch (config
 # `gpu_bptt_conv`, on a GPU), a dense control of the same depth, and
 # CIFAR-10 at 32x32 from scratch (a GPU).
