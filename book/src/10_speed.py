@@ -87,7 +87,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 from IPython.display import Markdown
 
-from vsml import report
+from vsml import report, stats
 from vsml.book import chapter_setup, glue
 from vsml.bench import MIN_MEASURE_S
 from vsml.meta.config import load_config
@@ -495,26 +495,27 @@ glue("bf16_run_sec16", f"{sum(r.get('sec_per_step', 0) for r in runs['bfloat16']
 def unpaired(a, b):
     """(b - a, its standard error) in points for two evaluations' accuracies, as if independent: the same
     episodes make the true error smaller, so this can hide a small real difference but not invent one."""
-    return 100 * (b["eval_accuracy"] - a["eval_accuracy"]), 100 * math.hypot(a["eval_accuracy_se"],
-                                                                             b["eval_accuracy_se"])
+    return stats.independent_difference(100 * b["eval_accuracy"], 100 * b["eval_accuracy_se"],
+                                        100 * a["eval_accuracy"], 100 * a["eval_accuracy_se"])
 
 
 # Did the rounding change what ES reached? float32 vs bfloat16 at each evaluation (generation 0: the same V_M,
 # so only the rounding of the states during the episodes differs).
 pairs = [unpaired(a, b) for a, b in zip(ev_all["float32"], ev_all["bfloat16"])]
+dtypes_alike = all(stats.beyond(d, se) is None for d, se in pairs)
 glue("bf16_run_max_gap", f"{max(abs(d) for d, _ in pairs):.1f}", display=False)
 glue("bf16_run_gap0", f"{abs(pairs[0][0]):.1f}", display=False)
 glue("bf16_run_dtype_reading", Markdown(
     "no difference between the two runs is detectable at this resolution (every gap is within two unpaired "
-    "standard errors)" if all(abs(d) <= 2 * se for d, se in pairs) else
+    "standard errors)" if dtypes_alike else
     "the two runs differ by more than two standard errors at some evaluation"), display=False)
 # Did ES improve the starting V_M? Every evaluation against generation 0, per run.
 for dt, tag in (("float32", "32"), ("bfloat16", "16")):
     glue(f"bf16_run_gain{tag}", f"{unpaired(ev_first[dt], ev_last[dt])[0]:+.1f}", display=False)
 moves = {dt: [(r["step"], *unpaired(ev_all[dt][0], r)) for r in ev_all[dt][1:]] for dt in runs}
-improved = [dt for dt, m in moves.items() if m[-1][1] > 2 * m[-1][2]]
+improved = [dt for dt, m in moves.items() if stats.beyond(*m[-1][1:]) is True]
 dipped = {dt: min(m, key=lambda t: t[1] / t[2]) for dt, m in moves.items()}
-dipped = {dt: t for dt, t in dipped.items() if t[1] < -2 * t[2]}
+dipped = {dt: t for dt, t in dipped.items() if stats.beyond(*t[1:]) is False}
 if len(improved) == 2:
     gain_reading = "ES improved on the starting $V_M$ by more than two standard errors in both runs"
 elif improved:
@@ -526,7 +527,7 @@ if dipped:
     gain_reading += ("; on the way ES first made the $V_M$ worse on held-out episodes, by more than two standard "
                      "errors (" + ", ".join(f"{dt}: {w}" for dt, w in worst.items()) + "), and then "
                      + ("improved" if improved else
-                        "stayed worse than its start" if any(m[-1][1] < -2 * m[-1][2] for m in moves.values()) else
+                        "stayed worse than its start" if any(stats.beyond(*m[-1][1:]) is False for m in moves.values()) else
                         "recovered to within the noise of its start"))
 glue("bf16_run_gain_reading", Markdown(gain_reading), display=False)
 # Why the population's meta-loss fell while the mean V_M's did not: ES lowers the loss averaged over perturbed
@@ -547,8 +548,7 @@ which = ("both improved the starting $V_M$" if len(improved) == 2 else
          "neither improved the starting $V_M$ on held-out episodes in that short run" if not improved else
          f"only the {improved[0]} run improved the starting $V_M$")
 glue("bf16_run_summary", Markdown(
-    f"in a CPU run with them ES behaved as with float32 states ({which})"
-    if all(abs(d) <= 2 * se for d, se in pairs) else
+    f"in a CPU run with them ES behaved as with float32 states ({which})" if dtypes_alike else
     "in a CPU run with them ES reached a different held-out accuracy than with float32 states (see the figure)"),
      display=False)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .. import runio
+from .. import runio, stats
 from ..device import resolve_device
 from ..runloop import CHECKPOINT
 from .bptt_estimator import BPTTEstimator
@@ -149,10 +149,10 @@ class MetaTrainer:
         x, y = self._episodes("eval", seeds, c.eval_length)
         loss, correct = self.model.run(flat, x, y, self.model.initial_state(seeds, self.device))
         loss, correct = self.scored(loss), self.scored(correct)
-        per_episode = correct.float().mean(dim=1)
-        se = float(per_episode.std() / per_episode.numel() ** 0.5) if per_episode.numel() > 1 else 0.0
-        return {"eval_loss": float(loss.mean()), "eval_accuracy": float(correct.float().mean()),
-                "eval_accuracy_se": se}
+        correct = correct.float()
+        per_episode = correct.mean(dim=1)
+        return {"eval_loss": float(loss.mean()), "eval_accuracy": float(correct.mean()),
+                "eval_accuracy_se": stats.sem(per_episode) if len(per_episode) > 1 else 0.0}
 
 
 def checkpoint_params(ckpt: dict) -> torch.Tensor:
